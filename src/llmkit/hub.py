@@ -1,0 +1,301 @@
+"""Resolve a model name, a local path or a hub id to a folder on disk, offline first.
+
+``resolve("sentiment")`` -> ``ModelRef(name="minilm-sentiment", path=..., task="text-classification", ...)``.
+
+Catalog entries are materialised under ``LLMKIT_HOME`` (default ``~/.cache/llmkit``): files that pip packages
+ship are used in place after a sha256 check (cached by size and mtime, so a 100 MB file is hashed once), split
+files are joined once, and ``build`` recipes run once. Only safetensors, GGUF and CTranslate2 weights are ever
+loaded: never pickles, and ``trust_remote_code`` stays off.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalog import CATALOG, canonical_name
+from .errors import IntegrityError, LlmkitError, ModelNotFoundError
+
+MANIFEST = "llmkit.json"
+
+
+def home() -> Path:
+    """The cache root: ``$LLMKIT_HOME`` or ``~/.cache/llmkit``."""
+    root = Path(os.environ.get("LLMKIT_HOME") or Path.home() / ".cache" / "llmkit").expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model resolved to disk. ``path`` is a folder, or a single file for GGUF."""
+
+    name: str
+    path: Path
+    task: str
+    format: str  # llmkit | transformers | gguf | ctranslate2
+    engine: str  # the preferred engine for this format
+    entry: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        f = self.path / MANIFEST
+        return json.loads(f.read_text()) if self.path.is_dir() and f.exists() else {}
+
+
+# ---------------------------------------------------------------------------------------------- hashing
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verified_cache() -> Path:
+    return home() / "verified.json"
+
+
+def verify_sha256(path: Path, expected: str) -> None:
+    """Raise IntegrityError unless ``path`` hashes to ``expected``. Results are cached by (size, mtime)."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = f"{path}:{st.st_size}:{st.st_mtime_ns}"
+    cache_file = _verified_cache()
+    try:
+        cache = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    if cache.get(key) == expected:
+        return
+    actual = sha256_file(path)
+    if actual != expected:
+        raise IntegrityError(
+            f"{path} is corrupt: sha256 {actual[:12]}... does not match the catalog's {expected[:12]}...; "
+            "reinstall the package that ships it (see `llmkit models info NAME`) or delete it and run "
+            "`llmkit models pull NAME`."
+        )
+    cache[key] = expected
+    _atomic_write_text(cache_file, json.dumps(cache, indent=0))
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------------------------- detection
+
+def detect_format(path: Path) -> str:
+    """What a local file or folder holds: llmkit | gguf | ctranslate2 | transformers."""
+    if path.is_file():
+        if path.suffix == ".gguf":
+            return "gguf"
+        raise ModelNotFoundError(f"{path} is not a model: give a model folder, a .gguf file or a catalog name.")
+    if (path / MANIFEST).exists():
+        return "llmkit"
+    if any(path.glob("*.gguf")):
+        return "gguf"
+    if (path / "model.bin").exists() and ((path / "vocabulary.txt").exists() or (path / "vocabulary.json").exists()):
+        return "ctranslate2"
+    if (path / "config.json").exists():
+        if not any(path.glob("*.safetensors")) and any(path.glob("*.bin")):
+            raise ModelNotFoundError(
+                f"{path} has only pickled weights (*.bin); llmkit loads safetensors only, for safety. Convert it "
+                "with `python -c \"from transformers import AutoModel as M; M.from_pretrained('DIR')"
+                ".save_pretrained('DIR', safe_serialization=True)\"`."
+            )
+        return "transformers"
+    raise ModelNotFoundError(f"{path} holds no model (no config.json, llmkit.json, .gguf or CTranslate2 files).")
+
+
+_ENGINE_FOR_FORMAT = {"llmkit": "torch", "transformers": "torch", "gguf": "llamacpp", "ctranslate2": "ctranslate2"}
+
+
+def detect_task(path: Path, fmt: str) -> str:
+    if fmt == "gguf":
+        return "text-generation"
+    if fmt == "llmkit":
+        return json.loads((path / MANIFEST).read_text()).get("pipeline_task", "text-classification")
+    if fmt == "ctranslate2":
+        return "automatic-speech-recognition"
+    config = json.loads((path / "config.json").read_text())
+    archs = " ".join(config.get("architectures") or [])
+    if "ForSequenceClassification" in archs:
+        return "text-classification"
+    if "ForCausalLM" in archs:
+        return "text-generation"
+    if "Whisper" in archs:
+        return "automatic-speech-recognition"
+    return "feature-extraction"
+
+
+# ---------------------------------------------------------------------------------------------- resolution
+
+def resolve(name_or_path: str | os.PathLike, *, build: bool = True) -> ModelRef:
+    """Resolve a catalog name (or alias), a local path, or a hub id to a ModelRef on disk."""
+    raw = str(name_or_path).strip()
+    if not raw:
+        raise ModelNotFoundError(f"no model given. {available_models_hint()}")
+    path = Path(raw).expanduser()
+    if path.exists():
+        fmt = detect_format(path)
+        return ModelRef(raw, path.resolve(), detect_task(path, fmt), fmt, _ENGINE_FOR_FORMAT[fmt])
+    name = canonical_name(raw)
+    if name is not None:
+        return _resolve_catalog(name, build=build)
+    if "/" in raw and not raw.startswith((".", "/", "~")):
+        return _resolve_hub(raw)
+    raise ModelNotFoundError(f"unknown model {raw!r}. {available_models_hint()}")
+
+
+def available_models_hint() -> str:
+    names = ", ".join(CATALOG)
+    return (
+        f"Available: {names} (see `llmkit models list`), a local model folder, or a hub id when online; "
+        "get one with `llmkit models pull NAME`."
+    )
+
+
+def _resolve_catalog(name: str, *, build: bool) -> ModelRef:
+    entry = CATALOG[name]
+    sources = entry["sources"]
+    path: Path | None = None
+    if "pip" in sources:
+        path = _from_pip(name, sources["pip"])
+    if path is None and "build" in sources:
+        path = _from_build(name, sources["build"], build=build)
+    if path is None and "hub" in sources:
+        try:
+            return _ref_for(name, entry, _snapshot(sources["hub"]))
+        except ModelNotFoundError:
+            pass
+    if path is None:
+        pip = sources.get("pip", {})
+        how = f"`{pip['install']}`" if pip else f"`llmkit models pull {name}`"
+        raise ModelNotFoundError(f"model {name!r} is not installed on this machine; get it with {how}.")
+    return _ref_for(name, entry, path)
+
+
+def _ref_for(name: str, entry: dict[str, Any], path: Path) -> ModelRef:
+    return ModelRef(name, path, entry["task"], entry["format"], entry["engine"], entry)
+
+
+def _package_dir(module: str) -> Path | None:
+    # find_spec locates the package without importing it (some weight packages import heavy deps).
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _from_pip(name: str, pip: dict[str, Any]) -> Path | None:
+    if "parts" in pip:
+        return _join_parts(name, pip)
+    root = _package_dir(pip["module"])
+    if root is None:
+        return None
+    path = root / pip["path"]
+    if not path.exists():
+        raise IntegrityError(f"{pip['package']} is installed but {path} is missing; reinstall it: `{pip['install']}`.")
+    expected = pip.get("sha256")
+    if isinstance(expected, str):
+        verify_sha256(path, expected)
+    elif isinstance(expected, dict):
+        for rel, digest in expected.items():
+            verify_sha256(path / rel, digest)
+    return path
+
+
+def _join_parts(name: str, pip: dict[str, Any]) -> Path | None:
+    """Join split files from several packages into LLMKIT_HOME/models/<name>, atomically and sha256-checked."""
+    target = home() / "models" / name
+    digests: dict[str, str] = pip.get("sha256", {})
+    if target.exists():
+        for rel, digest in digests.items():
+            verify_sha256(target / rel, digest)
+        return target
+    sources: dict[str, list[Path]] = {}
+    for rel, parts in pip["parts"].items():
+        paths = []
+        for module, inner in parts:
+            root = _package_dir(module)
+            if root is None:
+                return None
+            paths.append(root / inner)
+        sources[rel] = paths
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-"))
+    try:
+        for rel, paths in sources.items():
+            with open(tmp / rel, "wb") as out:
+                for p in paths:
+                    with open(p, "rb") as f:
+                        shutil.copyfileobj(f, out, 1 << 22)
+        for rel, digest in digests.items():
+            verify_sha256(tmp / rel, digest)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _from_build(name: str, recipe: str, *, build: bool) -> Path | None:
+    target = home() / "models" / name
+    if (target / MANIFEST).exists():
+        return target
+    if not build:
+        return None
+    module, func = recipe.split(":")
+    builder = getattr(importlib.import_module(module), func)
+    builder(target)  # builders write atomically: a folder exists only once it is complete
+    return target
+
+
+def _snapshot(repo_id: str) -> Path:
+    """A hub snapshot with safe files only; offline (HF_HUB_OFFLINE=1 or no network) uses the local cache."""
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as e:  # pragma: no cover - core dependency
+        raise ModelNotFoundError(f"cannot fetch {repo_id!r}: huggingface_hub is not installed.") from e
+    patterns = ["*.json", "*.safetensors", "*.txt", "*.model", "*.gguf", "model.bin", "*.tiktoken"]
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=_offline()))
+    except Exception:
+        try:
+            return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+        except Exception:
+            raise ModelNotFoundError(
+                f"model {repo_id!r} is not in the local cache and the hub cannot be reached (offline?). "
+                + available_models_hint()
+            ) from None
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false") or os.environ.get("LLMKIT_OFFLINE") == "1"
+
+
+def _resolve_hub(repo_id: str) -> ModelRef:
+    path = _snapshot(repo_id)
+    fmt = detect_format(path)
+    return ModelRef(repo_id, path, detect_task(path, fmt), fmt, _ENGINE_FOR_FORMAT[fmt])
+
+
+def is_installed(name: str) -> bool:
+    """True when a catalog model can be loaded right now without building or downloading."""
+    try:
+        resolve(name, build=False)
+        return True
+    except LlmkitError:
+        return False
