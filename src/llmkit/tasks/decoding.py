@@ -1,0 +1,123 @@
+"""Engine-independent pieces of text generation: chat templates, incremental detokenisation, stop strings.
+
+Every engine only turns prompt token ids into a stream of new token ids; these helpers make the text out of
+them the same way for all engines, so ``llmkit generate --engine torch`` and ``--engine llamacpp`` behave alike.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from ..errors import InputError
+
+# ChatML, used when a model ships no template (e.g. a base model): the most common instruct format.
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+ROLES = ("system", "user", "assistant", "tool")
+
+
+def check_messages(messages: Any) -> list[dict[str, str]]:
+    """Validate OpenAI-style chat messages: a non-empty list of {"role", "content"} dicts."""
+    if not isinstance(messages, (list, tuple)) or not messages:
+        raise InputError("messages must be a non-empty list of {'role': ..., 'content': ...} dicts.")
+    out = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("content"), str) or m.get("role") not in ROLES:
+            raise InputError(f"message {i} must be a dict with 'role' (one of {', '.join(ROLES)}) and 'content' text.")
+        out.append({"role": m["role"], "content": m["content"]})
+    if not any(m["content"].strip() for m in out if m["role"] == "user"):
+        raise InputError("the conversation has no user text: give a non-empty message.")
+    return out
+
+
+def render_chat(template: str | None, messages: Sequence[dict[str, str]], *, bos_token: str = "",
+                eos_token: str = "") -> str:
+    """Render ``messages`` with a model's Jinja chat template, in a sandbox (templates ship inside model files).
+
+    >>> render_chat(None, [{"role": "user", "content": "Hi"}])
+    '<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
+    """
+    from jinja2.sandbox import ImmutableSandboxedEnvironment  # lazy: only chat needs jinja
+
+    def raise_exception(message: str) -> None:
+        raise InputError(f"the model's chat template rejected the messages: {message}")
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env.globals["raise_exception"] = raise_exception
+    return env.from_string(template or CHATML).render(
+        messages=list(messages), add_generation_prompt=True, bos_token=bos_token, eos_token=eos_token
+    )
+
+
+class Detokenizer:
+    """Turn token ids into text pieces as they arrive.
+
+    Decoding one token at a time breaks multi-byte characters and word-initial spaces, so each step decodes a
+    short window with some context before it and emits only the new, complete characters (the approach of
+    vLLM's ``detokenize_incrementally``). The pieces join to ``decode(all ids)``.
+    """
+
+    def __init__(self, decode: Callable[[list[int]], str]):
+        self._decode = decode
+        self._ids: list[int] = []
+        self._prefix = 0  # start of the context window
+        self._read = 0  # ids up to here have been emitted
+
+    def add(self, token_id: int) -> str:
+        self._ids.append(token_id)
+        before = self._decode(self._ids[self._prefix:self._read])
+        after = self._decode(self._ids[self._prefix:])
+        if len(after) > len(before) and not after.endswith("\ufffd"):  # U+FFFD: an incomplete UTF-8 sequence
+            self._prefix, self._read = self._read, len(self._ids)
+            return after[len(before):]
+        return ""
+
+    def flush(self) -> str:
+        """Whatever is still held back at the end (e.g. a truncated multi-byte character)."""
+        before = self._decode(self._ids[self._prefix:self._read])
+        after = self._decode(self._ids[self._prefix:])
+        self._prefix = self._read = len(self._ids)
+        return after[len(before):]
+
+
+class StopMatcher:
+    """Cut the output at the first stop string, holding back only text that could still begin one."""
+
+    def __init__(self, stops: Sequence[str]):
+        self.stops = tuple(s for s in stops if s)
+        self._text = ""
+        self._emitted = 0
+        self.stopped = False
+
+    def feed(self, piece: str) -> str:
+        """Add ``piece``; return the text that is now safe to emit (``self.stopped`` turns True at a stop)."""
+        if self.stopped:
+            return ""
+        self._text += piece
+        if not self.stops:
+            return self._flush_to(len(self._text))
+        start = max(0, self._emitted - max(len(s) for s in self.stops))
+        hits = [i for i in (self._text.find(s, start) for s in self.stops) if i >= 0]
+        if hits:
+            self.stopped = True
+            return self._flush_to(min(hits))
+        return self._flush_to(len(self._text) - self._held_back())
+
+    def finish(self) -> str:
+        return "" if self.stopped else self._flush_to(len(self._text))
+
+    def _held_back(self) -> int:
+        """Length of the longest tail of the text that is a proper prefix of a stop string."""
+        best = 0
+        for s in self.stops:
+            for n in range(min(len(s) - 1, len(self._text)), best, -1):
+                if self._text.endswith(s[:n]):
+                    best = n
+                    break
+        return best
+
+    def _flush_to(self, end: int) -> str:
+        end = max(end, self._emitted)
+        out, self._emitted = self._text[self._emitted:end], end
+        return out

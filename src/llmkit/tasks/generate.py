@@ -1,0 +1,292 @@
+"""Text generation: ``pipeline("text-generation")``, shaped like transformers' pipeline, built for streaming.
+
+>>> from llmkit import pipeline
+>>> gen = pipeline("text-generation")                       # smollm2-135m-instruct, on llama.cpp
+>>> gen([{"role": "user", "content": "What is the capital of France?"}], seed=0)[0]["generated_text"][-1]
+{'role': 'assistant', 'content': 'The capital of France is Paris.'}
+>>> for piece in gen.stream([{"role": "user", "content": "Tell me a joke"}]):   # a generator of text pieces
+...     print(piece, end="", flush=True)
+>>> conv = gen.chat(system="You are terse.")                  # a conversation that keeps its history
+>>> conv.send("Name a colour").text
+
+The contract every engine meets (``llmkit.engines.llamacpp``, ``llmkit.engines.torch_causal``) is small:
+tokenize, detokenize, and ``generate_ids(prompt_ids, options, max_new_tokens)``, a generator of
+``(token_id, logprob)``. Chat templates, detokenisation, stop strings, truncation and usage are done here once,
+so all engines behave alike, and ``generate()``/``stream()`` are what the CLI and the server sit on.
+"""
+from __future__ import annotations
+
+import random
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Protocol
+
+from ..errors import EngineUnavailableError, InputError
+from ..hub import ModelRef
+from .decoding import Detokenizer, StopMatcher, check_messages, render_chat
+from .generate_options import GenerationOptions
+
+__all__ = ["GenerationOptions", "GenerationResult", "Usage", "TokenLogprob", "TextStream", "Conversation",
+           "TextGenerationPipeline", "load_engine"]
+
+
+class TextEngine(Protocol):
+    name: str
+    context_length: int
+    chat_template: str | None
+    bos_token: str
+    eos_token: str
+    eos_token_ids: frozenset[int]
+
+    def tokenize(self, text: str) -> list[int]: ...
+    def detokenize(self, ids: list[int]) -> str: ...
+    def generate_ids(self, prompt_ids: list[int], options: GenerationOptions,
+                     max_new_tokens: int) -> Iterator[tuple[int, float | None]]: ...
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts, as in OpenAI's API."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, int]:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "total_tokens": self.total_tokens}
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token: str
+    logprob: float  # log-softmax of the model's raw logits (before temperature, top-k/p and penalties)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    text: str
+    finish_reason: str  # "stop" (end of turn or a stop string), "length" (max_new_tokens or context), "cancelled"
+    usage: Usage
+    seed: int
+    truncated_tokens: int = 0  # prompt tokens dropped from the left to fit the context
+    logprobs: list[TokenLogprob] | None = None
+
+
+class TextStream:
+    """Text pieces as they are generated. Iterate it; ``result`` is set once it ends (or is closed).
+
+    ``close()`` (or leaving a ``with`` block, or dropping the stream) stops the generation itself, not just the
+    reading: a server whose client disconnects frees the engine at once.
+    """
+
+    def __init__(self, pipe: "TextGenerationPipeline", ids: list[int], options: GenerationOptions, truncated: int):
+        self.truncated_tokens = truncated
+        self.result: GenerationResult | None = None
+        self._gen = pipe._pieces(self, ids, options, truncated)
+
+    def __iter__(self) -> "TextStream":
+        return self
+
+    def __next__(self) -> str:
+        return next(self._gen)
+
+    def close(self) -> None:
+        self._gen.close()
+
+    def __enter__(self) -> "TextStream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def collect(self) -> GenerationResult:
+        for _ in self:
+            pass
+        assert self.result is not None
+        return self.result
+
+
+class TextGenerationPipeline:
+    """Generate text with one engine and default options; every call may override options."""
+
+    task = "text-generation"
+
+    def __init__(self, engine: TextEngine, options: GenerationOptions | None = None, *, model_name: str = ""):
+        self.engine = engine
+        self.options = options or GenerationOptions()
+        self.model_name = model_name
+
+    @classmethod
+    def from_ref(cls, ref: ModelRef, engine: str = "auto", *, threads: int | None = None,
+                 n_ctx: int | None = None, **options: Any) -> "TextGenerationPipeline":
+        defaults = GenerationOptions().replace(**options)  # validate before the (slow) load
+        return cls(load_engine(ref, engine, threads=threads, n_ctx=n_ctx), defaults, model_name=ref.name)
+
+    # ------------------------------------------------------------------------------------------ public API
+
+    def __call__(self, inputs: Any, *, stream: bool = False, return_full_text: bool = True, **options: Any):
+        """transformers-shaped: a prompt or a chat -> ``[{"generated_text": ...}]``; a list of prompts -> a list
+        of those. ``stream=True`` returns a ``TextStream`` of text pieces instead."""
+        if stream:
+            return self.stream(inputs, **options)
+        if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(x, str) for x in inputs):
+            return [self(x, return_full_text=return_full_text, **options) for x in inputs]
+        result = self.generate(inputs, **options)
+        if isinstance(inputs, str):
+            out: dict[str, Any] = {"generated_text": (inputs if return_full_text else "") + result.text}
+        else:
+            reply = {"role": "assistant", "content": result.text}
+            out = {"generated_text": [*check_messages(inputs), reply] if return_full_text else [reply]}
+        if result.logprobs is not None:
+            out["logprobs"] = [{"token": t.token, "logprob": t.logprob} for t in result.logprobs]
+        return [out]
+
+    def generate(self, prompt: str | list[dict[str, str]], **options: Any) -> GenerationResult:
+        """A raw prompt (str) or chat messages -> one ``GenerationResult`` (new text only, with usage)."""
+        return self.stream(prompt, **options).collect()
+
+    def stream(self, prompt: str | list[dict[str, str]], **options: Any) -> TextStream:
+        """Like ``generate`` but a ``TextStream`` of pieces. Bad input raises here, before any text is made."""
+        return self._open(prompt, self.options.replace(**options))
+
+    def _open(self, prompt: str | list[dict[str, str]], opts: GenerationOptions) -> TextStream:
+        ids, truncated = self.prompt_ids(prompt, opts.max_new_tokens)
+        if truncated:
+            warnings.warn(
+                f"the prompt is {len(ids) + truncated} tokens, over what fits the {self.engine.context_length}-token "
+                f"context with max_new_tokens={opts.max_new_tokens}; dropped the first {truncated} tokens.",
+                stacklevel=3,
+            )
+        return TextStream(self, ids, opts, truncated)
+
+    def chat(self, messages: list[dict[str, str]] | None = None, *, system: str | None = None,
+             **options: Any) -> "Conversation":
+        """A conversation that keeps its history: ``conv = gen.chat(); conv.send("Hi").text``."""
+        return Conversation(self, messages, system=system, **options)
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """The exact prompt text a chat becomes (the model's chat template, else ChatML)."""
+        e = self.engine
+        return render_chat(e.chat_template, check_messages(messages), bos_token=e.bos_token, eos_token=e.eos_token)
+
+    def prompt_ids(self, prompt: str | list[dict[str, str]], max_new_tokens: int) -> tuple[list[int], int]:
+        """Tokenise a prompt; if it does not fit the context with room to answer, drop tokens from the left.
+        Returns (ids, number of tokens dropped)."""
+        if isinstance(prompt, str):
+            if not prompt.strip():
+                raise InputError("the prompt is empty: give some text (as an argument or on stdin).")
+            text = prompt
+        else:
+            text = self.render(prompt)
+        ids = self.engine.tokenize(text)
+        ctx = self.engine.context_length
+        keep = max(ctx - max_new_tokens, ctx // 2)  # never give the answer less than half the context
+        if len(ids) <= keep:
+            return ids, 0
+        return ids[len(ids) - keep:], len(ids) - keep
+
+    # ------------------------------------------------------------------------------------------ the loop
+
+    def _pieces(self, stream: TextStream, ids: list[int], opts: GenerationOptions,
+                truncated: int) -> Iterator[str]:
+        engine = self.engine
+        seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**31)
+        opts = opts.replace(seed=seed)
+        budget = max(0, min(opts.max_new_tokens, engine.context_length - len(ids)))
+        detok, stops = Detokenizer(engine.detokenize), StopMatcher(opts.stop)
+        logprobs: list[TokenLogprob] | None = [] if opts.logprobs else None
+        text: list[str] = []
+        n, finish = 0, "cancelled"
+        tokens = engine.generate_ids(ids, opts, budget)
+        try:
+            for token_id, logprob in tokens:
+                n += 1
+                if token_id in engine.eos_token_ids:
+                    finish = "stop"
+                    break
+                if logprobs is not None:
+                    logprobs.append(TokenLogprob(engine.detokenize([token_id]), float(logprob or 0.0)))
+                piece = stops.feed(detok.add(token_id))
+                if piece:
+                    text.append(piece)
+                    yield piece
+                if stops.stopped:
+                    finish = "stop"
+                    break
+                if n >= budget:
+                    break
+            if finish == "cancelled":
+                finish = "length"
+            tail = "" if stops.stopped else stops.feed(detok.flush()) + stops.finish()
+            if tail:
+                text.append(tail)
+                yield tail
+        finally:
+            tokens.close()  # stops the engine even when the reader stopped early
+            stream.result = GenerationResult("".join(text), finish, Usage(len(ids), n), seed, truncated, logprobs)
+
+
+class Conversation:
+    """A multi-turn chat that keeps its history. ``send`` returns a result, ``stream`` yields pieces."""
+
+    def __init__(self, pipe: TextGenerationPipeline, messages: list[dict[str, str]] | None = None, *,
+                 system: str | None = None, **options: Any):
+        self.pipe = pipe
+        self.options = pipe.options.replace(**options)
+        self.system = system
+        self.messages: list[dict[str, str]] = []
+        self.last: GenerationResult | None = None
+        self.reset()
+        for m in messages or []:
+            self.messages.append({"role": m["role"], "content": m["content"]})
+
+    def reset(self) -> None:
+        """Forget the history (keeps the system prompt)."""
+        self.messages = [{"role": "system", "content": self.system}] if self.system else []
+
+    def send(self, text: str, **options: Any) -> GenerationResult:
+        """Add a user message and return the reply (which joins the history)."""
+        stream = self.stream(text, **options)
+        for _ in stream:
+            pass
+        assert self.last is not None
+        return self.last
+
+    __call__ = send
+
+    def stream(self, text: str, **options: Any) -> Iterator[str]:
+        """Yield the reply's pieces; the reply joins the history once complete (or when the stream is closed)."""
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("the message is empty: type some text.")
+        turn = [*self.messages, {"role": "user", "content": text}]
+        return self._follow(turn, self.pipe._open(turn, self.options.replace(**options)))
+
+    def _follow(self, turn: list[dict[str, str]], stream: TextStream) -> Iterator[str]:
+        try:
+            yield from stream
+        finally:
+            stream.close()
+            self.last = stream.result
+            self.messages = [*turn, {"role": "assistant", "content": stream.result.text if stream.result else ""}]
+
+
+def load_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None):
+    """The engine for a model: llama.cpp for GGUF when installed, else transformers/torch."""
+    if engine not in ("auto", "llamacpp", "torch"):
+        raise InputError(f"--engine must be auto, llamacpp or torch (got {engine!r}).")
+    if engine == "llamacpp" and ref.format != "gguf":
+        raise InputError(f"--engine llamacpp needs a GGUF model; {ref.name!r} is {ref.format}: use --engine torch.")
+    if engine in ("auto", "llamacpp") and ref.format == "gguf":
+        from ..engines import llamacpp
+
+        if llamacpp.available():
+            return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx)
+        if engine == "llamacpp":
+            raise EngineUnavailableError(llamacpp.MISSING)
+    from ..engines import torch_causal
+
+    return torch_causal.TorchCausalEngine.from_ref(ref, threads=threads, n_ctx=n_ctx)

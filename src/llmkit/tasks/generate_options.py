@@ -1,0 +1,81 @@
+"""``GenerationOptions``: the one typed, validated set of sampling options for every entry point.
+
+The CLI, the Python API and (later) the server all build one of these; nothing else checks values. Each error
+names the option, its CLI flag and the valid range (the pattern of whisper's ``DecodingOptions``).
+
+>>> GenerationOptions(temperature=0, max_new_tokens=32).replace(top_p=0.5).top_p
+0.5
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+
+MAX_NEW_TOKENS = 32768
+MAX_STOPS = 16
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    max_new_tokens: int = 256
+    # SmolLM2's model card recommends temperature 0.2 and top_p 0.9; 0 means greedy (deterministic).
+    temperature: float = 0.2
+    top_p: float = 0.9
+    top_k: int = 0  # 0: no top-k cut
+    repetition_penalty: float = 1.0  # 1.0: off; > 1 discourages repeating tokens already in the context
+    stop: tuple[str, ...] = ()
+    seed: int | None = None  # None: a fresh random seed each call (reported in the result)
+    logprobs: bool = False
+
+    def __post_init__(self) -> None:
+        stop = self.stop
+        if isinstance(stop, str):
+            stop = (stop,)
+        object.__setattr__(self, "stop", tuple(stop or ()))
+        _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)
+        _check_float("temperature", self.temperature, 0.0, 2.0)
+        _check_float("top_p", self.top_p, 0.0, 1.0, low_open=True)
+        _check_int("top_k", self.top_k, 0, 1_000_000)
+        _check_float("repetition_penalty", self.repetition_penalty, 0.0, 10.0, low_open=True)
+        if self.seed is not None:
+            _check_int("seed", self.seed, 0, 2**32 - 1)
+        if not isinstance(self.logprobs, bool):
+            raise InputError(f"logprobs must be True or False (got {self.logprobs!r}).")
+        for name in ("temperature", "top_p", "repetition_penalty"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if len(self.stop) > MAX_STOPS or not all(isinstance(s, str) and s for s in self.stop):
+            raise InputError(f"stop (--stop) takes up to {MAX_STOPS} non-empty strings (got {self.stop!r}).")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+    def replace(self, **changes: Any) -> "GenerationOptions":
+        """A copy with ``changes`` (None means 'keep'); unknown names are an InputError, not a silent no-op."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise InputError(f"unknown generation option(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}.")
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **changes) if changes else self
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"{name} ({_flag(name)}) must be a whole number from {low} to {high} (got {value!r}).")
+
+
+def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN != NaN
+    if ok:
+        ok = (low < value if low_open else low <= value) and value <= high
+    if not ok:
+        bracket = "(" if low_open else "["
+        raise InputError(f"{name} ({_flag(name)}) must be in {bracket}{low}, {high}] (got {value!r}).")
