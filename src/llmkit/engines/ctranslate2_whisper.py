@@ -1,0 +1,161 @@
+"""Whisper on CTranslate2 through faster-whisper: int8 on CPU by default, batched long-form decoding.
+
+``load(path)`` builds a ``faster_whisper.WhisperModel``; ``transcribe(model, audio, options)`` yields
+``(info, raw segments)``. A transformers-format Whisper folder is converted to CTranslate2 once, on first
+use, and cached under ``LLMKIT_HOME/cache/ct2/`` (``ensure_ctranslate2``).
+
+>>> from llmkit.hub import resolve
+>>> from llmkit.engines import ctranslate2_whisper as ct2w
+>>> model = ct2w.load(resolve("whisper-tiny.en").path)   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import EngineUnavailableError, InputError, ModelNotFoundError
+
+
+@dataclass(frozen=True)
+class RawInfo:
+    language: str
+    language_probability: float
+    duration: float
+
+
+def _faster_whisper():
+    try:
+        import faster_whisper
+    except ImportError as e:
+        raise EngineUnavailableError("speech-to-text needs faster-whisper: `pip install 'llmkit[asr]'`.") from e
+    return faster_whisper
+
+
+def load(path: Path, *, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0):
+    """A ``WhisperModel`` on ``path`` (a CTranslate2 folder). ``cpu_threads=0`` uses every core."""
+    fw = _faster_whisper()
+    if device == "auto":
+        device = "cuda" if _has_cuda() else "cpu"
+    if compute_type == "auto":
+        compute_type = "int8" if device == "cpu" else "int8_float16"
+    try:
+        return fw.WhisperModel(str(path), device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+    except (RuntimeError, ValueError) as e:
+        raise ModelNotFoundError(f"cannot load the CTranslate2 Whisper model in {path}: {e}") from None
+
+
+def _has_cuda() -> bool:
+    try:
+        import ctranslate2
+
+        return ctranslate2.get_cuda_device_count() > 0
+    except Exception:
+        return False
+
+
+def is_multilingual(model) -> bool:
+    return bool(model.model.is_multilingual)
+
+
+def transcribe(model, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterator[Any]]:
+    """Run Whisper over ``audio`` (16 kHz mono float32). Batched decoding when ``options.batch_size > 1``.
+
+    ``options`` is a ``llmkit.tasks.transcribe.TranscribeOptions``; faster-whisper's keyword arguments are
+    built here, in one place.
+    """
+    fw = _faster_whisper()
+    language = None if options.language in (None, "auto") else options.language
+    if language and language != "en" and not is_multilingual(model):
+        raise InputError(f"--language {language}: this model is English-only; use --model whisper-base.")
+    if options.task == "translate" and not is_multilingual(model):
+        raise InputError("--task translate needs a multilingual model; use --model whisper-base.")
+    common = dict(
+        language=language,
+        task=options.task,
+        beam_size=options.beam_size,
+        best_of=options.beam_size,
+        word_timestamps=options.word_timestamps,
+        initial_prompt=options.initial_prompt,
+        no_repeat_ngram_size=options.no_repeat_ngram_size,
+        log_prob_threshold=options.log_prob_threshold,
+        no_speech_threshold=options.no_speech_threshold,
+        compression_ratio_threshold=options.compression_ratio_threshold,
+        vad_filter=options.vad,
+        vad_parameters=_vad_parameters(options),
+    )
+    if options.batch_size > 1 and (options.vad or len(audio) <= 30 * 16000):
+        pipe = fw.BatchedInferencePipeline(model)
+        segments, info = pipe.transcribe(
+            audio, batch_size=options.batch_size, without_timestamps=not options.timestamps,
+            temperature=options.temperature[:1], chunk_length=options.chunk_length, **common)
+    else:  # sequential: 30 s windows in turn, with temperature fallback (VAD off needs this on long audio)
+        segments, info = model.transcribe(
+            audio, temperature=list(options.temperature), without_timestamps=not options.timestamps,
+            condition_on_previous_text=options.condition_on_previous_text,
+            chunk_length=options.chunk_length, **common)
+    return RawInfo(info.language, float(info.language_probability), float(info.duration)), segments
+
+
+def _vad_parameters(options: Any) -> dict[str, Any] | None:
+    """Only what the user set: each faster-whisper mode has its own tuned VAD defaults."""
+    if not options.vad:
+        return None
+    params = {"min_silence_duration_ms": options.vad_min_silence_ms, "speech_pad_ms": options.vad_speech_pad_ms}
+    return {k: v for k, v in params.items() if v is not None} or None
+
+
+def detect_language(model, audio: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
+    """The most likely language of the first 30 s of speech, its probability, and all candidates."""
+    if not is_multilingual(model):
+        return "en", 1.0, [("en", 1.0)]
+    language, probability, candidates = model.detect_language(audio, vad_filter=True)
+    return language, float(probability), [(str(lang), float(p)) for lang, p in candidates]
+
+
+# ---------------------------------------------------------------------------------------------- conversion
+
+def ensure_ctranslate2(path: Path, cache_root: Path, *, quantization: str = "int8") -> Path:
+    """A CTranslate2 copy of the transformers Whisper model in ``path``, converted once and cached.
+
+    The cache key hashes the folder's config and weight file sizes and mtimes, so an edited model is
+    converted again. Conversion needs torch and transformers (the ``torch`` extra).
+    """
+    key = _fingerprint(path)
+    target = cache_root / "ct2" / f"{path.name}-{key}"
+    if (target / "model.bin").exists():
+        return target
+    try:
+        import ctranslate2.converters as conv
+    except ImportError as e:
+        raise EngineUnavailableError("converting a transformers Whisper needs ctranslate2: "
+                                     "`pip install 'llmkit[asr]'`.") from e
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".convert-"))
+    try:
+        files = [f for f in ("tokenizer.json", "preprocessor_config.json") if (path / f).exists()]
+        converter = conv.TransformersConverter(str(path), copy_files=files, low_cpu_mem_usage=True)
+        converter.convert(str(tmp / "model"), quantization=quantization, force=True)
+        os.replace(tmp / "model", target)
+    except ImportError as e:
+        raise EngineUnavailableError(f"converting {path} needs torch and transformers: "
+                                     "`pip install 'llmkit[torch]'`.") from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _fingerprint(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if f.is_file():
+            st = f.stat()
+            h.update(json.dumps([f.name, st.st_size, st.st_mtime_ns]).encode())
+    return h.hexdigest()[:12]
