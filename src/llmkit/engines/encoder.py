@@ -1,0 +1,151 @@
+"""Encoder engines for classification and embeddings: fast tokenisation, length bucketing, and backends.
+
+A backend maps padded token batches to named outputs: ``"pooled"`` (the sentence vector) and one logits array
+per task head. Two backends: ``torch`` (the reference; any transformers encoder or llmkit folder) and
+``onnx-int8`` (``onnx_encoder.py``; dynamic int8 quantisation, the fast one on CPUs).
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import InputError
+from ..hub import ModelRef
+
+
+class EncoderBackend(Protocol):
+    name: str
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]: ...
+
+
+@dataclass
+class Heads:
+    """What a folder's heads are: task name -> (type, labels); and which task is the default."""
+
+    tasks: dict[str, dict[str, Any]]
+    default: str | None
+    pooling: str = "mean"
+    max_length: int = 512
+
+
+def read_heads(ref: ModelRef) -> Heads:
+    """Heads from an llmkit manifest, or from a transformers classifier's ``id2label``, or none (an encoder)."""
+    if ref.format == "llmkit":
+        m = ref.manifest
+        return Heads(m["tasks"], m.get("default_task"), m.get("pooling", "mean"), int(m.get("max_length", 512)))
+    config = json.loads((ref.path / "config.json").read_text())
+    max_len = int(config.get("max_position_embeddings", 512))
+    if ref.task == "text-classification" and "id2label" in config:
+        labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
+        kind = "multi_label" if config.get("problem_type") == "multi_label_classification" else "single_label"
+        return Heads({"default": {"type": kind, "labels": labels}}, "default", "cls", max_len)
+    return Heads({}, None, ref.entry.get("pooling", "mean"), max_len)
+
+
+class Tokenizer:
+    """A Rust fast tokenizer with truncation; counts how many texts it had to cut."""
+
+    def __init__(self, folder: Path, max_length: int):
+        from tokenizers import Tokenizer as Fast
+
+        file = folder / "tokenizer.json"
+        if not file.exists():
+            raise InputError(f"{folder} has no tokenizer.json (a fast tokenizer); re-save it with transformers.")
+        self.tok = Fast.from_file(str(file))
+        self.tok.no_padding()
+        self.tok.enable_truncation(max_length)
+        self.max_length = max_length
+        pad = self.tok.token_to_id("[PAD]")
+        self.pad_id = pad if pad is not None else (self.tok.token_to_id("<pad>") or 0)
+
+    def encode(self, texts: Sequence[str]) -> tuple[list[list[int]], int]:
+        """Token ids per text, and the number of texts that were truncated."""
+        encs = self.tok.encode_batch(list(texts))
+        return [e.ids for e in encs], sum(1 for e in encs if e.overflowing)
+
+
+def pad_batch(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    width = max(len(x) for x in ids)
+    input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(ids), width), dtype=np.int64)
+    for row, seq in enumerate(ids):
+        input_ids[row, : len(seq)] = seq
+        mask[row, : len(seq)] = 1
+    return input_ids, mask
+
+
+def run_bucketed(backend: EncoderBackend, ids: list[list[int]], pad_id: int, batch_size: int,
+                 max_tokens: int = 8192) -> dict[str, np.ndarray]:
+    """Run ``backend`` over sequences sorted by length, in batches capped by count and padded tokens; outputs in
+    input order. Sorting is what makes batching pay on a CPU: a batch pads only to its own longest text."""
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    chunks, start = [], 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and end - start < batch_size and (end - start + 1) * len(ids[order[end]]) <= max_tokens:
+            end += 1
+        chunks.append(order[start:end])
+        start = end
+    results: dict[str, list[tuple[list[int], np.ndarray]]] = {}
+    for chunk in chunks:
+        out = backend.run(*pad_batch([ids[i] for i in chunk], pad_id))
+        for key, value in out.items():
+            results.setdefault(key, []).append((chunk, value))
+    merged = {}
+    for key, parts in results.items():
+        first = parts[0][1]
+        arr = np.empty((len(ids),) + first.shape[1:], dtype=first.dtype)
+        for chunk, value in parts:
+            arr[chunk] = value
+        merged[key] = arr
+    return merged
+
+
+class TorchBackend:
+    """The reference: transformers encoder (+ llmkit heads) in fp32 torch."""
+
+    name = "torch"
+
+    def __init__(self, ref: ModelRef, heads: Heads, threads: int | None = None):
+        import torch
+
+        from ..modeling import TaskSpec, TextModel
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.torch = torch
+        self.hf_classifier = None
+        if ref.format == "llmkit":
+            self.model = TextModel.load(ref.path)
+        elif heads.tasks:  # a transformers sequence classifier from the hub or a folder
+            from transformers import AutoModelForSequenceClassification
+
+            self.hf_classifier = AutoModelForSequenceClassification.from_pretrained(
+                str(ref.path), use_safetensors=True, trust_remote_code=False).eval()
+        else:
+            self.model = TextModel.from_body(ref.path, [TaskSpec("none", "regression")], heads.pooling).eval()
+        self.tasks = [] if self.hf_classifier is not None or ref.format != "llmkit" else list(heads.tasks)
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+        torch = self.torch
+        ids, mask = torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
+        with torch.inference_mode():
+            if self.hf_classifier is not None:
+                return {"default": self.hf_classifier(input_ids=ids, attention_mask=mask).logits.float().numpy()}
+            pooled = self.model.encode(ids, mask)
+            out = {"pooled": pooled.float().numpy()}
+            for t in self.tasks:
+                out[t] = self.model.heads[t](pooled).float().numpy()
+            return out
+
+
+def default_threads() -> int:
+    env = os.environ.get("LLMKIT_THREADS")
+    return int(env) if env else max(1, min(os.cpu_count() or 1, 8))

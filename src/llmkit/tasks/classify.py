@@ -1,0 +1,102 @@
+"""Text classification: texts in, ``[{"label", "score"}]`` out (the transformers pipeline shape).
+
+>>> from llmkit import pipeline
+>>> clf = pipeline("text-classification")
+>>> clf("The coffee was stale and bitter.")
+[{'label': 'NEGATIVE', 'score': 0.97...}]
+>>> clf(["Great snack!", "Awful."], top_k=None)    # every label, best first
+[[{'label': 'POSITIVE', ...}, {'label': 'NEGATIVE', ...}], [...]]
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..engines.encoder import Heads, Tokenizer, default_threads, read_heads, run_bucketed
+from ..engines.select import encoder_backend
+from ..errors import InputError
+from ..hub import ModelRef
+
+
+@dataclass(frozen=True)
+class ClassifyOptions:
+    task: str | None = None  # which head of a multi-task folder
+    max_length: int | None = None
+    batch_size: int = 32
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise InputError("--batch-size must be >= 1.")
+        if self.max_length is not None and self.max_length < 8:
+            raise InputError("--max-length must be >= 8.")
+
+
+def check_texts(texts: Sequence[Any]) -> list[str]:
+    """Every input must be non-empty text; the error names the first bad one (1-based)."""
+    out = []
+    for n, t in enumerate(texts, 1):
+        if not isinstance(t, str):
+            raise InputError(f"input {n} is {type(t).__name__}, not text.")
+        if not t.strip():
+            raise InputError(f"input {n} is empty; give some text to classify.")
+        out.append(t)
+    if not out:
+        raise InputError("no input texts; give at least one.")
+    return out
+
+
+class TextClassificationPipeline:
+    def __init__(self, ref: ModelRef, heads: Heads, options: ClassifyOptions, engine: str = "auto"):
+        if not heads.tasks:
+            raise InputError(f"{ref.name} has no classification head; fine-tune one with `llmkit finetune`.")
+        self.ref, self.heads, self.options = ref, heads, options
+        task = options.task or heads.default or next(iter(heads.tasks))
+        if task not in heads.tasks:
+            raise InputError(f"{ref.name} has no task {task!r}; its tasks: {', '.join(heads.tasks)} (use --task).")
+        self.task = task
+        self.labels: list[str] = heads.tasks[task].get("labels") or [task]
+        self.head_type: str = heads.tasks[task]["type"]
+        max_length = min(options.max_length or heads.max_length, heads.max_length)
+        self.tokenizer = Tokenizer(ref.path, max_length)
+        self.backend = encoder_backend(ref, heads, engine, options.threads or default_threads())
+        self.truncated = 0  # texts cut to max_length in the last call
+
+    @classmethod
+    def from_ref(cls, ref: ModelRef, engine: str = "auto", **options: Any) -> "TextClassificationPipeline":
+        return cls(ref, read_heads(ref), ClassifyOptions(**options), engine)
+
+    @property
+    def engine(self) -> str:
+        return self.backend.name
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        ids, self.truncated = self.tokenizer.encode(check_texts(texts))
+        if self.truncated:
+            print(f"llmkit: {self.truncated} text(s) longer than {self.tokenizer.max_length} tokens were truncated.",
+                  file=sys.stderr)
+        out = run_bucketed(self.backend, ids, self.tokenizer.pad_id, self.options.batch_size)
+        return out[self.task]
+
+    def __call__(self, texts: str | Sequence[str], top_k: int | None = 1) -> list:
+        single = isinstance(texts, str)
+        logits = self.logits([texts] if single else list(texts))
+        rows = [self._rank(row, top_k) for row in logits]
+        if top_k == 1:
+            rows = [r[0] for r in rows]
+        return rows if not single or top_k != 1 else rows
+
+    def _rank(self, row: np.ndarray, top_k: int | None) -> list[dict[str, Any]]:
+        if self.head_type == "regression":
+            return [{"label": self.task, "score": float(row[0])}]
+        if self.head_type == "multi_label":
+            probs = 1 / (1 + np.exp(-row.astype(np.float64)))
+        else:
+            e = np.exp(row.astype(np.float64) - row.max())
+            probs = e / e.sum()
+        order = np.argsort(-probs)[: top_k or len(probs)]
+        return [{"label": self.labels[i], "score": float(probs[i])} for i in order]

@@ -1,0 +1,241 @@
+"""The one training loop. Single-task fine-tuning is multi-task training with one task.
+
+Each micro-step draws a batch per task from the sampler, computes each task's loss, and hands the losses to a
+weighting strategy, which does the backward pass (equal weights by default: sum_i L_i). Then: gradient
+accumulation, clipping, AdamW, warmup + decay, periodic evaluation, early stopping, and the best weights kept.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import TrainingError
+from ..modeling import TaskSpec, TextModel
+from .config import TrainConfig
+from .data import LabelledTexts, bucketed_batches
+from .evaluate import collate, encode, predict_logits, score
+
+
+@dataclass
+class TaskData:
+    spec: TaskSpec
+    train: LabelledTexts
+    eval: LabelledTexts | None = None
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, Any]] = field(default_factory=list)  # one row per log/eval event
+    best: dict[str, Any] = field(default_factory=dict)  # eval metrics at the kept weights, per task
+    steps: int = 0
+    train_seconds: float = 0.0
+    samples_seen: int = 0
+    stopped_early: bool = False
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples_seen / self.train_seconds if self.train_seconds else 0.0
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def task_loss(spec: TaskSpec, logits: torch.Tensor, targets: list[Any]) -> torch.Tensor:
+    if spec.type == "single_label":
+        return F.cross_entropy(logits.float(), torch.as_tensor(targets, dtype=torch.long))
+    if spec.type == "multi_label":
+        return F.binary_cross_entropy_with_logits(logits.float(), torch.as_tensor(targets, dtype=torch.float32))
+    return F.mse_loss(logits.float()[:, 0], torch.as_tensor(targets, dtype=torch.float32))
+
+
+def single_task_batches(tasks: list[TaskData], ids: dict[str, list[list[int]]], cfg: TrainConfig,
+                        epoch: int) -> Iterator[dict[str, list[int]]]:
+    """The default sampler: every task's batches in turn (one task: plain epochs over its data)."""
+    for t in tasks:
+        lengths = [len(x) for x in ids[t.spec.name]]
+        for batch in bucketed_batches(lengths, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch):
+            yield {t.spec.name: batch}
+
+
+def equal_weighting(losses: dict[str, torch.Tensor], model: TextModel) -> dict[str, float]:
+    total = sum(losses.values())
+    total.backward()
+    return {name: 1.0 for name in losses}
+
+
+class Trainer:
+    """Fit a TextModel on one or more tasks. ``sampler`` and ``weighting`` plug in for multi-task training."""
+
+    def __init__(self, model: TextModel, tokenizer: Any, tasks: list[TaskData], cfg: TrainConfig, *,
+                 sampler: Callable[..., Iterator[dict[str, list[int]]]] = single_task_batches,
+                 steps_per_epoch: int | None = None,
+                 weighting: Callable[[dict[str, torch.Tensor], TextModel], dict[str, float]] = equal_weighting,
+                 progress: bool = True, on_event: Callable[[dict[str, Any]], None] | None = None):
+        self.model, self.tokenizer, self.tasks, self.cfg = model, tokenizer, tasks, cfg
+        self.sampler, self.weighting, self.progress, self.on_event = sampler, weighting, progress, on_event
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.ids = {t.spec.name: encode(tokenizer, t.train.texts, cfg.max_length) for t in tasks}
+        self.eval_ids = {t.spec.name: encode(tokenizer, t.eval.texts, cfg.max_length) for t in tasks if t.eval}
+        micro = steps_per_epoch or sum(math.ceil(len(t.train.texts) / cfg.batch_size) for t in tasks)
+        self.micro_per_epoch = micro
+        self.total_steps = max(1, math.ceil(micro * cfg.epochs / cfg.grad_accum))
+        self.optimizer = self._optimizer()
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_lambda)
+        self.result = TrainResult()
+        self.step = 0
+        self._best_metric = -math.inf
+        self._best_state: dict[str, torch.Tensor] | None = None
+        self._bad_evals = 0
+
+    # ------------------------------------------------------------------------------------------ setup
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        cfg = self.cfg
+        if cfg.method == "head":
+            for p in self.model.body.parameters():
+                p.requires_grad_(False)
+        decay, no_decay, heads = [], [], []
+        for name, p in self.model.named_parameters():
+            if not p.requires_grad:
+                continue
+            if name.startswith("heads."):
+                heads.append(p)
+            elif p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name:
+                no_decay.append(p)
+            else:
+                decay.append(p)
+        groups = [
+            {"params": decay, "weight_decay": cfg.weight_decay, "lr": cfg.lr},
+            {"params": no_decay, "weight_decay": 0.0, "lr": cfg.lr},
+            {"params": heads, "weight_decay": 0.0, "lr": cfg.effective_head_lr},
+        ]
+        return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr)
+
+    def _lr_lambda(self, step: int) -> float:
+        warm = self.cfg.warmup if self.cfg.warmup >= 1 else self.cfg.warmup * self.total_steps
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        if self.cfg.scheduler == "constant":
+            return 1.0
+        progress = min(1.0, (step - warm) / max(1.0, self.total_steps - warm))
+        if self.cfg.scheduler == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        return max(0.0, 1.0 - progress)
+
+    # ------------------------------------------------------------------------------------------ loop
+
+    def fit(self) -> TrainResult:
+        seed_everything(self.cfg.seed)
+        if self.cfg.threads:
+            torch.set_num_threads(self.cfg.threads)
+        self.model.train()
+        bar = _progress(self.total_steps, self.progress)
+        start = time.perf_counter()
+        micro, running = 0, []
+        epoch = 0
+        while self.step < self.total_steps:
+            for batches in self.sampler(self.tasks, self.ids, self.cfg, epoch):
+                losses = self._losses(batches)
+                running.append(sum(v.item() for v in losses.values()))
+                self._scaled_backward(losses)
+                micro += 1
+                if micro % self.cfg.grad_accum:
+                    continue
+                self._optimizer_step()
+                bar.update(1)
+                bar.set_postfix(loss=f"{np.mean(running[-20:]):.4f}", refresh=False)
+                if self._should_eval() and self._evaluate(np.mean(running[-self.micro_per_epoch:]), epoch):
+                    self.result.stopped_early = True
+                    break
+                if self.step >= self.total_steps:
+                    break
+            else:
+                epoch += 1
+                continue
+            break
+        bar.close()
+        self.result.train_seconds = time.perf_counter() - start
+        self.result.steps = self.step
+        if not self.eval_ids or self._best_state is None:
+            self._evaluate(np.mean(running[-self.micro_per_epoch:]) if running else float("nan"), epoch, final=True)
+        if self._best_state is not None:
+            self.model.load_state_dict(self._best_state)
+        self.model.eval()
+        return self.result
+
+    def _losses(self, batches: dict[str, list[int]]) -> dict[str, torch.Tensor]:
+        losses = {}
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+        for name, idx in batches.items():
+            task = next(t for t in self.tasks if t.spec.name == name)
+            input_ids, mask = collate([self.ids[name][i] for i in idx], self.pad_id)
+            with autocast:
+                logits = self.model(input_ids, mask, name)
+            loss = task_loss(task.spec, logits, [task.train.targets[i] for i in idx])
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"the loss of task {name!r} became {loss.item()} at step {self.step}; lower --lr or use "
+                    "--precision fp32. The last good checkpoint is kept."
+                )
+            losses[name] = loss
+            self.result.samples_seen += len(idx)
+        return losses
+
+    def _scaled_backward(self, losses: dict[str, torch.Tensor]) -> None:
+        scaled = {k: v / self.cfg.grad_accum for k, v in losses.items()}
+        self.weighting(scaled, self.model)
+
+    def _optimizer_step(self) -> None:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        torch.nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+
+    def _should_eval(self) -> bool:
+        every = self.cfg.eval_every or max(1, self.micro_per_epoch // self.cfg.grad_accum)
+        return self.step % every == 0 or self.step >= self.total_steps
+
+    def _evaluate(self, train_loss: float, epoch: int, final: bool = False) -> bool:
+        """Score every task's eval data; keep the best weights. True when early stopping says stop."""
+        row: dict[str, Any] = {"step": self.step, "epoch": round(self.step / max(1, self.total_steps) * self.cfg.epochs, 3),
+                               "train_loss": float(train_loss), "lr": self.scheduler.get_last_lr()[0]}
+        metrics = {}
+        for t in self.tasks:
+            if t.spec.name not in self.eval_ids:
+                continue
+            logits = predict_logits(self.model, self.eval_ids[t.spec.name], t.spec.name, self.pad_id)
+            metrics[t.spec.name] = score(t.spec.type, logits, t.eval.targets, t.spec.labels)
+        row["eval"] = {k: {"metric": v["metric"], "metric_name": v["metric_name"]} for k, v in metrics.items()}
+        self.result.history.append(row)
+        if self.on_event:
+            self.on_event(row)
+        if not metrics:
+            return False
+        mean_metric = float(np.mean([m["metric"] for m in metrics.values()]))
+        if mean_metric > self._best_metric:
+            self._best_metric, self._bad_evals = mean_metric, 0
+            self._best_state = copy.deepcopy(self.model.state_dict())
+            self.result.best = {"step": self.step, "tasks": metrics}
+            return False
+        self._bad_evals += 1
+        return bool(self.cfg.early_stopping and self._bad_evals >= self.cfg.early_stopping)
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="training", unit="step", disable=not enabled, dynamic_ncols=True)
