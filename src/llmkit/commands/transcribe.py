@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"llmkit: error: {e}", file=sys.stderr)
     if failures:
         total = len(files) + sum(1 for p, _ in failures if p not in files)
-        print(f"llmkit: {len(failures)} of {total} input(s) failed; the others were transcribed.", file=sys.stderr)
+        if total > 1:
+            print(f"llmkit: {len(failures)} of {total} input(s) failed; the others were transcribed.",
+                  file=sys.stderr)
         return max(getattr(e, "exit_code", 2) for _, e in failures)
     return 0
 

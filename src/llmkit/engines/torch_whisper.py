@@ -36,8 +36,11 @@ def load(path: Path):
         from transformers import pipeline as hf_pipeline
     except ImportError as e:
         raise EngineUnavailableError("the torch engine needs transformers: `pip install 'llmkit[torch]'`.") from e
-    return hf_pipeline("automatic-speech-recognition", model=str(path), device="cpu", torch_dtype="float32",
+    pipe = hf_pipeline("automatic-speech-recognition", model=str(path), device="cpu", dtype="float32",
                        model_kwargs={"use_safetensors": True})
+    if pipe.tokenizer.pad_token_id is None:  # batching pads with it; Whisper pads with <|endoftext|>
+        pipe.tokenizer.pad_token = pipe.tokenizer.eos_token
+    return pipe
 
 
 def transcribe(model, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterator[_RawSegment]]:
