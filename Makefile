@@ -40,7 +40,7 @@ models: setup
 run: models
 	$(VENV)/bin/llmkit demo
 
-test: setup
+test: models
 	$(VENV)/bin/python -m pytest -q tests
 
 test-fast: setup
