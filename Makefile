@@ -49,6 +49,7 @@ test-fast: setup
 bench: models
 	$(PY) bench/classify.py
 	$(PY) bench/generate.py
+	$(PY) bench/asr.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache test-artifacts
