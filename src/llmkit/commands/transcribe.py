@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--format all writes five files per input: add --output-dir D.")
     options = TranscribeOptions(
         language=args.language, task=args.task, beam_size=args.beam_size, batch_size=args.batch_size,
-        vad=args.vad, word_timestamps=args.word_timestamps, max_duration=args.max_duration)
+        vad=args.vad, word_timestamps=args.word_timestamps, max_duration=args.max_duration,
+        timestamps=True if set(formats) & {"srt", "vtt", "tsv"} else None)  # subtitles want short cues
     files, failures = expand_inputs(args.inputs)
     _check_collisions(files, args.output_dir)
     asr = pipeline("automatic-speech-recognition", model=args.model, options=options)

@@ -98,7 +98,7 @@ def transcribe(model, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterato
             temperature=options.temperature[:1], chunk_length=options.chunk_length, **common)
     else:  # sequential: 30 s windows in turn, with temperature fallback (VAD off needs this on long audio)
         segments, info = model.transcribe(
-            audio, temperature=list(options.temperature), without_timestamps=not options.timestamps,
+            audio, temperature=list(options.temperature), without_timestamps=options.timestamps is False,
             condition_on_previous_text=options.condition_on_previous_text,
             chunk_length=options.chunk_length, **common)
     return RawInfo(info.language, float(info.language_probability), float(info.duration)), segments

@@ -39,7 +39,10 @@ class TranscribeOptions:
     batch_size: int = 8                  # > 1: VAD chunks decoded in batches (long-form); 1: sequential windows
     vad: bool = True                     # Silero VAD: skip silence and noise (no hallucinated text there)
     word_timestamps: bool = False
-    timestamps: bool = True              # segment-level timestamps inside each chunk (subtitles need them)
+    # Timestamp tokens inside each batched chunk: finer segments for subtitles, but ~20% slower and, on the
+    # benchmark clip, a higher WER (BENCHMARKS.md). None: off when batched (one segment per VAD chunk, <= 30 s),
+    # on in sequential mode (which needs them to move its window). The CLI turns them on for srt/vtt/tsv.
+    timestamps: bool | None = None
     max_duration: float | None = None    # refuse longer audio (seconds)
     initial_prompt: str | None = None
     temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # fallback ladder (sequential mode)
