@@ -129,7 +129,7 @@ def test_greedy_logprobs_are_the_top_tokens(tiny_pipe):
 def test_closing_a_stream_stops_the_engine(tiny_pipe):
     produced = []
     engine = tiny_pipe.engine
-    original = engine.generate_ids
+    original = engine.generate_ids  # wraps the real token loop to count what it really produced
 
     def counting(*args, **kwargs):
         for item in original(*args, **kwargs):

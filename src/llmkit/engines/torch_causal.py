@@ -22,6 +22,7 @@ from typing import Any, Iterator
 
 from ..errors import EngineUnavailableError
 from ..hub import ModelRef, home
+from ..tasks.decoding import Detokenizer, Piece, TokenLogprob
 
 MISSING = "the torch engine is not installed; install it with `pip install 'llmkit[torch]'`."
 
@@ -63,6 +64,23 @@ class TorchCausalEngine:
 
     def detokenize(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def generate(self, prompt_ids: list[int], options: Any, max_new_tokens: int) -> Iterator[Piece]:
+        """Yield text pieces, one per token; stops at an end-of-turn token or ``max_new_tokens``."""
+        detok = Detokenizer(self.detokenize)
+        n = 0
+        for n, (token, logprob) in enumerate(self.generate_ids(prompt_ids, options, max_new_tokens), 1):
+            if token in self.eos_token_ids:
+                yield Piece(detok.flush(), 1, finish_reason="stop")
+                return
+            lps = (TokenLogprob(self.detokenize([token]), logprob),) if logprob is not None else ()
+            text = detok.add(token)
+            if n == max_new_tokens:
+                yield Piece(text + detok.flush(), 1, lps, finish_reason="length")
+                return
+            yield Piece(text, 1, lps)
+        if n == 0:
+            yield Piece("", 0, finish_reason="length")
 
     def generate_ids(self, prompt_ids: list[int], options: Any, max_new_tokens: int
                      ) -> Iterator[tuple[int, float | None]]:

@@ -5,6 +5,7 @@ them the same way for all engines, so ``llmkit generate --engine torch`` and ``-
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..errors import InputError
@@ -15,6 +16,22 @@ CHATML = (
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token: str
+    logprob: float  # log-softmax of the model's raw logits (before temperature, top-k/p and penalties)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """What an engine yields: new text (complete characters only) and how many tokens it took."""
+
+    text: str
+    tokens: int = 1
+    logprobs: tuple[TokenLogprob, ...] = ()
+    finish_reason: str | None = None  # on an engine's last piece: "stop" (end of turn) or "length"
 
 
 def check_messages(messages: Any) -> list[dict[str, str]]:

@@ -10,20 +10,20 @@
 >>> conv.send("Name a colour").text
 
 The contract every engine meets (``llmkit.engines.llamacpp``, ``llmkit.engines.torch_causal``) is small:
-tokenize, detokenize, and ``generate_ids(prompt_ids, options, max_new_tokens)``, a generator of
-``(token_id, logprob)``. Chat templates, detokenisation, stop strings, truncation and usage are done here once,
-so all engines behave alike, and ``generate()``/``stream()`` are what the CLI and the server sit on.
+``tokenize(text)`` and ``generate(prompt_ids, options, max_new_tokens)``, a generator of ``Piece``s (text, token
+count, log-probs) that stops the engine when closed. Chat templates, stop strings, truncation and usage are done
+here once, so all engines behave alike, and ``generate()``/``stream()`` are what the CLI and the server sit on.
 """
 from __future__ import annotations
 
 import random
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator, Protocol
 
 from ..errors import EngineUnavailableError, InputError
 from ..hub import ModelRef
-from .decoding import Detokenizer, StopMatcher, check_messages, render_chat
+from .decoding import Piece, StopMatcher, TokenLogprob, check_messages, render_chat
 from .generate_options import GenerationOptions
 
 __all__ = ["GenerationOptions", "GenerationResult", "Usage", "TokenLogprob", "TextStream", "Conversation",
@@ -39,9 +39,8 @@ class TextEngine(Protocol):
     eos_token_ids: frozenset[int]
 
     def tokenize(self, text: str) -> list[int]: ...
-    def detokenize(self, ids: list[int]) -> str: ...
-    def generate_ids(self, prompt_ids: list[int], options: GenerationOptions,
-                     max_new_tokens: int) -> Iterator[tuple[int, float | None]]: ...
+    def generate(self, prompt_ids: list[int], options: GenerationOptions,
+                 max_new_tokens: int) -> Iterator[Piece]: ...
 
 
 @dataclass(frozen=True)
@@ -58,12 +57,6 @@ class Usage:
     def to_dict(self) -> dict[str, int]:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
                 "total_tokens": self.total_tokens}
-
-
-@dataclass(frozen=True)
-class TokenLogprob:
-    token: str
-    logprob: float  # log-softmax of the model's raw logits (before temperature, top-k/p and penalties)
 
 
 @dataclass(frozen=True)
@@ -197,36 +190,32 @@ class TextGenerationPipeline:
         seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**31)
         opts = opts.replace(seed=seed)
         budget = max(0, min(opts.max_new_tokens, engine.context_length - len(ids)))
-        detok, stops = Detokenizer(engine.detokenize), StopMatcher(opts.stop)
+        stops = StopMatcher(opts.stop)
         logprobs: list[TokenLogprob] | None = [] if opts.logprobs else None
         text: list[str] = []
         n, finish = 0, "cancelled"
-        tokens = engine.generate_ids(ids, opts, budget)
+        pieces = engine.generate(ids, opts, budget)
         try:
-            for token_id, logprob in tokens:
-                n += 1
-                if token_id in engine.eos_token_ids:
-                    finish = "stop"
-                    break
+            for piece in pieces:
+                n += piece.tokens
                 if logprobs is not None:
-                    logprobs.append(TokenLogprob(engine.detokenize([token_id]), float(logprob or 0.0)))
-                piece = stops.feed(detok.add(token_id))
-                if piece:
-                    text.append(piece)
-                    yield piece
+                    logprobs.extend(piece.logprobs)
+                out = stops.feed(piece.text)
+                if out:
+                    text.append(out)
+                    yield out
                 if stops.stopped:
                     finish = "stop"
                     break
-                if n >= budget:
-                    break
-            if finish == "cancelled":
+                finish = piece.finish_reason or finish
+            if finish == "cancelled":  # the engine ended without saying why: it ran out of budget
                 finish = "length"
-            tail = "" if stops.stopped else stops.feed(detok.flush()) + stops.finish()
+            tail = stops.finish()
             if tail:
                 text.append(tail)
                 yield tail
         finally:
-            tokens.close()  # stops the engine even when the reader stopped early
+            pieces.close()  # stops the engine even when the reader stopped early
             stream.result = GenerationResult("".join(text), finish, Usage(len(ids), n), seed, truncated, logprobs)
 
 

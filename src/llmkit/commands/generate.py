@@ -1,0 +1,150 @@
+"""``llmkit generate PROMPT``: stream a model's answer to the terminal (or print one JSON object)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from typing import Any
+
+from ..errors import InputError
+
+HELP = "Generate text from a prompt, streamed to the terminal (chat models get their chat template)."
+EXAMPLES = """\
+  llmkit generate "What is the capital of France?"
+  echo "Write a haiku about tea" | llmkit generate --temperature 0.8 --seed 1
+  llmkit generate "List three colours" --max-new-tokens 40 --stop "4." --json
+  llmkit generate "Once upon a time" --raw --temperature 0          # no chat template, greedy
+  llmkit generate "Hi" --system "Answer in French." --engine torch  # the transformers reference engine
+"""
+
+
+def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `generate` and `chat` (validated once, by GenerationOptions)."""
+    parser.add_argument("--model", "-m", default=None, help="catalog name, .gguf file, model folder or hub id "
+                        "(default: smollm2-135m-instruct)")
+    parser.add_argument("--engine", choices=["auto", "llamacpp", "torch"], default="auto",
+                        help="auto: llama.cpp for GGUF when installed, else torch")
+    parser.add_argument("--max-new-tokens", type=int, default=None, metavar="N", help="at most N new tokens "
+                        "(default 256)")
+    parser.add_argument("--temperature", type=float, default=None, help="0 is greedy; 0-2 (default 0.2)")
+    parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling, (0, 1] (default 0.9)")
+    parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest tokens; 0 is off (default)")
+    parser.add_argument("--repetition-penalty", type=float, default=None, help="> 1 discourages repeats (default 1)")
+    parser.add_argument("--stop", action="append", default=None, metavar="S", help="stop before S (repeatable)")
+    parser.add_argument("--seed", type=int, default=None, help="make sampling reproducible")
+    parser.add_argument("--system", default=None, metavar="TEXT", help="a system prompt")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: the engine's choice)")
+    parser.add_argument("--context", type=int, default=None, metavar="N", help="context window in tokens "
+                        "(default: the model's, up to 8192); longer prompts are cut from the left")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with text and usage")
+    _one_line_errors(parser)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("prompt", nargs="?", default=None, help="the prompt; read from stdin when absent or '-'")
+    add_generation_arguments(parser)
+    parser.add_argument("--raw", action="store_true", help="send the prompt as is, without the chat template")
+    parser.add_argument("--logprobs", action="store_true", help="with --json: each token's log-probability")
+
+
+def options_from_args(args: argparse.Namespace, **extra: Any):
+    from ..tasks.generate_options import GenerationOptions
+
+    return GenerationOptions().replace(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+        repetition_penalty=args.repetition_penalty, stop=tuple(args.stop) if args.stop else None, seed=args.seed,
+        **extra,
+    )
+
+
+def load_pipeline(args: argparse.Namespace, options: Any):
+    from ..catalog import DEFAULTS
+    from ..hub import resolve
+    from ..tasks.generate import TextGenerationPipeline
+
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be 1 or more (got {args.threads}).")
+    if args.context is not None and args.context < 64:
+        raise InputError(f"--context must be 64 tokens or more (got {args.context}).")
+    ref = resolve(args.model or DEFAULTS["text-generation"])
+    pipe = TextGenerationPipeline.from_ref(ref, engine=args.engine, threads=args.threads, n_ctx=args.context)
+    pipe.options = options
+    return pipe
+
+
+def read_prompt(prompt: str | None) -> str:
+    """The prompt argument, or stdin; refuses non-UTF-8 bytes and blank text with one clear line."""
+    if prompt is None or prompt == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise InputError('give a prompt: `llmkit generate "Your question"`, or pipe text on stdin.')
+        prompt = decode_utf8(sys.stdin.buffer.read(), "stdin")
+    else:
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError:  # argv bytes that are not UTF-8 arrive as lone surrogates
+            raise InputError("the prompt is not valid UTF-8 text; convert it, e.g. with `iconv -t utf-8`.") from None
+    if not prompt.strip():
+        raise InputError("the prompt is empty: give some text (as an argument or on stdin).")
+    return prompt
+
+
+def decode_utf8(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{where} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); convert "
+                         "it, e.g. with `iconv -f latin1 -t utf-8`.") from None
+
+
+def open_stream(pipe: Any, prompt: Any):
+    """Start a stream; a prompt cut to fit the context is reported on stderr (one line), not as a traceback."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream = pipe.stream(prompt)
+    for w in caught:
+        print(f"llmkit: warning: {w.message}", file=sys.stderr)
+    return stream
+
+
+def run(args: argparse.Namespace) -> int:
+    options = options_from_args(args, logprobs=bool(args.logprobs))  # bad values fail before the model loads
+    prompt_text = read_prompt(args.prompt)
+    pipe = load_pipeline(args, options)
+    prompt: Any = prompt_text
+    if not args.raw:
+        prompt = ([{"role": "system", "content": args.system}] if args.system else []) + [
+            {"role": "user", "content": prompt_text}]
+    stream = open_stream(pipe, prompt)
+    if args.json:
+        print(json.dumps(result_json(stream.collect(), pipe), ensure_ascii=False))
+        return 0
+    with stream:
+        last = ""
+        for piece in stream:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+            last = piece
+    if not last.endswith("\n"):
+        sys.stdout.write("\n")
+    return 0
+
+
+def result_json(result: Any, pipe: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": result.text, "finish_reason": result.finish_reason, "model": pipe.model_name,
+                           "usage": result.usage.to_dict(), "seed": result.seed}
+    if result.truncated_tokens:
+        out["truncated_prompt_tokens"] = result.truncated_tokens
+    if result.logprobs is not None:
+        out["logprobs"] = [{"token": t.token, "logprob": t.logprob} for t in result.logprobs]
+    return out
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """Bad flags print one line naming the flag (not argparse's usage block) and exit 2."""
+
+    def error(message: str) -> None:
+        print(f"llmkit {parser.prog.split()[-1]}: error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+    parser.error = error  # type: ignore[method-assign]

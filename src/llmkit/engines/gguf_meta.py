@@ -1,0 +1,84 @@
+"""Read a GGUF file's metadata (chat template, context length, special tokens) without loading the model.
+
+The ``gguf`` package's ``GGUFReader`` parses every tensor and array in Python (seconds for a 100 MB file on a
+small CPU); this reads only the key-value header and skips arrays, keeping just the vocabulary entries asked for.
+Format: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
+
+>>> read_metadata("SmolLM2-135M-Instruct.Q4_1.gguf")["llama.context_length"]
+8192
+"""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable
+
+# GGUF value types -> struct format (8: string, 9: array are handled apart)
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+_STRING, _ARRAY = 8, 9
+
+
+def read_metadata(path: str | Path, keep_tokens: Iterable[str] = ()) -> dict[str, Any]:
+    """Scalars and strings from the header. Arrays are skipped, except that ``tokenizer.ggml.tokens`` becomes
+    ``{id: text}`` for the token ids stored under the keys named in ``keep_tokens`` (e.g. the BOS/EOS ids)."""
+    out: dict[str, Any] = {}
+    with open(path, "rb") as f:
+        if f.read(4) != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file")
+        version, _n_tensors, n_kv = struct.unpack("<IQQ", f.read(20))
+        if version < 2:
+            raise ValueError(f"{path}: GGUF version {version} is too old")
+        token_array_at = None
+        for _ in range(n_kv):
+            key = _string(f)
+            (kind,) = struct.unpack("<I", f.read(4))
+            if kind == _ARRAY:
+                if key == "tokenizer.ggml.tokens":
+                    token_array_at = f.tell()
+                _skip_array(f)
+            else:
+                out[key] = _value(f, kind)
+        wanted = {out[k] for k in keep_tokens if isinstance(out.get(k), int)}
+        if token_array_at is not None and wanted:
+            f.seek(token_array_at)
+            out["tokenizer.ggml.tokens"] = _pick_strings(f, wanted)
+    return out
+
+
+def _string(f: BinaryIO) -> str:
+    (n,) = struct.unpack("<Q", f.read(8))
+    return f.read(n).decode("utf-8", errors="replace")
+
+
+def _value(f: BinaryIO, kind: int) -> Any:
+    if kind == _STRING:
+        return _string(f)
+    fmt = _SCALARS[kind]
+    return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+
+
+def _skip_array(f: BinaryIO) -> None:
+    kind, n = struct.unpack("<IQ", f.read(12))
+    if kind in _SCALARS:
+        f.seek(n * struct.calcsize(_SCALARS[kind]), 1)
+    elif kind == _STRING:
+        for _ in range(n):
+            (length,) = struct.unpack("<Q", f.read(8))
+            f.seek(length, 1)
+    elif kind == _ARRAY:
+        for _ in range(n):
+            _skip_array(f)
+    else:
+        raise ValueError(f"unknown GGUF value type {kind}")
+
+
+def _pick_strings(f: BinaryIO, wanted: set[int]) -> dict[int, str]:
+    _kind, n = struct.unpack("<IQ", f.read(12))
+    picked: dict[int, str] = {}
+    for i in range(min(n, max(wanted) + 1)):
+        (length,) = struct.unpack("<Q", f.read(8))
+        if i in wanted:
+            picked[i] = f.read(length).decode("utf-8", errors="replace")
+        else:
+            f.seek(length, 1)
+    return picked

@@ -1,0 +1,155 @@
+"""GGUF models on llama.cpp, through xllamacpp (``pip install 'llmkit[llamacpp]'``).
+
+Why xllamacpp rather than llama-cpp-python: BENCHMARKS.md, "Text generation". In short: a prebuilt wheel that
+installs in seconds (llama-cpp-python compiles llama.cpp on every fresh machine), the same speed, and llama.cpp's
+own C++ server loop (sampling, stop strings, prompt cache, a thread-safe request queue) instead of a Python one.
+
+xllamacpp speaks the llama.cpp server's JSON protocol in-process; this module adapts it to the engine contract of
+``llmkit.tasks.generate``: ``tokenize`` and a generator of ``Piece``s that stops llama.cpp when it is closed.
+
+>>> engine = LlamaCppEngine.from_ref(resolve("smollm2-135m-instruct"), threads=2)
+>>> [p.text for p in engine.generate(engine.tokenize("The sky is"), GenerationOptions(temperature=0), 3)]
+[' blue', ',', ' and']
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import queue
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import EngineUnavailableError, LlmkitError
+from ..hub import ModelRef
+from ..tasks.decoding import Piece, TokenLogprob
+from .gguf_meta import read_metadata
+
+MISSING = "the llama.cpp engine is not installed: `pip install 'llmkit[llamacpp]'` (or use --engine torch)."
+DEFAULT_MAX_CTX = 8192  # the KV cache is allocated up front: more context costs memory even when unused
+_DONE = object()
+
+
+def available() -> bool:
+    return importlib.util.find_spec("xllamacpp") is not None
+
+
+def default_threads() -> int:
+    """The cores this process may use, up to 8 (token generation is memory-bound beyond that)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+class LlamaCppEngine:
+    name = "llamacpp"
+
+    def __init__(self, server: Any, meta: dict[str, Any], context_length: int):
+        self.server = server
+        self.context_length = context_length
+        self.chat_template = meta.get("tokenizer.chat_template")
+        tokens = meta.get("tokenizer.ggml.tokens", {})
+        self.bos_token = tokens.get(meta.get("tokenizer.ggml.bos_token_id"), "")
+        self.eos_token = tokens.get(meta.get("tokenizer.ggml.eos_token_id"), "")
+        self.eos_token_ids = frozenset()  # llama.cpp itself stops at end-of-generation tokens
+
+    @classmethod
+    def from_ref(cls, ref: ModelRef, *, threads: int | None = None, n_ctx: int | None = None) -> "LlamaCppEngine":
+        if not available():
+            raise EngineUnavailableError(MISSING)
+        import xllamacpp as xlc
+
+        path = ref.path if ref.path.is_file() else sorted(Path(ref.path).glob("*.gguf"))[0]
+        meta = read_metadata(path, keep_tokens=("tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"))
+        trained = meta.get(f"{meta.get('general.architecture')}.context_length") or DEFAULT_MAX_CTX
+        params = xlc.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = min(n_ctx or DEFAULT_MAX_CTX, trained)
+        params.n_parallel = 1  # one sequence: all of the context for it
+        params.n_threads_http = 1  # its local HTTP endpoint is only used to tokenise
+        params.verbosity = -1  # llama.cpp's own logs stay quiet
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or default_threads()
+        try:
+            server = xlc.Server(params)
+        except Exception as e:  # llama.cpp could not read the file
+            raise LlmkitError(f"llama.cpp could not load {path}: {e}; check the file or try --engine torch.") from None
+        return cls(server, meta, params.n_ctx)
+
+    def tokenize(self, text: str) -> list[int]:
+        """llama.cpp's own tokeniser (special tokens such as <|im_start|> parsed; BOS added if the model wants it).
+        xllamacpp exposes it only through the server's HTTP endpoint on 127.0.0.1."""
+        body = json.dumps({"content": text, "add_special": True, "parse_special": True}).encode()
+        request = urllib.request.Request(self.server.listening_address + "/tokenize", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())["tokens"]
+
+    def generate(self, prompt_ids: list[int], options: Any, max_new_tokens: int) -> Iterator[Piece]:
+        """Stream pieces from llama.cpp. Its server calls back on a thread of its own; a queue hands the chunks
+        over, and once this generator is closed the next callback returns True, which cancels the request."""
+        chunks: queue.SimpleQueue = queue.SimpleQueue()
+        cancel = threading.Event()
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            chunks.put(chunk)
+            return cancel.is_set()
+
+        def work() -> None:
+            try:
+                out = self.server.handle_completions(request(prompt_ids, options, max_new_tokens), on_chunk)
+                if isinstance(out, dict) and "error" in out:
+                    chunks.put(out)
+            except Exception as e:  # surfaced in the reader's thread
+                chunks.put(e)
+            finally:
+                chunks.put(_DONE)
+
+        worker = threading.Thread(target=work, name="llmkit-llamacpp", daemon=True)
+        worker.start()
+        try:
+            yield from _pieces(chunks, options.logprobs)
+        finally:
+            cancel.set()
+            worker.join()
+
+
+def request(prompt_ids: list[int], options: Any, max_new_tokens: int) -> dict[str, Any]:
+    """GenerationOptions as a llama.cpp completion request (temperature 0 is greedy; top_k 0 is off)."""
+    return {
+        "prompt": prompt_ids,
+        "max_tokens": max_new_tokens,
+        "stream": True,
+        "temperature": options.temperature,
+        "top_k": options.top_k,
+        "top_p": options.top_p,
+        "min_p": 0.0,  # llama.cpp's default 0.05 would differ from the other engines
+        "repeat_penalty": options.repetition_penalty,
+        "seed": int(options.seed or 0),
+        "stop": list(options.stop),  # llama.cpp stops itself, so its token counts stay exact
+        "n_probs": 1 if options.logprobs else 0,
+        "cache_prompt": True,  # a chat's next turn reuses the KV cache of the shared prefix
+    }
+
+
+def _pieces(chunks: queue.SimpleQueue, want_logprobs: bool) -> Iterator[Piece]:
+    counted = 0
+    while (chunk := chunks.get()) is not _DONE:
+        if isinstance(chunk, Exception):
+            raise LlmkitError(f"llama.cpp failed: {chunk}") from chunk
+        if "error" in chunk:
+            message = chunk["error"].get("message", chunk["error"]) if isinstance(chunk["error"], dict) else chunk
+            raise LlmkitError(f"llama.cpp refused the request: {message}")
+        choice = chunk["choices"][0]
+        content = (choice.get("logprobs") or {}).get("content") or []
+        n = len(content) if want_logprobs else (1 if choice.get("text") else 0)
+        lps = tuple(TokenLogprob(c["token"], float(c["logprob"])) for c in content)
+        finish = choice.get("finish_reason")
+        if finish:  # the last chunk carries exact usage; count any tokens the text chunks did not show
+            n += max(0, chunk.get("usage", {}).get("completion_tokens", counted) - counted - n)
+            finish = "length" if finish == "length" else "stop"
+        counted += n
+        yield Piece(choice.get("text") or "", n, lps, finish)
