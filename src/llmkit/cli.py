@@ -18,8 +18,11 @@ COMMANDS: dict[str, str] = {
     "generate": "llmkit.commands.generate",
     "chat": "llmkit.commands.chat",
     "transcribe": "llmkit.commands.transcribe",
+    "finetune": "llmkit.commands.finetune",
+    "evaluate": "llmkit.commands.evaluate",
     "models": "llmkit.commands.models",
     "demo": "llmkit.commands.demo",
+    "serve": "llmkit.commands.serve",
 }
 
 

@@ -21,7 +21,9 @@ from ..hub import MANIFEST, resolve
 from ..modeling import TaskSpec, TextModel, read_manifest
 from .config import TrainConfig
 from .data import LabelledTexts, load_dataset, to_examples
-from .loop import TaskData, Trainer, TrainResult
+from .checkpoint import latest_checkpoint
+from .loop import TaskData, Trainer, TrainResult, seed_everything
+from .methods import apply_method, finalize_method
 
 
 def load_body(model: str | Path, tasks: list[TaskSpec], pooling: str | None = None) -> tuple[TextModel, Any, str]:
@@ -78,19 +80,42 @@ def finetune(model: str | Path, train: Any, eval_data: Any = None, *, output: st
              config: TrainConfig | None = None, task: str = "default", eval_split: float | None = None,
              text_column: str = "text", label_column: str = "label", head_type: str = "single_label",
              label_names: dict[str, str] | None = None, overwrite: bool = False, progress: bool = True,
-             on_event: Callable[[dict[str, Any]], None] | None = None, extra_manifest: dict | None = None) -> Path:
-    """Fine-tune ``model`` on ``train`` and write a self-contained model folder at ``output``."""
+             on_event: Callable[[dict[str, Any]], None] | None = None, extra_manifest: dict | None = None,
+             resume: bool = False) -> Path:
+    """Fine-tune ``model`` on ``train`` and write a self-contained model folder at ``output``.
+
+    Checkpoints go to ``output/checkpoints`` while training; ``resume=True`` continues from the newest one.
+    The folder holds ``llmkit.json`` (what makes it a model) only once everything else is written."""
     cfg = config or TrainConfig()
     output = Path(output)
     check_output(output, overwrite)
+    prepare_output(output, overwrite=overwrite, resume=resume)
     data = prepare_task(task, train, eval_data, eval_split=eval_split, text_column=text_column,
                         label_column=label_column, head_type=head_type, label_names=label_names, seed=cfg.seed)
+    seed_everything(cfg.seed)  # the heads' random init is part of the run: same seed, same model
     net, tokenizer, base = load_body(model, [data.spec])
+    apply_method(net, cfg)
     trainer = Trainer(net, tokenizer, [data], cfg, progress=progress, on_event=on_event)
-    result = trainer.fit()
+    _write_json(output / "run_config.json", {"config": cfg.to_dict(), "model": str(model), "task": task,
+                                              "head_type": head_type, "train": _describe(train),
+                                              "eval": _describe(eval_data), "eval_split": eval_split})
+    result = trainer.fit(run_dir=output, resume=resume)
+    finalize_method(net)
     manifest = {"base_model": base, "max_length": cfg.max_length, **(extra_manifest or {})}
-    save_run(net, tokenizer, output, manifest, cfg, result, overwrite=overwrite)
+    save_run(net, tokenizer, output, manifest, cfg, result, [data])
     return output
+
+
+def prepare_output(output: Path, *, overwrite: bool, resume: bool) -> None:
+    """Refuse to clobber an interrupted run by accident; clear an old model only when asked to."""
+    has_checkpoint = latest_checkpoint(output) is not None
+    if resume and not has_checkpoint:
+        raise InputError(f"--resume: {output} has no checkpoint to resume from; start without --resume.")
+    if has_checkpoint and not resume and not overwrite:
+        raise InputError(f"{output} holds an interrupted run; continue it with --resume, or pass --overwrite.")
+    if overwrite and not resume:
+        (output / MANIFEST).unlink(missing_ok=True)  # from now on the folder no longer looks finished
+        shutil.rmtree(output / "checkpoints", ignore_errors=True)
 
 
 def check_output(output: Path, overwrite: bool) -> None:
@@ -100,24 +125,39 @@ def check_output(output: Path, overwrite: bool) -> None:
         raise InputError(f"{output} is a file; --output must be a folder.")
 
 
+def _describe(source: Any) -> Any:
+    return f"<{len(source)} records>" if isinstance(source, list) else (str(source) if source is not None else None)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
 def save_run(net: TextModel, tokenizer: Any, output: Path, manifest: dict[str, Any], cfg: TrainConfig,
-             result: TrainResult, *, overwrite: bool) -> None:
-    """Write the model folder atomically: a temp folder beside ``output``, renamed into place when complete."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.tmp-"))
+             result: TrainResult, tasks: list[TaskData]) -> None:
+    """Write the finished model into ``output``: every file renamed into place from a temp folder, the manifest
+    last (a folder without ``llmkit.json`` never looks finished); then drop the checkpoints."""
+    from .report import write_report
+
+    output.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=output, prefix=".final-"))
     try:
         net.save(tmp, manifest, tokenizer)
-        (tmp / "run_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
         metrics = {"best": result.best, "history": result.history, "steps": result.steps,
                    "train_seconds": round(result.train_seconds, 2),
                    "train_samples_per_second": round(result.samples_per_second, 2),
                    "stopped_early": result.stopped_early, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        if output.exists():
-            if not overwrite and any(output.iterdir()):
-                raise InputError(f"{output} is not empty; choose another --output or pass --overwrite.")
-            shutil.rmtree(output)
-        os.replace(tmp, output)
-    except BaseException:
+        write_report(tmp, result, tasks)
+        files = sorted(tmp.iterdir(), key=lambda f: f.name == MANIFEST)  # the manifest goes last
+        for f in files:
+            target = output / f.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(f, target)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    shutil.rmtree(output / "checkpoints", ignore_errors=True)

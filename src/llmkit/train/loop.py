@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 
 from ..errors import TrainingError
 from ..modeling import TaskSpec, TextModel
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import LabelledTexts, bucketed_batches
 from .evaluate import collate, encode, predict_logits, score
@@ -103,9 +105,6 @@ class Trainer:
 
     def _optimizer(self) -> torch.optim.Optimizer:
         cfg = self.cfg
-        if cfg.method == "head":
-            for p in self.model.body.parameters():
-                p.requires_grad_(False)
         decay, no_decay, heads = [], [], []
         for name, p in self.model.named_parameters():
             if not p.requires_grad:
@@ -136,44 +135,70 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ loop
 
-    def fit(self) -> TrainResult:
+    def fit(self, run_dir: Path | None = None, resume: bool = False) -> TrainResult:
+        """Train to the end. With ``run_dir``, checkpoints go to ``run_dir/checkpoints`` (every epoch, or every
+        ``checkpoint_every`` steps); ``resume=True`` continues from the newest one there, bit for bit."""
         seed_everything(self.cfg.seed)
         if self.cfg.threads:
             torch.set_num_threads(self.cfg.threads)
+        epoch, position, running = 0, 0, []
+        if resume and run_dir is not None and (ckpt := latest_checkpoint(run_dir)) is not None:
+            state, self._best_state = load_checkpoint(ckpt, self.model, self.optimizer, self.scheduler)
+            epoch, position, self.step = state["epoch"], state["position"], state["step"]
+            self._best_metric, self._bad_evals = state["best_metric"], state["bad_evals"]
+            self.result.history, self.result.best = state["history"], state["best"]
+            self.result.samples_seen, running = state["samples_seen"], state["running"]
+            self._emit({"event": "resumed", "step": self.step, "checkpoint": str(ckpt)})
         self.model.train()
-        bar = _progress(self.total_steps, self.progress)
+        bar = _progress(self.total_steps, self.progress, initial=self.step)
         start = time.perf_counter()
-        micro, running = 0, []
-        epoch = 0
-        while self.step < self.total_steps:
-            for batches in self.sampler(self.tasks, self.ids, self.cfg, epoch):
-                losses = self._losses(batches)
+        stop = False
+        while self.step < self.total_steps and not stop:
+            batches = list(self.sampler(self.tasks, self.ids, self.cfg, epoch))
+            while position < len(batches) and self.step < self.total_steps:
+                losses = self._losses(batches[position])
                 running.append(sum(v.item() for v in losses.values()))
                 self._scaled_backward(losses)
-                micro += 1
-                if micro % self.cfg.grad_accum:
+                position += 1
+                if position % self.cfg.grad_accum and position < len(batches):
                     continue
                 self._optimizer_step()
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(running[-20:]):.4f}", refresh=False)
-                if self._should_eval() and self._evaluate(np.mean(running[-self.micro_per_epoch:]), epoch):
-                    self.result.stopped_early = True
+                self._emit({"event": "step", "step": self.step, "total": self.total_steps, "loss": running[-1]})
+                if self._should_eval() and self._evaluate(float(np.mean(running[-self.micro_per_epoch:]))):
+                    stop = self.result.stopped_early = True
                     break
-                if self.step >= self.total_steps:
-                    break
-            else:
-                epoch += 1
-                continue
-            break
+                end_of_epoch = position >= len(batches)
+                if run_dir is not None and self._should_checkpoint(end_of_epoch):
+                    self._checkpoint(run_dir, epoch + 1 if end_of_epoch else epoch, 0 if end_of_epoch else position,
+                                     running[-self.micro_per_epoch:])
+            epoch, position = epoch + 1, 0
         bar.close()
-        self.result.train_seconds = time.perf_counter() - start
+        self.result.train_seconds += time.perf_counter() - start
         self.result.steps = self.step
         if not self.eval_ids or self._best_state is None:
-            self._evaluate(np.mean(running[-self.micro_per_epoch:]) if running else float("nan"), epoch, final=True)
+            self._evaluate(float(np.mean(running[-self.micro_per_epoch:])) if running else float("nan"))
         if self._best_state is not None:
             self.model.load_state_dict(self._best_state)
         self.model.eval()
         return self.result
+
+    def _should_checkpoint(self, end_of_epoch: bool) -> bool:
+        if self.cfg.checkpoint_every:
+            return self.step % self.cfg.checkpoint_every == 0
+        return end_of_epoch
+
+    def _checkpoint(self, run_dir: Path, epoch: int, position: int, running: list[float]) -> None:
+        state = {"step": self.step, "epoch": epoch, "position": position, "best_metric": self._best_metric,
+                 "bad_evals": self._bad_evals, "history": self.result.history, "best": self.result.best,
+                 "samples_seen": self.result.samples_seen, "running": running}
+        path = save_checkpoint(run_dir, self.step, self.model, self._best_state, self.optimizer, self.scheduler, state)
+        self._emit({"event": "checkpoint", "step": self.step, "path": str(path)})
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        if self.on_event:
+            self.on_event(event)
 
     def _losses(self, batches: dict[str, list[int]]) -> dict[str, torch.Tensor]:
         losses = {}
@@ -186,8 +211,8 @@ class Trainer:
             loss = task_loss(task.spec, logits, [task.train.targets[i] for i in idx])
             if not torch.isfinite(loss):
                 raise TrainingError(
-                    f"the loss of task {name!r} became {loss.item()} at step {self.step}; lower --lr or use "
-                    "--precision fp32. The last good checkpoint is kept."
+                    f"the loss of task {name!r} became {loss.item()} at step {self.step}; training stopped and the "
+                    "last good checkpoint is kept: lower --lr (or use --precision fp32) and rerun with --resume."
                 )
             losses[name] = loss
             self.result.samples_seen += len(idx)
@@ -209,7 +234,7 @@ class Trainer:
         every = self.cfg.eval_every or max(1, self.micro_per_epoch // self.cfg.grad_accum)
         return self.step % every == 0 or self.step >= self.total_steps
 
-    def _evaluate(self, train_loss: float, epoch: int, final: bool = False) -> bool:
+    def _evaluate(self, train_loss: float) -> bool:
         """Score every task's eval data; keep the best weights. True when early stopping says stop."""
         row: dict[str, Any] = {"step": self.step, "epoch": round(self.step / max(1, self.total_steps) * self.cfg.epochs, 3),
                                "train_loss": float(train_loss), "lr": self.scheduler.get_last_lr()[0]}
@@ -221,8 +246,7 @@ class Trainer:
             metrics[t.spec.name] = score(t.spec.type, logits, t.eval.targets, t.spec.labels)
         row["eval"] = {k: {"metric": v["metric"], "metric_name": v["metric_name"]} for k, v in metrics.items()}
         self.result.history.append(row)
-        if self.on_event:
-            self.on_event(row)
+        self._emit({"event": "eval", **row})
         if not metrics:
             return False
         mean_metric = float(np.mean([m["metric"] for m in metrics.values()]))
@@ -235,7 +259,7 @@ class Trainer:
         return bool(self.cfg.early_stopping and self._bad_evals >= self.cfg.early_stopping)
 
 
-def _progress(total: int, enabled: bool):
+def _progress(total: int, enabled: bool, initial: int = 0):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="training", unit="step", disable=not enabled, dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, desc="training", unit="step", disable=not enabled, dynamic_ncols=True)

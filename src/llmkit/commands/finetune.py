@@ -1,0 +1,116 @@
+"""llmkit finetune: pretrained body + task head, fine-tuned on labelled data, saved as a model folder."""
+from __future__ import annotations
+
+import time
+
+HELP = "Fine-tune a pretrained body with a task head on labelled data (JSONL, CSV, Parquet or a built-in set)."
+EXAMPLES = """\
+  llmkit finetune --train fine_food_reviews --eval fine_food_reviews:test --epochs 1 --output runs/food
+  llmkit finetune --model all-minilm-l6-v2 --train data.csv --eval-split 0.1 --label-column topic --output runs/t
+  llmkit finetune --train tags.jsonl --head multi_label --method lora --output runs/tags
+  llmkit finetune --config run.yaml --resume          # continue a run after a crash or Ctrl-C
+Then: llmkit classify --model runs/food "Lovely tea"   and   llmkit evaluate runs/food --data test.jsonl
+"""
+
+# flag -> (type, help); defaults come from TrainConfig, then --config, then the flag.
+TRAIN_FLAGS = {
+    "epochs": (float, "passes over the training data (default 3)"),
+    "lr": (float, "peak learning rate of the body (default 5e-5)"),
+    "head_lr": (float, "learning rate of the head (default 20x --lr)"),
+    "batch_size": (int, "examples per batch (default 32)"),
+    "max_length": (int, "truncate texts to this many tokens (default 128)"),
+    "warmup": (float, "warm-up: a fraction of the steps, or a step count if >= 1 (default 0.06)"),
+    "weight_decay": (float, "AdamW weight decay (default 0.01)"),
+    "grad_accum": (int, "micro-batches per optimizer step (default 1)"),
+    "precision": (str, "fp32 or bf16 (bf16 autocast on CPUs that support it)"),
+    "scheduler": (str, "linear, cosine or constant decay after warm-up"),
+    "method": (str, "full, lora or head (frozen body)"),
+    "seed": (int, "random seed; the same seed gives the same model"),
+    "early_stopping": (int, "stop after N evaluations without improvement"),
+    "eval_every": (int, "optimizer steps between evaluations (default: each epoch)"),
+    "checkpoint_every": (int, "optimizer steps between checkpoints (default: each epoch)"),
+    "lora_r": (int, "LoRA rank (default 8)"),
+    "threads": (int, "CPU threads for training"),
+}
+DATA_FLAGS = ("model", "train", "eval", "eval_split", "text_column", "label_column", "head", "task", "output")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--config", metavar="run.yaml", help="options from a YAML file; flags given here win")
+    p.add_argument("--model", "-m", help="body: catalog name, folder or hub id (default: all-minilm-l6-v2)")
+    p.add_argument("--train", help="training data: file or built-in dataset name")
+    p.add_argument("--eval", help="evaluation data: file or built-in name (name:test for its test split)")
+    p.add_argument("--eval-split", type=float, help="hold out this fraction of --train for evaluation")
+    p.add_argument("--text-column", help="default: text")
+    p.add_argument("--label-column", help="default: label")
+    p.add_argument("--head", choices=["single_label", "multi_label", "regression"], help="default: single_label")
+    p.add_argument("--task", help="the task's name inside the model folder (default: default)")
+    p.add_argument("--output", "-o", help="model folder to write (default: runs/finetune-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    p.add_argument("--overwrite", action="store_true", help="replace a model already in --output")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    for flag, (kind, text) in TRAIN_FLAGS.items():
+        p.add_argument("--" + flag.replace("_", "-"), type=kind, help=text)
+
+
+def load_yaml(path: str) -> dict:
+    import yaml
+
+    from ..errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such config file.") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise InputError(f"{path}{where}: malformed YAML ({getattr(e, 'problem', e)}).") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping of options (key: value).")
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def merged_options(args) -> tuple[dict, dict]:
+    """(data options, training options): TrainConfig defaults < --config file < flags."""
+    from ..errors import InputError
+
+    file = load_yaml(args.config) if args.config else {}
+    unknown = sorted(set(file) - set(TRAIN_FLAGS) - set(DATA_FLAGS) - {"resume", "overwrite"})
+    if unknown:
+        raise InputError(f"{args.config}: unknown option(s) {unknown}.")
+    merged = {**file, **{k: v for k, v in vars(args).items() if v is not None and k in set(TRAIN_FLAGS) | set(DATA_FLAGS)}}
+    train = {k: merged[k] for k in TRAIN_FLAGS if k in merged}
+    data = {k: merged.get(k) for k in DATA_FLAGS}
+    return data, train
+
+
+def run(args) -> int:
+    from ..errors import InputError
+    from ..train.config import TrainConfig
+    from ..train.finetune import finetune
+
+    data, train = merged_options(args)
+    if not data["train"]:
+        raise InputError("no training data: give --train FILE (or a built-in name like fine_food_reviews).")
+    cfg = TrainConfig(**train)
+    output = data["output"] or f"runs/finetune-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = finetune(data["model"] or "all-minilm-l6-v2", data["train"], data["eval"], output=output, config=cfg,
+                   task=data["task"] or "default", eval_split=data["eval_split"],
+                   text_column=data["text_column"] or "text", label_column=data["label_column"] or "label",
+                   head_type=data["head"] or "single_label", overwrite=args.overwrite, resume=args.resume,
+                   progress=not args.quiet)
+    _summary(out)
+    return 0
+
+
+def _summary(out) -> None:
+    import json
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    for task, m in metrics["best"].get("tasks", {}).items():
+        extra = f", macro-F1 {m['macro_f1']:.4f}" if "macro_f1" in m else ""
+        print(f"{task}: {m['metric_name']} {m['metric']:.4f}{extra}")
+    print(f"model saved to {out}  (report: {out / 'report.md'})")
+    print(f"try it: llmkit classify --model {out} \"some text\"")
