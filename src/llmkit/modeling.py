@@ -78,7 +78,10 @@ class TextModel(nn.Module):
     def from_body(cls, body_path: str | Path, tasks: list[TaskSpec], pooling: str = "mean") -> "TextModel":
         from transformers import AutoModel
 
-        body = AutoModel.from_pretrained(str(body_path), use_safetensors=True, trust_remote_code=False)
+        from .quiet import quiet
+
+        with quiet():
+            body = AutoModel.from_pretrained(str(body_path), use_safetensors=True, trust_remote_code=False)
         return cls(body, tasks, pooling)
 
     @classmethod
@@ -98,7 +101,10 @@ class TextModel(nn.Module):
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.body.save_pretrained(str(folder), safe_serialization=True)
+        from .quiet import quiet
+
+        with quiet():
+            self.body.save_pretrained(str(folder), safe_serialization=True)
         if tokenizer is not None:
             tokenizer.save_pretrained(str(folder))
         heads = {k: v.detach().contiguous() for k, v in self.heads.state_dict().items()}

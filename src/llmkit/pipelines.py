@@ -22,14 +22,18 @@ TASKS: dict[str, str] = {
 }
 
 
-def pipeline(task: str | None = None, model: str | ModelRef | None = None, *, engine: str = "auto", **options: Any):
-    """Build a task pipeline.
+def pipeline(task: str | None = None, /, model: str | ModelRef | None = None, *, engine: str = "auto",
+             **options: Any):
+    """Build a task pipeline. The first argument is the pipeline task; ``task=`` picks a head of a multi-task
+    model folder (``pipeline("text-classification", model="runs/multi", task="sentiment")``).
 
     >>> from llmkit import pipeline
     >>> clf = pipeline("text-classification")            # the built-in sentiment model
     >>> clf(["I love it", "Stale and tasteless"])
     [{'label': 'POSITIVE', 'score': 0.99...}, {'label': 'NEGATIVE', 'score': 0.98...}]
     """
+    if task is None and options.get("task") in TASKS:  # pipeline(task="text-classification"), transformers-style
+        task = options.pop("task")
     if task is None and model is None:
         raise InputError(f"give a task ({', '.join(TASKS)}) or a model.")
     if task is not None and task not in TASKS:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..hub import MANIFEST, ModelRef, home
+from ..quiet import quiet
 
 ONNX_FILE = "model.int8.onnx"
 
@@ -30,13 +31,19 @@ def onnx_path(ref: ModelRef) -> Path:
 
 def export_int8(folder_or_ref: Path | ModelRef, *, optimize: bool = True) -> Path:
     """Export an llmkit folder (all heads) or a plain encoder (pooled output) to int8 ONNX, atomically."""
+    from ..hub import resolve
+
+    ref = folder_or_ref if isinstance(folder_or_ref, ModelRef) else resolve(folder_or_ref)
+    with quiet():
+        return _export(ref, optimize)
+
+
+def _export(ref: ModelRef, optimize: bool) -> Path:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from ..hub import resolve
     from ..modeling import TaskSpec, TextModel
 
-    ref = folder_or_ref if isinstance(folder_or_ref, ModelRef) else resolve(folder_or_ref)
     if ref.format == "llmkit":
         model = TextModel.load(ref.path)
     else:
