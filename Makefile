@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-APT_PACKAGES := espeak-ng sox libsndfile1
+APT_PACKAGES := espeak-ng sox libsndfile1 chromium
 export LLMKIT_HOME ?= $(HOME)/.cache/llmkit
 
 .PHONY: setup apt venv models run demo test test-fast bench clean
@@ -38,7 +38,7 @@ models: setup
 	$(VENV)/bin/llmkit models prepare
 
 run: models
-	$(VENV)/bin/llmkit demo
+	$(VENV)/bin/llmkit ui
 
 test: models
 	$(VENV)/bin/python -m pytest -q tests

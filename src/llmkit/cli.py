@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "models": "llmkit.commands.models",
     "demo": "llmkit.commands.demo",
     "serve": "llmkit.commands.serve",
+    "ui": "llmkit.commands.ui",
 }
 
 
