@@ -1,0 +1,141 @@
+"""Typed, validated multi-task options: what a ``tasks.yaml`` holds, checked in one place.
+
+The smallest config::
+
+    model: all-minilm-l6-v2
+    weighting: pcgrad
+    epochs: 1
+    max_length: 64
+    tasks:
+      - {name: sentiment, train: fine_food_reviews, eval: fine_food_reviews}   # built-in: its own test split
+      - {name: topic, train: path/to/train.jsonl, eval: path/to/test.jsonl}
+
+Top-level keys: the multi-task options below, plus any ``TrainConfig`` option (epochs, lr, batch_size, ...).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ..errors import InputError
+from ..modeling import HEAD_TYPES
+from ..mtl_arch import ARCHITECTURES
+from .config import TrainConfig
+from .data import BUILTIN_DATASETS
+from .sampling import SAMPLERS
+from .weighting import STRATEGIES
+
+# the metrics a head type can select on (keys of evaluate.score()'s result; higher is better)
+METRICS = {"single_label": ("accuracy", "macro_f1"), "multi_label": ("micro_f1", "exact_match"),
+           "regression": ("neg_mse", "pearson")}
+
+
+@dataclass
+class TaskConfig:
+    name: str
+    train: Any
+    eval: Any = None
+    eval_split: float | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    head: str = "single_label"
+    metric: str | None = None
+    label_names: dict[str, str] | None = None
+    limit: int | None = None  # use at most this many training examples (a fixed random subset)
+    eval_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        where = f"task {self.name!r}"
+        if not isinstance(self.name, str) or not self.name or "." in self.name:
+            raise InputError(f"task name {self.name!r}: give each task a non-empty name without dots.")
+        if self.head not in HEAD_TYPES:
+            raise InputError(f"{where}: head {self.head!r} is unknown; choose one of: {', '.join(HEAD_TYPES)}.")
+        if self.metric is not None and self.metric not in METRICS[self.head]:
+            raise InputError(f"{where}: metric {self.metric!r} does not fit a {self.head} head; choose one of: "
+                             f"{', '.join(METRICS[self.head])}.")
+        if self.train in (None, "", []):
+            raise InputError(f"{where}: no training data; give it `train: FILE` (or a built-in name like "
+                             f"{BUILTIN_DATASETS[0]}).")
+        if isinstance(self.eval, str) and self.eval in BUILTIN_DATASETS:
+            self.eval = f"{self.eval}:test"  # a built-in name as eval data means its own test split
+        for key in ("limit", "eval_limit"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise InputError(f"{where}: {key} must be a whole number >= 1.")
+
+    @classmethod
+    def from_dict(cls, values: Any, index: int) -> "TaskConfig":
+        if not isinstance(values, dict):
+            raise InputError(f"tasks[{index}]: expected a mapping like {{name: sentiment, train: data.jsonl}}.")
+        values = {k.replace("-", "_"): v for k, v in values.items()}
+        if "type" in values and "head" not in values:
+            values["head"] = values.pop("type")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"tasks[{index}]: unknown key(s) {unknown}; known: {sorted(known)}.")
+        if "name" not in values or "train" not in values:
+            raise InputError(f"tasks[{index}]: every task needs `name` and `train`.")
+        return cls(**values)
+
+
+@dataclass
+class MultitaskConfig:
+    tasks: list[TaskConfig]
+    model: str = "all-minilm-l6-v2"
+    architecture: str = "hard"
+    experts: int = 4  # mmoe only
+    sampler: str = "proportional"
+    temperature: float = 2.0
+    tasks_per_step: Any = "auto"  # auto: all tasks for strategies that need them, else 1; or a number, or "all"
+    weighting: str = "equal"
+    weighting_options: dict[str, Any] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if not self.tasks:
+            raise InputError("no tasks: list at least one under `tasks:` (each with a name and train data).")
+        names = [t.name for t in self.tasks]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise InputError(f"duplicate task name(s) {dupes}; every task needs its own name.")
+        checks = [
+            (self.architecture in ARCHITECTURES, f"architecture must be one of: {', '.join(ARCHITECTURES)}"),
+            (self.sampler in SAMPLERS, f"sampler must be one of: {', '.join(SAMPLERS)}"),
+            (self.weighting in STRATEGIES, f"weighting must be one of: {', '.join(STRATEGIES)}"),
+            (self.temperature > 0, "temperature must be > 0"),
+            (isinstance(self.experts, int) and self.experts >= 1, "experts must be >= 1"),
+            (self.tasks_per_step in ("auto", "all") or (isinstance(self.tasks_per_step, int)
+                                                         and 1 <= self.tasks_per_step <= len(self.tasks)),
+             f"tasks_per_step must be auto, all, or between 1 and {len(self.tasks)}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InputError(message + ".")
+
+    def steps_tasks(self, needs_all: bool) -> int:
+        if self.tasks_per_step == "all" or (self.tasks_per_step == "auto" and needs_all):
+            return len(self.tasks)
+        return 1 if self.tasks_per_step == "auto" else int(self.tasks_per_step)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "MultitaskConfig":
+        values = {k.replace("-", "_"): v for k, v in values.items()}
+        own = {f.name for f in fields(cls)} - {"train"}
+        train_keys = set(TrainConfig.__dataclass_fields__)
+        unknown = sorted(set(values) - own - train_keys)
+        if unknown:
+            raise InputError(f"unknown option(s) {unknown}; multi-task options: {sorted(own)}, training options: "
+                             f"{sorted(train_keys)}.")
+        raw_tasks = values.get("tasks")
+        if not isinstance(raw_tasks, list):
+            raise InputError("`tasks:` must be a list of tasks (each with a name and train data).")
+        tasks = [TaskConfig.from_dict(t, i) for i, t in enumerate(raw_tasks)]
+        train = TrainConfig.from_dict({k: v for k, v in values.items() if k in train_keys})
+        return cls(tasks=tasks, train=train, **{k: v for k, v in values.items() if k in own and k != "tasks"})
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["tasks"] = [{k: (f"<{len(v)} records>" if isinstance(v, list) else v) for k, v in t.items()}
+                        for t in out["tasks"]]
+        return out
