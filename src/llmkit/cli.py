@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "chat": "llmkit.commands.chat",
     "transcribe": "llmkit.commands.transcribe",
     "finetune": "llmkit.commands.finetune",
+    "multitask": "llmkit.commands.multitask",
     "evaluate": "llmkit.commands.evaluate",
     "models": "llmkit.commands.models",
     "demo": "llmkit.commands.demo",

@@ -46,7 +46,8 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class TextModel(nn.Module):
     """body (a transformers encoder) -> pooling -> heads[task] (dropout + linear)."""
 
-    def __init__(self, body: nn.Module, tasks: list[TaskSpec], pooling: str = "mean", dropout: float = 0.1):
+    def __init__(self, body: nn.Module, tasks: list[TaskSpec], pooling: str = "mean", dropout: float = 0.1,
+                 mixer: nn.Module | None = None):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}")
@@ -56,6 +57,9 @@ class TextModel(nn.Module):
         hidden = body.config.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({t.name: nn.Linear(hidden, t.num_outputs) for t in tasks})
+        # Optional soft sharing between the pooled vector and the heads (e.g. MMoE, mtl_arch.py): task-aware,
+        # maps (pooled, task) -> a vector of the same width. None: hard parameter sharing.
+        self.mixer = mixer
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.body(input_ids=input_ids, attention_mask=attention_mask)
@@ -64,7 +68,13 @@ class TextModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str | None = None) -> torch.Tensor:
         task = task or next(iter(self.tasks))
-        return self.heads[task](self.dropout(self.encode(input_ids, attention_mask)))
+        return self.task_head(self.encode(input_ids, attention_mask), task)
+
+    def task_head(self, pooled: torch.Tensor, task: str) -> torch.Tensor:
+        """One task's logits from the pooled vector (through the mixer, when the architecture has one)."""
+        if self.mixer is not None:
+            pooled = self.mixer(pooled, task)
+        return self.heads[task](self.dropout(pooled))
 
     # ------------------------------------------------------------------------------------------ build / load
 
@@ -75,14 +85,20 @@ class TextModel(nn.Module):
         return cls(AutoModel.from_config(config), tasks, pooling)
 
     @classmethod
-    def from_body(cls, body_path: str | Path, tasks: list[TaskSpec], pooling: str = "mean") -> "TextModel":
+    def from_body(cls, body_path: str | Path, tasks: list[TaskSpec], pooling: str = "mean",
+                  architecture: dict[str, Any] | None = None) -> "TextModel":
         from transformers import AutoModel
 
         from .quiet import quiet
 
         with quiet():
             body = AutoModel.from_pretrained(str(body_path), use_safetensors=True, trust_remote_code=False)
-        return cls(body, tasks, pooling)
+        mixer = None
+        if architecture and architecture.get("type", "hard") != "hard":
+            from .mtl_arch import build_mixer
+
+            mixer = build_mixer(architecture, body.config.hidden_size, [t.name for t in tasks])
+        return cls(body, tasks, pooling, mixer=mixer)
 
     @classmethod
     def load(cls, folder: str | Path) -> "TextModel":
@@ -91,8 +107,11 @@ class TextModel(nn.Module):
         folder = Path(folder)
         manifest = read_manifest(folder)
         tasks = [TaskSpec(name, t["type"], list(t.get("labels", []))) for name, t in manifest["tasks"].items()]
-        model = cls.from_body(folder, tasks, manifest.get("pooling", "mean"))
-        model.heads.load_state_dict(load_file(str(folder / "heads.safetensors")))
+        model = cls.from_body(folder, tasks, manifest.get("pooling", "mean"), manifest.get("architecture"))
+        weights = load_file(str(folder / "heads.safetensors"))
+        model.heads.load_state_dict({k: v for k, v in weights.items() if not k.startswith("mixer.")})
+        if model.mixer is not None:
+            model.mixer.load_state_dict({k[6:]: v for k, v in weights.items() if k.startswith("mixer.")})
         return model.eval()
 
     def save(self, folder: str | Path, manifest: dict[str, Any], tokenizer: Any = None) -> None:
@@ -108,6 +127,9 @@ class TextModel(nn.Module):
         if tokenizer is not None:
             tokenizer.save_pretrained(str(folder))
         heads = {k: v.detach().contiguous() for k, v in self.heads.state_dict().items()}
+        if self.mixer is not None:  # the mixer's weights travel with the heads; the manifest says how to rebuild it
+            heads.update({f"mixer.{k}": v.detach().contiguous() for k, v in self.mixer.state_dict().items()})
+            manifest = {**manifest, "architecture": self.mixer.describe()}
         save_file(heads, str(folder / "heads.safetensors"))
         full = {
             "format": "llmkit",

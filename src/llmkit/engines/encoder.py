@@ -142,7 +142,7 @@ class TorchBackend:
             pooled = self.model.encode(ids, mask)
             out = {"pooled": pooled.float().numpy()}
             for t in self.tasks:
-                out[t] = self.model.heads[t](pooled).float().numpy()
+                out[t] = self.model.task_head(pooled, t).float().numpy()
             return out
 
 

@@ -119,7 +119,7 @@ class _ExportWrapper:
 
             def forward(self, input_ids, attention_mask):
                 pooled = self.model.encode(input_ids, attention_mask)
-                return (pooled, *[self.model.heads[t](pooled) for t in tasks])
+                return (pooled, *[self.model.task_head(pooled, t) for t in tasks])
 
         return Wrapper()
 

@@ -137,9 +137,10 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def save_run(net: TextModel, tokenizer: Any, output: Path, manifest: dict[str, Any], cfg: TrainConfig,
-             result: TrainResult, tasks: list[TaskData]) -> None:
+             result: TrainResult, tasks: list[TaskData], report: Callable[..., None] | None = None) -> None:
     """Write the finished model into ``output``: every file renamed into place from a temp folder, the manifest
-    last (a folder without ``llmkit.json`` never looks finished); then drop the checkpoints."""
+    last (a folder without ``llmkit.json`` never looks finished); then drop the checkpoints. ``report(folder, result,
+    tasks)`` writes report.md (default: the single-run report; multi-task runs pass their comparison report)."""
     from .report import write_report
 
     output.mkdir(parents=True, exist_ok=True)
@@ -151,7 +152,7 @@ def save_run(net: TextModel, tokenizer: Any, output: Path, manifest: dict[str, A
                    "train_samples_per_second": round(result.samples_per_second, 2),
                    "stopped_early": result.stopped_early, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        write_report(tmp, result, tasks)
+        (report or write_report)(tmp, result, tasks)
         files = sorted(tmp.iterdir(), key=lambda f: f.name == MANIFEST)  # the manifest goes last
         for f in files:
             target = output / f.name

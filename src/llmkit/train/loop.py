@@ -32,6 +32,7 @@ class TaskData:
     spec: TaskSpec
     train: LabelledTexts
     eval: LabelledTexts | None = None
+    metric: str | None = None  # a key of evaluate.score()'s result to select on (default: the head type's metric)
 
 
 @dataclass
@@ -109,7 +110,7 @@ class Trainer:
         for name, p in self.model.named_parameters():
             if not p.requires_grad:
                 continue
-            if name.startswith("heads."):
+            if name.startswith(("heads.", "mixer.")):  # fresh layers learn at the head rate
                 heads.append(p)
             elif p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name:
                 no_decay.append(p)
@@ -148,6 +149,8 @@ class Trainer:
             self._best_metric, self._bad_evals = state["best_metric"], state["bad_evals"]
             self.result.history, self.result.best = state["history"], state["best"]
             self.result.samples_seen, running = state["samples_seen"], state["running"]
+            if "weighting" in state and hasattr(self.weighting, "load_state_dict"):
+                self.weighting.load_state_dict(state["weighting"])
             self._emit({"event": "resumed", "step": self.step, "checkpoint": str(ckpt)})
         self.model.train()
         bar = _progress(self.total_steps, self.progress, initial=self.step)
@@ -193,6 +196,8 @@ class Trainer:
         state = {"step": self.step, "epoch": epoch, "position": position, "best_metric": self._best_metric,
                  "bad_evals": self._bad_evals, "history": self.result.history, "best": self.result.best,
                  "samples_seen": self.result.samples_seen, "running": running}
+        if hasattr(self.weighting, "state_dict"):  # stateful strategies (DWA, FAMO, ...) resume bit for bit too
+            state["weighting"] = self.weighting.state_dict()
         path = save_checkpoint(run_dir, self.step, self.model, self._best_state, self.optimizer, self.scheduler, state)
         self._emit({"event": "checkpoint", "step": self.step, "path": str(path)})
 
@@ -243,7 +248,9 @@ class Trainer:
             if t.spec.name not in self.eval_ids:
                 continue
             logits = predict_logits(self.model, self.eval_ids[t.spec.name], t.spec.name, self.pad_id)
-            metrics[t.spec.name] = score(t.spec.type, logits, t.eval.targets, t.spec.labels)
+            metrics[t.spec.name] = m = score(t.spec.type, logits, t.eval.targets, t.spec.labels)
+            if t.metric:
+                m["metric"], m["metric_name"] = float(m[t.metric]), t.metric
         row["eval"] = {k: {"metric": v["metric"], "metric_name": v["metric_name"]} for k, v in metrics.items()}
         self.result.history.append(row)
         self._emit({"event": "eval", **row})
