@@ -1,0 +1,53 @@
+"""What every route shares: the server's state, who the client is, and the API-key check (a dependency)."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .errors import APIError
+from .metrics import Metrics
+from .models import ModelPool
+from .settings import ServeSettings
+
+
+@dataclass
+class Server:
+    settings: ServeSettings
+    pool: ModelPool
+    metrics: Metrics
+
+
+def server(request: Request) -> Server:
+    return request.app.state.llmkit
+
+
+_bearer = HTTPBearer(auto_error=False, description="One of the server's --api-key values.")
+
+
+def require_key(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str | None:
+    """With keys configured, ``Authorization: Bearer KEY`` must carry one of them (compared in constant time)."""
+    keys = server(request).settings.api_keys
+    if not keys:
+        return None
+    if creds is None:
+        raise APIError(401, "missing API key: send the header `Authorization: Bearer YOUR_KEY`.",
+                       code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+    given = creds.credentials.encode()
+    if not any(secrets.compare_digest(given, k.encode()) for k in keys):
+        raise APIError(401, "incorrect API key; use one of the keys the server was started with (--api-key).",
+                       code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+    request.state.api_key = creds.credentials
+    return creds.credentials
+
+
+def client_id(request: Request, user: str | None = None) -> str:
+    """Whom fair queueing is fair to: the request's ``user``, else its API key, else its address."""
+    if user:
+        return f"user:{user}"
+    key = getattr(request.state, "api_key", None)
+    if key:
+        return f"key:{hash(key)}"
+    return f"ip:{request.client.host if request.client else '?'}"

@@ -1,0 +1,165 @@
+"""Running one request's generation on a fair-queue worker and streaming its events back to the event loop.
+
+The worker thread owns the model; the request's coroutine reads events (``start``, ``piece``, ``end``, ``error``)
+from an ``asyncio.Queue``. When the client goes away, ``cancel()`` makes the worker close the ``TextStream``,
+which stops llama.cpp at the next token (the pipeline's contract), and the engine is free for the next job.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+from ..errors import LlmkitError
+from .errors import APIError, from_llmkit, invalid
+from .metrics import Metrics
+from .queues import FairQueue
+from .settings import ServeSettings
+
+Prompt = Any  # a raw prompt (str) or chat messages (list of dicts)
+
+
+@dataclass
+class Choice:
+    index: int
+    prompt: Prompt
+    seed: int | None
+
+
+@dataclass
+class Run:
+    """One request's generation: choices (prompts x n) run one after another on one worker."""
+
+    model: str
+    choices: list[Choice]
+    options: dict[str, Any]
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:24])
+    created: int = field(default_factory=lambda: int(time.time()))
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    prompt_tokens: list[int] = field(default_factory=list)
+    events: asyncio.Queue | None = None
+    _future: Any = None
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        if self._future is not None:
+            self._future.cancel()  # still queued: dropped without running
+
+    async def events_iter(self) -> AsyncIterator[tuple]:
+        while True:
+            ev = await self.events.get()
+            if ev[0] == "done":
+                return
+            if ev[0] == "error":
+                raise ev[1]
+            yield ev
+
+
+async def start(run: Run, queue: FairQueue, client: str, settings: ServeSettings, metrics: Metrics,
+                param: str) -> Run:
+    """Queue ``run``; return once its prompts are checked and generation began (errors are raised here, so
+    a streaming response can still answer with an error status)."""
+    loop = asyncio.get_running_loop()
+    run.events = asyncio.Queue()
+
+    def emit(ev: tuple) -> None:
+        try:
+            loop.call_soon_threadsafe(run.events.put_nowait, ev)
+        except RuntimeError:  # the event loop is gone (shutdown)
+            run.cancelled.set()
+
+    def job(pipe: Any) -> None:
+        try:
+            _generate(pipe, run, emit, settings, metrics, param)
+        except LlmkitError as e:
+            emit(("error", from_llmkit(e)))
+        except BaseException as e:  # noqa: BLE001 - reported to the request, which answers 500
+            emit(("error", e))
+        finally:
+            emit(("done",))
+
+    def failed(fut: Any) -> None:  # the worker could not load the model, so the job never ran
+        if not fut.cancelled() and fut.exception() is not None:
+            e = fut.exception()
+            emit(("error", from_llmkit(e) if isinstance(e, LlmkitError) else e))
+            emit(("done",))
+
+    run._future = queue.submit(client, job)
+    run._future.add_done_callback(failed)
+    try:
+        first = await run.events.get()
+    except asyncio.CancelledError:
+        run.cancel()
+        raise
+    if first[0] == "error":
+        await run.events.get()  # "done"
+        raise first[1]
+    return run
+
+
+def _generate(pipe: Any, run: Run, emit, settings: ServeSettings, metrics: Metrics, param: str) -> None:
+    engine = pipe.engine
+    ctx = engine.context_length
+    limit = min(settings.max_prompt_tokens, ctx - 1)
+    counts: dict[int, int] = {}
+    for c in run.choices:
+        key = id(c.prompt)
+        if key not in counts:
+            text = c.prompt if isinstance(c.prompt, str) else pipe.render(c.prompt)
+            if not text.strip():
+                raise invalid("the prompt is empty; give some text.", param=param)
+            counts[key] = len(engine.tokenize(text))
+            if counts[key] > limit:
+                raise APIError(400, f"the prompt is {counts[key]} tokens, over this server's limit of {limit} "
+                                    "(--max-prompt-tokens and the model's context); shorten it.",
+                               param=param, code="context_length_exceeded")
+    run.prompt_tokens = list(counts.values())
+    metrics.inc("llmkit_prompt_tokens_total", float(sum(counts.values())), model=run.model)
+    emit(("start",))
+    for c in run.choices:
+        n_prompt = counts[id(c.prompt)]
+        max_new = max(1, min(run.options["max_new_tokens"], ctx - n_prompt))
+        stream = pipe.stream(c.prompt, **{**run.options, "max_new_tokens": max_new, "seed": c.seed})
+        try:
+            for piece in stream:
+                if run.cancelled.is_set():
+                    break
+                emit(("piece", c.index, piece))
+        finally:
+            stream.close()
+        result = stream.result
+        if result is not None:
+            metrics.inc("llmkit_tokens_generated_total", float(result.usage.completion_tokens), model=run.model)
+        if run.cancelled.is_set():
+            metrics.inc("llmkit_generations_cancelled_total", model=run.model)
+            return
+        emit(("end", c.index, result))
+
+
+def options(body: Any, settings: ServeSettings, max_tokens: int | None, *, logprobs: bool) -> dict[str, Any]:
+    """OpenAI sampling fields -> ``GenerationOptions`` keywords, with the server's own limits."""
+    if max_tokens is not None and max_tokens > settings.max_tokens:
+        raise invalid(f"max_tokens is {max_tokens}, over this server's limit of {settings.max_tokens} "
+                      "(--max-tokens).", param="max_tokens", code="max_tokens_too_large")
+    if body.n > settings.max_n:
+        raise invalid(f"n is {body.n}, over this server's limit of {settings.max_n} (--max-n).", param="n")
+    temperature, top_p = body.temperature, body.top_p
+    if top_p is not None and top_p == 0:  # OpenAI allows top_p=0: only the most likely token, i.e. greedy
+        temperature, top_p = 0.0, 1.0
+    stop = body.stop if isinstance(body.stop, list) else [body.stop] if body.stop else []
+    out = {"max_new_tokens": max_tokens or settings.default_max_tokens, "temperature": temperature,
+           "top_p": top_p, "stop": tuple(stop), "logprobs": logprobs}
+    return {k: v for k, v in out.items() if v is not None}  # None: the pipeline's defaults
+
+
+def choices(prompts: list[Prompt], n: int, seed: int | None) -> list[Choice]:
+    """prompts x n; with a seed, choice i uses seed + i, so n choices differ yet are reproducible."""
+    out = []
+    for p in prompts:
+        for _ in range(n):
+            i = len(out)
+            out.append(Choice(i, p, None if seed is None else (seed + i) % 2**32))
+    return out

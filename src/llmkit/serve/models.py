@@ -1,0 +1,188 @@
+"""The models a server holds: resolved on first use (or at start with ``--model``), loaded once, shared.
+
+Which names a client may ask for is a safety decision: catalog names and the models the server was started with,
+and local folders or hub ids only with ``allow_any_model`` (a client must not make the server read any path).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..catalog import CATALOG, DEFAULTS, canonical_name
+from ..hub import ModelRef, resolve
+from .errors import APIError
+from .metrics import Metrics
+from .queues import DynamicBatcher, FairQueue
+from .settings import ServeSettings
+
+log = logging.getLogger("llmkit.serve")
+
+# endpoint kind -> (the tasks a model may have for it, the task to build the pipeline for, the route to use)
+KINDS: dict[str, tuple[frozenset[str], str, str]] = {
+    "chat": (frozenset({"text-generation"}), "text-generation", "/v1/chat/completions"),
+    "embeddings": (frozenset({"sentence-embeddings", "feature-extraction"}), "sentence-embeddings", "/v1/embeddings"),
+    "classification": (frozenset({"text-classification", "sentiment-analysis"}), "text-classification",
+                       "/v1/classifications"),
+    "speech": (frozenset({"automatic-speech-recognition"}), "automatic-speech-recognition",
+               "/v1/audio/transcriptions"),
+}
+
+
+def _route_for(task: str) -> str:
+    return next((route for tasks, _, route in KINDS.values() if task in tasks), "none")
+
+
+class ModelPool:
+    def __init__(self, settings: ServeSettings, metrics: Metrics):
+        self.settings, self.metrics = settings, metrics
+        self._refs: dict[str, ModelRef] = {}
+        self._batchers: dict[tuple, DynamicBatcher] = {}
+        self._queues: dict[tuple, FairQueue] = {}
+        self._locks: dict[tuple, asyncio.Lock] = {}
+        metrics.gauge("llmkit_queue_depth", self._depths)
+        metrics.gauge("llmkit_models_loaded", lambda: {(): float(len(self._batchers) + len(self._queues))})
+
+    # ------------------------------------------------------------------------------------------ naming
+
+    def ids(self) -> list[str]:
+        return list(dict.fromkeys([*self.settings.models, *CATALOG]))
+
+    def listing(self) -> list[dict[str, Any]]:
+        loaded = {k[1] for k in [*self._batchers, *self._queues]}
+        out = []
+        for name in self.ids():
+            key = canonical_name(name) or name
+            entry = CATALOG.get(key, {})
+            ref = self._refs.get(name)
+            out.append({"id": name, "object": "model", "created": 0, "owned_by": "llmkit",
+                        "task": entry.get("task") or (ref.task if ref else None), "loaded": name in loaded})
+        return out
+
+    def _allowed(self, name: str) -> bool:
+        return bool(canonical_name(name)) or name in self.settings.models or self.settings.allow_any_model
+
+    async def ref(self, kind: str, name: str | None, *, build: bool = False) -> ModelRef:
+        tasks, default_task, _ = KINDS[kind]
+        name = (name or "").strip() or DEFAULTS[default_task]
+        if not self._allowed(name):
+            raise APIError(404, f"model {name!r} is not served here; GET /v1/models lists the ones that are "
+                                f"(start the server with --model {name} to add it).", param="model",
+                           code="model_not_found")
+        if name not in self._refs:
+            self._refs[name] = await asyncio.to_thread(resolve, name, build=build)
+        ref = self._refs[name]
+        if ref.task not in tasks:
+            raise APIError(400, f"model {name!r} is a {ref.task} model; use it with {_route_for(ref.task)} "
+                                f"(this route serves {', '.join(sorted(tasks))}).", param="model",
+                           code="model_task_mismatch")
+        return ref
+
+    # ------------------------------------------------------------------------------------------ loading
+
+    def _lock(self, key: tuple) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    def _load(self, task: str, ref: ModelRef, **options: Any):
+        from ..pipelines import pipeline
+
+        log.info("loading %s (%s)", ref.name, task)
+        return pipeline(task, model=ref, **options)
+
+    async def batcher(self, kind: str, name: str | None, head: str | None = None) -> tuple[ModelRef, Any, DynamicBatcher]:
+        """The (ref, pipeline, batcher) of an encoder model, loading it on first use."""
+        ref = await self.ref(kind, name)
+        if head is not None:
+            _check_head(ref, head)
+        key = (kind, ref.name, head)
+        async with self._lock(key):
+            if key not in self._batchers:
+                s = self.settings
+                opts: dict[str, Any] = {"threads": s.threads, "batch_size": s.batch_max_size}
+                if head:
+                    opts["task"] = head
+                pipe = await asyncio.to_thread(self._load, KINDS[kind][1], ref, **opts)
+                fn = _classify_fn(pipe) if kind == "classification" else _embed_fn(pipe)
+                label = ref.name if head is None else f"{ref.name}:{head}"
+                self._batchers[key] = DynamicBatcher(
+                    label, fn, max_batch=s.batch_max_size, max_wait=s.batch_max_wait_ms / 1000,
+                    max_pending=s.batch_max_pending, retry_after=s.retry_after_s, metrics=self.metrics)
+                self._batchers[key].pipe = pipe  # type: ignore[attr-defined]
+        b = self._batchers[key]
+        return ref, b.pipe, b  # type: ignore[attr-defined]
+
+    async def queue(self, kind: str, name: str | None) -> tuple[ModelRef, FairQueue]:
+        """The (ref, fair queue) of a generation or speech model; its workers load their copies lazily."""
+        ref = await self.ref(kind, name)
+        key = (kind, ref.name)
+        if key not in self._queues:
+            s = self.settings
+            if kind == "chat":
+                opts: dict[str, Any] = {"threads": s.threads, "n_ctx": s.n_ctx}
+                workers = s.generation_slots
+            else:
+                opts, workers = {"cpu_threads": s.threads or 0}, 1
+            task = KINDS[kind][1]
+            self._queues[key] = FairQueue(ref.name, lambda: self._load(task, ref, **opts), workers=workers,
+                                          max_size=s.queue_size, max_per_client=s.queue_per_client,
+                                          retry_after=s.retry_after_s)
+        return ref, self._queues[key]
+
+    async def preload(self, name: str) -> None:
+        """Load ``name`` now (``--model``), whatever its task; a model that needs building is built."""
+        ref = resolve(name, build=True) if name not in self._refs else self._refs[name]
+        self._refs[name] = ref
+        kind = next((k for k, (tasks, _, _) in KINDS.items() if ref.task in tasks), None)
+        if kind is None:
+            raise APIError(400, f"{name}: a {ref.task} model cannot be served yet.")
+        if kind in ("embeddings", "classification"):
+            await self.batcher(kind, name)
+            return
+        _, q = await self.queue(kind, name)
+        q.start()
+        await asyncio.to_thread(_wait_loaded, q)
+
+    def _depths(self) -> dict[tuple, float]:
+        out = {(("model", b.name), ("queue", "batch")): float(b.depth) for b in self._batchers.values()}
+        out.update({(("model", q.name), ("queue", "jobs")): float(q.depth) for q in self._queues.values()})
+        return out
+
+    def close(self) -> None:
+        for b in self._batchers.values():
+            b.close()
+        for q in self._queues.values():
+            q.close()
+
+
+def _check_head(ref: ModelRef, head: str) -> None:
+    """Refuse an unknown head before loading anything (a client must not make the server load in a loop)."""
+    from ..engines.encoder import read_heads
+
+    heads = read_heads(ref).tasks
+    if head not in heads:
+        raise APIError(400, f"model {ref.name!r} has no task {head!r}; its tasks: {', '.join(heads) or 'none'}.",
+                       param="task")
+
+
+def _wait_loaded(q: FairQueue) -> None:
+    while not q.loaded.wait(0.1):
+        if q.load_error is not None:
+            raise q.load_error
+
+
+def _embed_fn(pipe: Any):
+    def run(texts: list[str]) -> list[tuple[Any, int]]:
+        ids, _ = pipe.tokenizer.encode(texts)
+        vectors = pipe(texts, normalize=True)
+        return [(v, len(i)) for v, i in zip(vectors, ids)]
+
+    return run
+
+
+def _classify_fn(pipe: Any):
+    def run(texts: list[str]) -> list[tuple[list[dict[str, Any]], int]]:
+        ids, _ = pipe.tokenizer.encode(texts)
+        ranked = pipe(texts, top_k=None)
+        return [(r, len(i)) for r, i in zip(ranked, ids)]
+
+    return run

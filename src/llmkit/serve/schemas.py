@@ -1,0 +1,133 @@
+"""Request and response bodies: OpenAI's shapes, every field bounded (``Field(ge=, le=)``), so a malformed or
+oversized request is a 400 before any model is touched. Server-specific limits (``max_tokens``, prompt length)
+are checked against the settings in the routes, since they change per deployment.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Static ceilings; the settings may set lower ones.
+MAX_TEXT = 1_000_000
+MAX_LIST = 65_536
+
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Stop = Union[Annotated[str, Field(min_length=1, max_length=256)],
+             Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=4)], None]
+
+
+class _Body(BaseModel):
+    # Unknown fields are ignored, as OpenAI-compatible servers do, so newer SDKs keep working.
+    model_config = ConfigDict(extra="ignore")
+
+
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: Text
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Union[Text, Annotated[list[TextPart], Field(max_length=256)]]
+    name: Annotated[str, Field(max_length=256)] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content)
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class _Sampling(_Body):
+    model: Annotated[str, Field(max_length=1024)]
+    max_tokens: int | None = Field(None, ge=1, le=32768, description="Capped by the server's --max-tokens.")
+    # Left out: the model's recommended sampling (SmolLM2: 0.2 and 0.9), as Ollama does, not OpenAI's 1.0.
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    n: int = Field(1, ge=1, le=128, description="Capped by the server's --max-n.")
+    stop: Stop = None
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    presence_penalty: float = Field(0.0, ge=-2, le=2, description="Accepted; not used by llmkit's engines.")
+    frequency_penalty: float = Field(0.0, ge=-2, le=2, description="Accepted; not used by llmkit's engines.")
+    user: Annotated[str, Field(max_length=256)] | None = Field(None, description="Queued fairly per user.")
+
+
+class ChatCompletionRequest(_Sampling):
+    messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=4096)]
+    max_completion_tokens: int | None = Field(None, ge=1, le=32768)
+    logprobs: bool = False
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="Accepted; alternatives are not listed.")
+
+
+class CompletionRequest(_Sampling):
+    prompt: Union[Text, Annotated[list[Text], Field(min_length=1, max_length=64)]]
+    max_tokens: int | None = Field(16, ge=1, le=32768, description="Capped by the server's --max-tokens.")
+    echo: bool = False
+    logprobs: int | None = Field(None, ge=0, le=5)
+
+
+class EmbeddingRequest(_Body):
+    input: Union[Text, Annotated[list[Text], Field(min_length=1, max_length=MAX_LIST)]]
+    model: Annotated[str, Field(max_length=1024)] | None = None
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, ge=1, le=65536)
+    user: Annotated[str, Field(max_length=256)] | None = None
+
+
+class ClassificationRequest(_Body):
+    """llmkit's own: texts in, labels with scores out."""
+
+    input: Union[Text, Annotated[list[Text], Field(min_length=1, max_length=MAX_LIST)]] = Field(
+        ..., examples=[["I love this coffee", "Stale and bitter"]])
+    model: Annotated[str, Field(max_length=1024)] | None = Field(
+        None, description="A classification model; default minilm-sentiment.")
+    task: Annotated[str, Field(max_length=256)] | None = Field(
+        None, description="Which head of a multi-task model folder (default: its first).")
+    top_k: int | None = Field(1, ge=1, le=10000, description="Labels per input, best first; null for all.")
+    user: Annotated[str, Field(max_length=256)] | None = None
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float
+
+
+class Classification(BaseModel):
+    object: Literal["classification"] = "classification"
+    index: int
+    label: str = Field(description="The best label.")
+    score: float
+    labels: list[LabelScore] = Field(description="The top_k labels, best first.")
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class ClassificationResponse(BaseModel):
+    object: Literal["list"] = "list"
+    model: str
+    task: str = Field(description="The head that answered.")
+    data: list[Classification]
+    usage: Usage
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "llmkit"
+    task: str | None = None
+    loaded: bool = False
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]

@@ -1,0 +1,92 @@
+"""``ServeSettings``: every knob of the server, typed and bounded in one place.
+
+Precedence, lowest first: defaults < a settings file (``--config``, YAML or JSON) < ``LLMKIT_SERVE_*`` environment
+variables < command-line flags (the pattern of llama-cpp-python's ``server/settings.py``).
+
+>>> ServeSettings(port=9000, api_keys=["sk-local"]).host
+'127.0.0.1'
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ..errors import InputError
+
+
+class ServeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LLMKIT_SERVE_", extra="forbid", frozen=True)
+
+    # Where to listen. 127.0.0.1 unless told otherwise: a model server is not something to expose by accident.
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    # Models to load at start (names, catalog aliases or folders); others load on first use.
+    models: Annotated[list[str], NoDecode] = []
+    # Bearer keys; empty means no auth (fine on 127.0.0.1, refused by `llmkit serve` on other hosts).
+    api_keys: Annotated[list[str], NoDecode] = []
+    # Clients may name catalog models and the ones listed in `models`; a folder or hub id only with this on.
+    allow_any_model: bool = False
+
+    # Limits: each one is an OpenAI-style error with its own status when crossed.
+    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)       # OpenAI's own audio upload limit is 25 MB
+    max_audio_seconds: float = Field(1800.0, gt=0)
+    max_prompt_tokens: int = Field(4096, ge=16)
+    max_tokens: int = Field(2048, ge=1, le=32768)                 # the largest max_tokens a request may ask for
+    default_max_tokens: int = Field(256, ge=1, le=32768)
+    max_inputs: int = Field(2048, ge=1)                           # texts per embeddings/classifications request
+    max_input_chars: int = Field(32768, ge=16)                    # per text
+    max_n: int = Field(8, ge=1, le=128)
+
+    # Throughput: dynamic batching for encoders, a fair bounded queue for generation and speech.
+    batch_max_size: int = Field(64, ge=1, le=4096)
+    batch_max_wait_ms: float = Field(5.0, ge=0, le=1000)
+    batch_max_pending: int = Field(8192, ge=1)                    # texts waiting per model before 503
+    queue_size: int = Field(64, ge=1)                             # jobs waiting per generation/speech model
+    queue_per_client: int = Field(16, ge=1)                       # ... per client before 429
+    retry_after_s: int = Field(1, ge=1)
+    generation_slots: int = Field(1, ge=1, le=16)                 # model copies serving generation in parallel
+    n_ctx: int = Field(4096, ge=256)
+    threads: int | None = Field(None, ge=1, le=256)
+    log_level: str = "info"
+
+    @field_validator("models", "api_keys", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        """Environment variables give lists as JSON (``'["a","b"]'``) or comma-separated (``a,b``)."""
+        if isinstance(v, str):
+            v = v.strip()
+            v = json.loads(v) if v.startswith("[") else [x.strip() for x in v.split(",") if x.strip()]
+        return v
+
+
+def load_settings(config: str | Path | None = None, **flags: Any) -> ServeSettings:
+    """Defaults < ``config`` file < environment < ``flags`` (flags that are None are left out)."""
+    data: dict[str, Any] = {}
+    if config:
+        data = _read_file(Path(config))
+    from_env = ServeSettings()
+    data.update({k: getattr(from_env, k) for k in from_env.model_fields_set})
+    data.update({k: v for k, v in flags.items() if v is not None})
+    try:
+        return ServeSettings(**data)
+    except ValueError as e:  # pydantic's ValidationError is a ValueError
+        raise InputError(f"bad server setting: {e}") from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(f"{path}: no such settings file; give a YAML or JSON file (see docs/server.md).")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a settings file holds one mapping of setting: value.")
+    return {k.replace("-", "_"): v for k, v in data.items()}
