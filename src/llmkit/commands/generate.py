@@ -29,7 +29,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default 256)")
     parser.add_argument("--temperature", type=float, default=None, help="0 is greedy; 0-2 (default 0.2)")
     parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling, (0, 1] (default 0.9)")
-    parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest tokens; 0 is off (default)")
+    parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest tokens; 0 is off (default 50)")
     parser.add_argument("--repetition-penalty", type=float, default=None, help="> 1 discourages repeats (default 1)")
     parser.add_argument("--stop", action="append", default=None, metavar="S", help="stop before S (repeatable)")
     parser.add_argument("--seed", type=int, default=None, help="make sampling reproducible")

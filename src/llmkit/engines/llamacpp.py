@@ -124,7 +124,8 @@ def request(prompt_ids: list[int], options: Any, max_new_tokens: int) -> dict[st
         "max_tokens": max_new_tokens,
         "stream": True,
         "temperature": options.temperature,
-        "top_k": options.top_k,
+        # greedy: top_k 1 spares llama.cpp's top-p step a sort of the whole vocabulary at every token
+        "top_k": 1 if options.greedy else options.top_k,
         "top_p": options.top_p,
         "min_p": 0.0,  # llama.cpp's default 0.05 would differ from the other engines
         "repeat_penalty": options.repetition_penalty,

@@ -5,6 +5,7 @@ them the same way for all engines, so ``llmkit generate --engine torch`` and ``-
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -55,6 +56,14 @@ def render_chat(template: str | None, messages: Sequence[dict[str, str]], *, bos
     >>> render_chat(None, [{"role": "user", "content": "Hi"}])
     '<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
     """
+    return _compiled(template or CHATML).render(
+        messages=list(messages), add_generation_prompt=True, bos_token=bos_token, eos_token=eos_token
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(template: str) -> Any:
+    """Compile a template once per process (compiling costs milliseconds: first-token latency)."""
     from jinja2.sandbox import ImmutableSandboxedEnvironment  # lazy: only chat needs jinja
 
     def raise_exception(message: str) -> None:
@@ -62,9 +71,7 @@ def render_chat(template: str | None, messages: Sequence[dict[str, str]], *, bos
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.globals["raise_exception"] = raise_exception
-    return env.from_string(template or CHATML).render(
-        messages=list(messages), add_generation_prompt=True, bos_token=bos_token, eos_token=eos_token
-    )
+    return env.from_string(template)
 
 
 class Detokenizer:

@@ -24,7 +24,7 @@ class GenerationOptions:
     # SmolLM2's model card recommends temperature 0.2 and top_p 0.9; 0 means greedy (deterministic).
     temperature: float = 0.2
     top_p: float = 0.9
-    top_k: int = 0  # 0: no top-k cut
+    top_k: int = 50  # as transformers; 0: no top-k cut (then top-p sorts the whole vocabulary, slower)
     repetition_penalty: float = 1.0  # 1.0: off; > 1 discourages repeating tokens already in the context
     stop: tuple[str, ...] = ()
     seed: int | None = None  # None: a fresh random seed each call (reported in the result)
