@@ -9,7 +9,7 @@ xllamacpp speaks the llama.cpp server's JSON protocol in-process; this module ad
 
 >>> engine = LlamaCppEngine.from_ref(resolve("smollm2-135m-instruct"), threads=2)
 >>> [p.text for p in engine.generate(engine.tokenize("The sky is"), GenerationOptions(temperature=0), 3)]
-[' blue', ',', ' and']
+[' a', ' canvas', ' of', '']
 """
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 >>> from llmkit import pipeline
 >>> gen = pipeline("text-generation")                       # smollm2-135m-instruct, on llama.cpp
->>> gen([{"role": "user", "content": "What is the capital of France?"}], seed=0)[0]["generated_text"][-1]
+>>> chat = [{"role": "system", "content": "You are a helpful assistant."},
+...         {"role": "user", "content": "What is the capital of France?"}]
+>>> gen(chat, temperature=0)[0]["generated_text"][-1]
 {'role': 'assistant', 'content': 'The capital of France is Paris.'}
 >>> for piece in gen.stream([{"role": "user", "content": "Tell me a joke"}]):   # a generator of text pieces
 ...     print(piece, end="", flush=True)
