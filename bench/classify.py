@@ -25,22 +25,17 @@ def load_texts(limit: int) -> tuple[list[str], list[str]]:
 
 def transformers_anchor(folder, max_length: int):
     """A transformers pipeline over the llmkit folder's exact weights."""
-    import torch
+    from _hf import mean_pooled_classifier_class
     from safetensors.torch import load_file
-    from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification, pipeline
-    from transformers.modeling_outputs import SequenceClassifierOutput
+    from transformers import AutoConfig, AutoTokenizer, pipeline
 
-    from llmkit.modeling import mean_pool, read_manifest
+    from llmkit.modeling import read_manifest
 
     manifest = read_manifest(folder)
     task = manifest["default_task"]
     labels = manifest["tasks"][task]["labels"]
 
-    class MeanPooledBertForSequenceClassification(BertForSequenceClassification):
-        def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, **kwargs):
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state
-            return SequenceClassifierOutput(logits=self.classifier(mean_pool(hidden, attention_mask)))
+    MeanPooledBertForSequenceClassification = mean_pooled_classifier_class()
 
     config = AutoConfig.from_pretrained(str(folder), num_labels=len(labels),
                                         id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
