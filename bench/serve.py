@@ -1,0 +1,213 @@
+"""The HTTP server under load: throughput, p50/p99 latency and errors per endpoint; dynamic batching on vs off;
+streaming chat time to first token under concurrent streams.
+
+    .venv/bin/python bench/serve.py [--clients 32] [--requests 320] [--streams 8] [--skip-asr]
+
+Each configuration starts its own `llmkit serve` subprocess on 127.0.0.1 (so client and server do not share a
+GIL), warms the model up, then fires requests from an asyncio httpx client with a fixed number in flight.
+Texts are the fine-food test reviews (one per request: the case batching is for). Prints a markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+CHAT = "smollm2-135m-instruct"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, *flags: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "llmkit.cli", "serve", "--port", str(self.port), "--log-level", "warning", *flags]
+        self.proc = subprocess.Popen(cmd, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+
+    def __enter__(self) -> "Server":
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise TimeoutError("server did not start")
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
+
+
+async def load(url: str, path: str, bodies: list[dict], clients: int, files: bytes | None = None) -> dict:
+    """``len(bodies)`` requests, ``clients`` in flight at once; returns throughput and latencies."""
+    lat: list[float] = []
+    errors = 0
+    queue: asyncio.Queue = asyncio.Queue()
+    for b in bodies:
+        queue.put_nowait(b)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as c:
+        async def worker() -> None:
+            nonlocal errors
+            while not queue.empty():
+                body = queue.get_nowait()
+                t = time.perf_counter()
+                if files is not None:
+                    r = await c.post(path, data=body, files={"file": ("clip.wav", files)})
+                else:
+                    r = await c.post(path, json=body)
+                lat.append(time.perf_counter() - t)
+                errors += r.status_code != 200
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        wall = time.perf_counter() - start
+    return {"n": len(bodies), "rps": len(bodies) / wall, "p50": pct(lat, 0.5), "p99": pct(lat, 0.99),
+            "errors": errors, "wall": wall}
+
+
+async def streams(url: str, n_streams: int, rounds: int, max_tokens: int) -> dict:
+    """``n_streams`` concurrent streaming chats, ``rounds`` each: time to first token and tokens/s."""
+    ttft: list[float] = []
+    tokens = 0
+    errors = 0
+    async with httpx.AsyncClient(base_url=url, timeout=600) as c:
+        async def one(i: int) -> None:
+            nonlocal tokens, errors
+            for r_ in range(rounds):
+                body = {"model": CHAT, "messages": [{"role": "user", "content": f"Tell me a fact about the number {i * 10 + r_}."}],
+                        "max_tokens": max_tokens, "temperature": 0.2, "seed": i, "stream": True,
+                        "stream_options": {"include_usage": True}, "user": f"client{i}"}
+                t = time.perf_counter()
+                first = None
+                async with c.stream("POST", "/v1/chat/completions", json=body) as r:
+                    if r.status_code != 200:
+                        errors += 1
+                        await r.aread()
+                        continue
+                    async for line in r.aiter_lines():
+                        if first is None and '"content": "' in line and '"content": ""' not in line:
+                            first = time.perf_counter() - t
+                        if '"usage"' in line and '"completion_tokens"' in line:
+                            import json
+                            tokens += json.loads(line[6:])["usage"]["completion_tokens"]
+                ttft.append(first if first is not None else time.perf_counter() - t)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(n_streams)))
+        wall = time.perf_counter() - start
+    return {"n": n_streams * rounds, "ttft_p50": pct(ttft, 0.5), "ttft_p99": pct(ttft, 0.99),
+            "tok_s": tokens / wall, "errors": errors, "wall": wall}
+
+
+def texts(n: int) -> list[str]:
+    from llmkit.train.data import load_dataset
+
+    rows = load_dataset("fine_food_reviews", "test")
+    return [rows[i % len(rows)]["text"][:400] for i in range(n)]
+
+
+def speech_clip() -> bytes | None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from speech_fixtures import SENTENCES, have_tools, synthesize
+
+    if not have_tools():
+        return None
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        return synthesize(SENTENCES[0], Path(d) / "clip.wav").read_bytes()
+
+
+def row(name: str, r: dict) -> str:
+    return (f"| {name} | {r['n']} | {r['rps']:.1f} | {r['p50'] * 1000:.0f} | {r['p99'] * 1000:.0f} | "
+            f"{r['errors']} |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--requests", type=int, default=320)
+    ap.add_argument("--streams", type=int, default=8)
+    ap.add_argument("--stream-rounds", type=int, default=2)
+    ap.add_argument("--max-tokens", type=int, default=32)
+    ap.add_argument("--classifier", default="minilm-sentiment")
+    ap.add_argument("--skip-asr", action="store_true")
+    args = ap.parse_args()
+    from llmkit.errors import LlmkitError
+    from llmkit.hub import resolve
+
+    try:
+        resolve(args.classifier, build=False)
+        classifier = args.classifier
+    except LlmkitError as e:
+        print(f"note: no classification run: {e}", file=sys.stderr)
+        classifier = None
+
+    data = texts(args.requests)
+    print(f"`uptime` before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    lines = ["| endpoint (batching) | requests | req/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|---|"]
+    ratios = {}
+    kinds = [("embeddings", "/v1/embeddings", "all-minilm-l6-v2")]
+    if classifier:
+        kinds.append(("classifications", "/v1/classifications", classifier))
+    for kind, path, model in kinds:
+        bodies = [{"model": model, "input": t} for t in data]
+        res = {}
+        for label, flags in (("one at a time", ["--batch-max-size", "1"]), ("dynamic", [])):
+            with Server("--model", model, *flags) as s:
+                asyncio.run(load(s.url, path, bodies[:args.clients * 2], args.clients))  # warm-up
+                res[label] = asyncio.run(load(s.url, path, bodies, args.clients))
+            lines.append(row(f"{path} ({label})", res[label]))
+            print(lines[-1], flush=True)
+        ratios[kind] = res["dynamic"]["rps"] / res["one at a time"]["rps"]
+
+    with Server("--model", CHAT) as s:
+        asyncio.run(streams(s.url, 1, 1, 4))  # warm-up
+        chat = asyncio.run(streams(s.url, args.streams, args.stream_rounds, args.max_tokens))
+        # one `user` per request: fair queueing allows 16 queued jobs per client (--queue-per-client)
+        bodies = [{"model": CHAT, "messages": [{"role": "user", "content": t[:200]}], "max_tokens": 8,
+                   "user": f"u{i}"} for i, t in enumerate(data[: max(args.clients, args.requests // 8)])]
+        plain = asyncio.run(load(s.url, "/v1/chat/completions", bodies, args.clients))
+        lines.append(row("/v1/chat/completions (fair queue, max_tokens 8)", plain))
+    asr = None
+    clip = None if args.skip_asr else speech_clip()
+    if clip:
+        with Server("--model", "whisper-tiny.en") as s:
+            asyncio.run(load(s.url, "/v1/audio/transcriptions", [{"model": "whisper-tiny.en"}], 1, clip))
+            asr = asyncio.run(load(s.url, "/v1/audio/transcriptions", [{"model": "whisper-tiny.en"}] * 16, 4, clip))
+        lines.append(row("/v1/audio/transcriptions (4 clients, 3.5 s clip)", asr))
+
+    print()
+    print("\n".join(lines))
+    print()
+    for kind, r in ratios.items():
+        print(f"dynamic batching / one at a time, {kind}, {args.clients} clients: {r:.1f}x")
+    print(f"streaming chat, {args.streams} concurrent streams x {args.stream_rounds}, max_tokens {args.max_tokens}: "
+          f"time to first token p50 {chat['ttft_p50'] * 1000:.0f} ms, p99 {chat['ttft_p99'] * 1000:.0f} ms; "
+          f"{chat['tok_s']:.1f} tokens/s in total; errors {chat['errors']}")
+    print(f"`uptime` after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
