@@ -1,0 +1,136 @@
+"""The Chat tab: streaming answers over ``TextGenerationPipeline.stream``, a Stop button that really stops the
+generation (the stream is closed, which stops the engine), sampling settings, a system prompt, clear/regenerate."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr  # this module is only imported by the app, which needs gradio anyway
+
+from ..errors import InputError
+from .common import UiContext, error_html
+
+TASK = "text-generation"
+
+
+def _text(content: Any) -> str:
+    """Chatbot message content as plain text (Gradio may hand back a list of content blocks)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(_text(c) for c in content)
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("content") or "")
+    return str(content or "")
+
+
+def to_messages(history: list[dict[str, Any]], system: str) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": system.strip()}] if system and system.strip() else []
+    return messages + [{"role": m["role"], "content": _text(m["content"])} for m in history
+                       if m.get("role") in ("user", "assistant")]
+
+
+class ChatSessions:
+    """One stop flag per browser session: Stop sets it, the streaming loop sees it at the next piece and closes
+    the stream (closing a generator from another thread is not allowed, so the loop does it itself)."""
+
+    def __init__(self) -> None:
+        self._stops: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def start(self, session: str) -> threading.Event:
+        with self._lock:
+            self._stops[session] = threading.Event()
+            return self._stops[session]
+
+    def stop(self, session: str) -> None:
+        with self._lock:
+            if session in self._stops:
+                self._stops[session].set()
+
+
+def respond(ctx: UiContext, stop: threading.Event, model: str, history: list[dict[str, Any]], system: str,
+            options: dict[str, Any]) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
+    """Yield (history, stats, error) as the answer grows."""
+    history = list(history or [])
+    try:
+        if not history or history[-1]["role"] != "user" or not _text(history[-1]["content"]).strip():
+            raise InputError("the message is empty: type some text.")
+        pipe = ctx.pipeline(TASK, model)
+        stream = pipe.stream(to_messages(history, system), **options)
+    except Exception as e:
+        yield history, "", error_html(e)
+        return
+    history.append({"role": "assistant", "content": ""})
+    t0, text, stopped = time.perf_counter(), "", False
+    try:
+        for piece in stream:
+            text += piece
+            history[-1] = {"role": "assistant", "content": text}
+            yield history, "generating…", ""
+            if stop.is_set():
+                stopped = True
+                break
+    finally:
+        stream.close()  # stops the engine itself, not just our reading
+    r = stream.result
+    secs = time.perf_counter() - t0
+    n = r.usage.completion_tokens if r else 0
+    why = "stopped by you" if stopped else (r.finish_reason if r else "")
+    yield history, f"{n} tokens in {secs:.1f} s ({n / max(secs, 1e-9):.1f} tok/s) · finish: {why} · seed {r.seed if r else ''}", ""
+
+
+def build(ctx: UiContext) -> None:
+    sessions = ChatSessions()
+    models = ctx.models_for(TASK)
+    with gr.Row():
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label="Chat", height=420, elem_id="chat-box")
+            message = gr.Textbox(label="Message", placeholder="Ask something…", elem_id="chat-message")
+            with gr.Row():
+                send = gr.Button("Send", variant="primary", elem_id="chat-send")
+                stop_btn = gr.Button("Stop", variant="stop", elem_id="chat-stop")
+                regen = gr.Button("Regenerate", elem_id="chat-regenerate")
+                clear = gr.Button("Clear", elem_id="chat-clear")
+            stats = gr.Markdown(elem_id="chat-stats")
+            error = gr.HTML(elem_id="chat-error")
+        with gr.Column(scale=1):
+            model = gr.Dropdown(models, value=models[0] if models else None, label="Model", allow_custom_value=True)
+            system = gr.Textbox(label="System prompt", lines=3, placeholder="You are a helpful assistant.")
+            temperature = gr.Slider(0, 2, value=0.2, step=0.05, label="Temperature (0 = greedy)")
+            top_p = gr.Slider(0.05, 1, value=0.9, step=0.05, label="Top-p")
+            top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)")
+            repetition = gr.Slider(0.8, 2, value=1.0, step=0.05, label="Repetition penalty")
+            max_new = gr.Slider(1, 2048, value=256, step=1, label="Max new tokens", elem_id="chat-max-new")
+            seed = gr.Number(label="Seed (empty = random)", precision=0)
+
+    settings = [model, chatbot, system, temperature, top_p, top_k, repetition, max_new, seed]
+
+    def add_user(text: str, history: list):
+        if not text or not text.strip():
+            return text, history
+        return "", [*(history or []), {"role": "user", "content": text}]
+
+    def run(m, history, sys_prompt, temp, tp, tk, rep, mx, sd, request: gr.Request):
+        flag = sessions.start(request.session_hash or "")
+        opts = {"temperature": float(temp), "top_p": float(tp), "top_k": int(tk), "repetition_penalty": float(rep),
+                "max_new_tokens": int(mx), "seed": int(sd) if sd not in (None, "") else None}
+        yield from respond(ctx, flag, m, history, sys_prompt, opts)
+
+    def on_stop(request: gr.Request):
+        sessions.stop(request.session_hash or "")
+
+    def drop_answer(history: list):
+        history = list(history or [])
+        while history and history[-1]["role"] == "assistant":
+            history.pop()
+        return history
+
+    outputs = [chatbot, stats, error]
+    send.click(add_user, [message, chatbot], [message, chatbot]).then(run, settings, outputs)
+    message.submit(add_user, [message, chatbot], [message, chatbot]).then(run, settings, outputs)
+    stop_btn.click(on_stop, None, None, queue=False)
+    regen.click(drop_answer, chatbot, chatbot).then(run, settings, outputs)
+    clear.click(lambda: ([], "", ""), None, outputs)

@@ -1,0 +1,81 @@
+"""The Transcribe tab: upload or record audio; segments appear as Whisper produces them (the job runs in the
+background and the page polls it); a timestamped table; the language; txt/srt/vtt/json to download."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..tasks.transcribe import Transcription
+from ..writers import timestamp, write
+from .common import UiContext, error_html
+from .jobs import Job
+from .jobview import attach, status_line
+
+TASK = "automatic-speech-recognition"
+LANGUAGES = ["auto", "en", "de", "fr", "es", "it", "nl", "pt", "ru", "zh", "ja"]
+
+
+def start_job(ctx: UiContext, audio: str | None, model: str, language: str) -> Job:
+    if not audio:
+        raise InputError("no audio: upload a file or record from the microphone first.")
+    if not model:
+        raise InputError("no speech model is installed; get one with `llmkit models pull whisper-tiny.en`.")
+    name = Path(audio).name
+
+    def work(job: Job) -> dict[str, Any]:
+        pipe = ctx.pipeline(TASK, model)
+        # Timestamp tokens give subtitle-sized segments (see TranscribeOptions.timestamps).
+        info, segments = pipe.start(audio, language=None if language == "auto" else language, timestamps=True)
+        job.emit({"event": "info", "language": info.language, "probability": info.language_probability,
+                  "duration": info.duration})
+        segs = []
+        for seg in segments:
+            segs.append(seg)
+            job.emit({"event": "segment", "start": seg.start, "end": seg.end, "text": seg.text})
+            if job.cancel_requested.is_set():
+                break
+        result = Transcription(" ".join(s.text for s in segs), tuple(segs), info.language,
+                               info.language_probability, info.duration, info.model, info.task)
+        folder = Path(tempfile.mkdtemp(prefix="llmkit-ui-asr-"))
+        stem = Path(name).stem or "transcript"
+        return {"files": [str(write(result, fmt, folder / f"{stem}.{fmt}")) for fmt in ("txt", "srt", "vtt", "json")]}
+
+    return ctx.jobs.submit("transcribe", work, title=f"Transcribing {name}")
+
+
+def render(job: Job) -> list:
+    status, events, result, error = job.snapshot()
+    info = next((e for e in events if e["event"] == "info"), None)
+    segs = [e for e in events if e["event"] == "segment"]
+    language = f"{info['language']} ({info['probability']:.0%}), {info['duration']:.1f} s of audio" if info else ""
+    table = [[timestamp(s["start"]), timestamp(s["end"]), s["text"]] for s in segs]
+    text = " ".join(s["text"] for s in segs)
+    files = result["files"] if result else None
+    return [status_line(job, f"{len(segs)} segment(s)"), text, language, table, files,
+            error_html(error) if error else ""]
+
+
+def build(ctx: UiContext, demo) -> None:
+    import gradio as gr
+
+    models = ctx.models_for(TASK)
+    with gr.Row():
+        with gr.Column(scale=2):
+            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Audio", elem_id="asr-audio")
+        with gr.Column(scale=1):
+            model = gr.Dropdown(models, value=models[0] if models else None, label="Model")
+            language = gr.Dropdown(LANGUAGES, value="auto", label="Language", allow_custom_value=True)
+            go = gr.Button("Transcribe", variant="primary", elem_id="asr-run")
+    status = gr.Markdown(elem_id="asr-status")
+    error = gr.HTML(elem_id="asr-error")
+    detected = gr.Textbox(label="Language", interactive=False, elem_id="asr-language")
+    transcript = gr.Textbox(label="Transcript", lines=4, interactive=False, elem_id="asr-transcript")
+    table = gr.Dataframe(headers=["start", "end", "text"], label="Segments", interactive=False, wrap=True,
+                         elem_id="asr-segments")
+    files = gr.File(label="Download: txt, srt, vtt, json", file_count="multiple", interactive=False,
+                    elem_id="asr-files")
+    attach(ctx, key="transcribe", kind="transcribe", start=lambda a, m, lang: start_job(ctx, a, m, lang), inputs=[audio, model, language],
+           outputs=[status, transcript, detected, table, files, error], render=render, button=go, demo=demo,
+           interval=0.5)
