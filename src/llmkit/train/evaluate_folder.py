@@ -10,14 +10,15 @@ from .data import load_dataset, to_examples
 from .evaluate import score
 
 
-def _recorded_eval(folder, task: str) -> str | None:
+def _recorded_eval(folder, task: str) -> dict[str, Any]:
+    """The eval data recorded at training time (and, for multi-task runs, that task's columns)."""
     run = folder / "run_config.json"
     if not run.exists():
-        return None
+        return {}
     cfg = json.loads(run.read_text())
     if "tasks" in cfg:  # multi-task runs record each task's data
-        return next((t.get("eval") for t in cfg["tasks"] if t.get("name") == task), None)
-    return cfg.get("eval")
+        return next((t for t in cfg["tasks"] if t.get("name") == task), {})
+    return {"eval": cfg.get("eval")}
 
 
 def evaluate_folder(model: str, *, data: str | None = None, task: str | None = None, text_column: str = "text",
@@ -32,12 +33,14 @@ def evaluate_folder(model: str, *, data: str | None = None, task: str | None = N
         raise InputError(f"{ref.name} has no task {task!r}; its tasks: {', '.join(tasks)}.")
     results = {}
     for name in [task] if task else list(tasks):
-        source = data or _recorded_eval(ref.path, name)
+        recorded = {} if data else _recorded_eval(ref.path, name)
+        source = data or recorded.get("eval")
         if source is None or str(source).startswith("<"):
             raise InputError(f"no evaluation data for task {name!r}: give --data FILE.")
         records = load_dataset(source, split="test")
         spec = tasks[name]
-        examples, _ = to_examples(records, str(source), text_column=text_column, label_column=label_column,
+        examples, _ = to_examples(records, str(source), text_column=recorded.get("text_column", text_column),
+                                  label_column=recorded.get("label_column", label_column),
                                   head_type=spec["type"], labels=spec.get("labels") if spec["type"] != "regression" else None)
         clf = pipeline("text-classification", model=ref, engine=engine, task=name)
         m = score(spec["type"], clf.logits(examples.texts), examples.targets, spec.get("labels", []))
