@@ -42,8 +42,8 @@ def test_multitask_tab_job_trains_and_reports_baselines(tmp_path, tiny_encoder):
     with pytest.raises(InputError, match="at least two tasks"):
         multitask.start_job(ctx, ["fine_food_reviews"], str(tiny_encoder), "equal", "proportional", 1, 1e-3, 40,
                             True, "x")
-    job = multitask.start_job(ctx, ["fine_food_reviews", "fortune_topics"], str(tiny_encoder), "equal",
-                              "proportional", 1, 1e-3, 40, True, "mt").wait(240)
+    job = multitask.start_job(ctx, ["fine_food_reviews", "austen_novels"], str(tiny_encoder), "equal",
+                              "proportional", 1, 1e-3, 300, True, "mt").wait(240)
     assert job.status == "done", job.error
     text, chart = multitask.report(job.result["output"])
     assert "Single-task vs joint" in text and chart is not None
