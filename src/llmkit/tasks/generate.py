@@ -110,16 +110,19 @@ class TextGenerationPipeline:
 
     task = "text-generation"
 
-    def __init__(self, engine: TextEngine, options: GenerationOptions | None = None, *, model_name: str = ""):
+    def __init__(self, engine: TextEngine, options: GenerationOptions | None = None, *, model_name: str = "",
+                 default_system: str | None = None):
         self.engine = engine
         self.options = options or GenerationOptions()
         self.model_name = model_name
+        self.default_system = default_system  # used when a chat has no system message (catalog entries set it)
 
     @classmethod
     def from_ref(cls, ref: ModelRef, engine: str = "auto", *, threads: int | None = None,
                  n_ctx: int | None = None, **options: Any) -> "TextGenerationPipeline":
         defaults = GenerationOptions().replace(**options)  # validate before the (slow) load
-        return cls(load_engine(ref, engine, threads=threads, n_ctx=n_ctx), defaults, model_name=ref.name)
+        return cls(load_engine(ref, engine, threads=threads, n_ctx=n_ctx), defaults, model_name=ref.name,
+                   default_system=ref.entry.get("default_system"))
 
     # ------------------------------------------------------------------------------------------ public API
 
@@ -166,7 +169,10 @@ class TextGenerationPipeline:
     def render(self, messages: list[dict[str, str]]) -> str:
         """The exact prompt text a chat becomes (the model's chat template, else ChatML)."""
         e = self.engine
-        return render_chat(e.chat_template, check_messages(messages), bos_token=e.bos_token, eos_token=e.eos_token)
+        messages = check_messages(messages)
+        if self.default_system and not any(m["role"] == "system" for m in messages):
+            messages = [{"role": "system", "content": self.default_system}, *messages]
+        return render_chat(e.chat_template, messages, bos_token=e.bos_token, eos_token=e.eos_token)
 
     def prompt_ids(self, prompt: str | list[dict[str, str]], max_new_tokens: int) -> tuple[list[int], int]:
         """Tokenise a prompt; if it does not fit the context with room to answer, drop tokens from the left.
