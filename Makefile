@@ -50,6 +50,8 @@ bench: models
 	$(PY) bench/classify.py
 	$(PY) bench/generate.py
 	$(PY) bench/asr.py
+	$(PY) bench/finetune.py speed
+	$(PY) bench/serve.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache test-artifacts
