@@ -1,9 +1,11 @@
 """The int8 encoder engine: ONNX export + dynamic int8 quantisation + ONNX Runtime.
 
-Measured against CTranslate2's encoder path and torch fp32 (BENCHMARKS.md): ONNX Runtime int8 serves any
-llmkit head (CTranslate2 only runs whole transformers architectures, not our pooling + heads), and it is the
-faster of the two here. The export lives in the model folder (``model.int8.onnx``) for llmkit folders, and
-under ``LLMKIT_HOME/cache/onnx/`` for read-only models (a pip package's folder, the hub cache).
+Why ONNX Runtime rather than CTranslate2: CTranslate2 converts and runs whole transformers architectures, so it
+cannot serve llmkit's own pooling + per-task heads without re-implementing them outside the graph; ONNX exports
+the exact module (body, pooling, every head) as one graph. A side-by-side speed measurement against CTranslate2's
+encoder path has not been made yet (BENCHMARKS.md records the ONNX figures against torch and transformers).
+The export lives in the model folder (``model.int8.onnx``) for llmkit folders, and under
+``LLMKIT_HOME/cache/onnx/`` for read-only models (a pip package's folder, the hub cache).
 """
 from __future__ import annotations
 
