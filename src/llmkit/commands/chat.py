@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from typing import Iterator
 
 from ..errors import InputError
+from ._io import read_stdin_lines
 from .generate import add_generation_arguments, load_pipeline, options_from_args, result_json
 
 HELP = "Chat with a model, multi-turn (/reset clears the history, /exit quits); reads stdin lines when piped."
@@ -25,37 +25,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def user_lines() -> Iterator[str]:
-    """Lines typed at a prompt (with line editing) or piped in; non-UTF-8 input is an InputError."""
-    if sys.stdin.isatty():
+    """Lines typed at a prompt, with line editing and history."""
+    try:
+        import readline  # noqa: F401  (arrow keys and history in input())
+    except ImportError:
+        pass
+    while True:
         try:
-            import readline  # noqa: F401  (arrow keys and history in input())
-        except ImportError:
-            pass
-        while True:
-            try:
-                yield input(">>> ")
-            except EOFError:
-                print(file=sys.stderr)
-                return
-    else:
-        lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict")
-        n = 0
-        try:
-            for n, line in enumerate(lines, 1):
-                yield line.rstrip("\n")
-        except UnicodeDecodeError:
-            raise InputError(f"stdin line {n + 1} is not UTF-8 text; convert it, e.g. with "
-                             "`iconv -f latin1 -t utf-8`.") from None
+            yield input(">>> ")
+        except EOFError:
+            print(file=sys.stderr)
+            return
 
 
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
+    interactive = sys.stdin.isatty()
+    # Piped input is read and checked (UTF-8) before the model loads: a bad file fails at once.
+    lines = user_lines() if interactive else iter(read_stdin_lines())
     pipe = load_pipeline(args, options)
     conv = pipe.chat(system=args.system)
-    interactive = sys.stdin.isatty()
     if interactive:
         print(BANNER.format(model=pipe.model_name, engine=pipe.engine.name), file=sys.stderr)
-    for line in user_lines():
+    for line in lines:
         text = line.strip()
         if not text:
             continue
