@@ -6,7 +6,6 @@ import json
 import sys
 from typing import Iterator
 
-from ..errors import InputError
 from ._io import read_stdin_lines
 from .generate import add_generation_arguments, load_pipeline, options_from_args, result_json
 
