@@ -105,12 +105,16 @@ def run(args) -> int:
     return 0
 
 
-def _summary(out) -> None:
+def _summary(out, extra_lines: tuple[str, ...] = (), try_task: str | None = None) -> None:
+    """What a finished training run prints: each task's best metric, then where the model is and how to use it."""
     import json
 
     metrics = json.loads((out / "metrics.json").read_text())
     for task, m in metrics["best"].get("tasks", {}).items():
         extra = f", macro-F1 {m['macro_f1']:.4f}" if "macro_f1" in m else ""
         print(f"{task}: {m['metric_name']} {m['metric']:.4f}{extra}")
+    for line in extra_lines:
+        print(line)
     print(f"model saved to {out}  (report: {out / 'report.md'})")
-    print(f"try it: llmkit classify --model {out} \"some text\"")
+    task_flag = f" --task {try_task}" if try_task else ""
+    print(f"try it: llmkit classify --model {out}{task_flag} \"some text\"")

@@ -54,14 +54,11 @@ def run(args) -> int:
 def _summary(out) -> None:
     import json
 
-    metrics = json.loads((out / "metrics.json").read_text())
-    for task, m in metrics["best"].get("tasks", {}).items():
-        print(f"{task}: {m['metric_name']} {m['metric']:.4f}")
+    from .finetune import _summary as print_summary
+
+    tasks = list(json.loads((out / "metrics.json").read_text())["best"].get("tasks", {}))
+    lines = []
     cmp = out / "comparison.json"
-    if cmp.exists():
-        delta = json.loads(cmp.read_text())["delta_m"]
-        if delta is not None:
-            print(f"Delta_m vs single-task: {delta:+.2f}%")
-    print(f"model saved to {out}  (report: {out / 'report.md'})")
-    first = next(iter(metrics["best"].get("tasks", {})), "TASK")
-    print(f"try it: llmkit classify --model {out} --task {first} \"some text\"")
+    if cmp.exists() and (delta := json.loads(cmp.read_text())["delta_m"]) is not None:
+        lines.append(f"Delta_m vs single-task: {delta:+.2f}%")
+    print_summary(out, tuple(lines), try_task=tasks[0] if tasks else "TASK")
