@@ -36,13 +36,11 @@ class EmbedOptions:
 class EmbeddingPipeline:
     def __init__(self, ref: ModelRef, options: EmbedOptions, engine: str = "auto"):
         heads = read_heads(ref)
-        if ref.format == "transformers" and heads.tasks:
-            engine = "torch" if engine == "auto" else engine
+        if ref.format == "transformers" and heads.tasks:  # check before loading anything
+            raise InputError(f"{ref.name} is a classifier; embeddings need an encoder such as all-minilm-l6-v2.")
         self.ref, self.options = ref, options
         self.tokenizer = Tokenizer(ref.path, min(options.max_length or heads.max_length, heads.max_length))
         self.backend = encoder_backend(ref, heads, engine, options.threads or default_threads())
-        if ref.format == "transformers" and heads.tasks:
-            raise InputError(f"{ref.name} is a classifier; embeddings need an encoder such as all-minilm-l6-v2.")
 
     @classmethod
     def from_ref(cls, ref: ModelRef, engine: str = "auto", **options: Any) -> "EmbeddingPipeline":

@@ -81,7 +81,6 @@ def to_examples(
         lists = [_as_list(v) for v in raw]
         names = list(labels) if labels is not None else sorted({x for v in lists for x in v})
         _check_known(where, {x for v in lists for x in v}, names, labels)
-        index = {n: i for i, n in enumerate(names)}
         return LabelledTexts(texts, [[1.0 if n in set(v) else 0.0 for n in names] for v in lists]), names
     values = [str(v) for v in raw]
     names = list(labels) if labels is not None else sorted(set(values))
