@@ -183,3 +183,13 @@ def test_mismatched_head_type_against_a_multitask_base_and_cli_exit_code(tiny_en
     err = r.stderr.decode()
     assert r.returncode == 2 and "task 'a':" in err and "no records" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_subset_keeps_every_class_and_is_fixed_by_the_seed():
+    from llmkit.train.data import subset
+
+    rows = [{"text": f"t{i}", "label": "common"} for i in range(500)] + [{"text": "r", "label": "rare"}]
+    picked = subset(rows, 10, seed=3)
+    assert len(picked) == 10 and {r["label"] for r in picked} == {"common", "rare"}
+    assert picked == subset(rows, 10, seed=3) and picked != subset(rows, 10, seed=4)
+    assert subset(rows, None, seed=3) is rows and subset(rows, 9999, seed=3) is rows

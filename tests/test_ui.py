@@ -226,7 +226,42 @@ def test_finetune_tiny_shows_curve_report_and_model(page, ui_dirs):
     page.locator("#classify-text textarea").fill("awful stale bitter tea")
     page.locator("#classify-run").click()
     wait_text(page, "#classify-labels", "NEGATIVE")
+    job = page.locator("#ft-status").inner_text().split("job ")[-1].split()[0]
+    page.reload()  # a finished job is still this browser's: the page re-attaches to it by id
     open_tab(page, "Fine-tune")
+    wait_text(page, "#ft-status", job)
+    wait_text(page, "#ft-report", "accuracy")
+    other = page.context.browser.new_page()  # another visitor (no local storage) is not shown this job
+    try:
+        other.goto(page.url)
+        open_tab(other, "Fine-tune")
+        other.locator("#ft-run").wait_for()
+        time.sleep(2)
+        assert job not in other.locator("#ft-status").inner_text()
+    finally:
+        other.close()
+    open_tab(page, "Fine-tune")
+
+
+def test_multitask_tab_trains_and_reports(page, ui_dirs):
+    open_tab(page, "Multi-task")
+    body = page.locator("#mt-body input")
+    body.fill(str(ui_dirs["encoder"]))
+    body.press("Enter")
+    page.locator("#mt-weighting input").click()
+    page.get_by_role("option", name="pcgrad", exact=True).click()
+    page.locator("#mt-limit input").fill("48")
+    page.locator("#mt-lr input").fill("0.002")
+    page.locator("#mt-name textarea, #mt-name input").first.fill("tiny-multitask")
+    page.locator("#mt-run").click()
+    wait_text(page, "#mt-status", "job", timeout=30)
+    page.reload()  # the job keeps running; the page re-attaches to it
+    open_tab(page, "Multi-task")
+    wait_text(page, "#mt-status", "done", timeout=240)
+    report = wait_text(page, "#mt-report", "Delta_m")
+    assert "fine_food_reviews" in report and "fortune_topics" in report and "single" in report.lower()
+    page.locator("#mt-chart img").wait_for()
+    assert (ui_dirs["runs"] / "tiny-multitask" / "report.md").exists()
 
 
 def test_bad_uploads_show_messages(page, ui_dirs):

@@ -62,6 +62,31 @@ class LabelledTexts:
     targets: list[Any]
 
 
+def subset(records: list[dict[str, Any]], limit: int | None, seed: int, label_column: str = "label") -> list[dict[str, Any]]:
+    """A fixed random subset of at most ``limit`` records that keeps every class: one record of each label is
+    taken first (so a rare class cannot vanish and make the evaluation split's labels "unseen"), the rest at
+    random. Multi-label and regression records are sampled plainly.
+
+    >>> rows = [{"label": "a"}] * 98 + [{"label": "b"}, {"label": "c"}]
+    >>> sorted({r["label"] for r in subset(rows, 3, seed=0)})
+    ['a', 'b', 'c']
+    """
+    if limit is None or limit >= len(records):
+        return records
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    first: dict[Any, int] = {}
+    for i in order:
+        label = records[i].get(label_column)
+        if isinstance(label, (str, int)) and not isinstance(label, bool) and label not in first:
+            first[label] = i
+    keep = list(first.values())[:limit]
+    chosen = set(keep)
+    keep += [i for i in order if i not in chosen][: limit - len(keep)]
+    rank = {i: r for r, i in enumerate(order)}
+    return [records[i] for i in sorted(keep, key=rank.__getitem__)]
+
+
 def to_examples(
     records: list[dict[str, Any]], where: str, *, text_column: str = "text", label_column: str = "label",
     head_type: str = "single_label", labels: Sequence[str] | None = None,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 from ..errors import InputError
 from ..hub import MANIFEST
 from .checkpoint import latest_checkpoint
-from .data import load_dataset
+from .data import load_dataset, subset
 from .finetune import _write_json, check_output, load_body, prepare_task, save_run
 from .loop import TaskData, Trainer, seed_everything
 from .methods import apply_method, finalize_method
@@ -86,8 +85,8 @@ def _prepare_output(output: Path, *, overwrite: bool, resume: bool) -> None:
 def load_task(t: TaskConfig, seed: int) -> TaskData:
     """One task's data, with a fixed random subset when ``limit`` / ``eval_limit`` are set; errors name the task."""
     try:
-        train = _subset(_records(t.train, "train"), t.limit, seed)
-        evals = _subset(_records(t.eval, "test"), t.eval_limit, seed) if t.eval is not None else None
+        train = subset(_records(t.train, "train"), t.limit, seed, t.label_column)
+        evals = subset(_records(t.eval, "test"), t.eval_limit, seed, t.label_column) if t.eval is not None else None
         data = prepare_task(t.name, train, evals, eval_split=t.eval_split, text_column=t.text_column,
                             label_column=t.label_column, head_type=t.head, label_names=t.label_names, seed=seed)
     except InputError as e:
@@ -101,12 +100,6 @@ def _records(source: Any, split: str) -> list[dict]:
     if not records:
         raise InputError(f"{_describe(source)}: no records; the data is empty.")
     return records
-
-
-def _subset(records: list[dict], limit: int | None, seed: int) -> list[dict]:
-    if limit is None or limit >= len(records):
-        return records
-    return random.Random(seed).sample(records, limit)
 
 
 def _check_heads_against_base(cfg: MultitaskConfig) -> None:
@@ -152,6 +145,8 @@ def build_trainer(cfg: MultitaskConfig, data: list[TaskData], progress: bool, on
 
 def _train_joint(cfg, data, output, progress, on_event):
     trainer, tokenizer, base = build_trainer(cfg, data, progress, on_event)
+    if on_event:
+        on_event({"event": "joint"})
     result = trainer.fit(run_dir=output, resume=latest_checkpoint(output) is not None)
     finalize_method(trainer.model)
     return trainer.model, tokenizer, base, result, trainer.weighting.trace

@@ -16,11 +16,12 @@ __all__ = ["UiSettings", "create_app", "launch"]
 def create_app(settings: UiSettings | None = None, ctx: UiContext | None = None):
     import gradio as gr
 
-    from . import chat, classify, finetune, models, multitask, transcribe
+    from . import chat, classify, finetune, jobview, models, multitask, transcribe
 
     ctx = ctx or UiContext(settings or UiSettings())
     with gr.Blocks(title="llmkit", analytics_enabled=False) as demo:
         gr.Markdown("# llmkit\nRun, adapt and compare open-source language and speech models, offline.")
+        jobview.job_states(ctx)  # before the tabs: a tab's contents mount only when it is first opened
         with gr.Tabs():
             with gr.Tab("Classify", id="classify"):
                 classify_model, refresh_models = classify.build(ctx)

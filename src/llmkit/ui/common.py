@@ -39,6 +39,7 @@ class UiContext:
     settings: UiSettings
     jobs: JobManager = field(default_factory=JobManager)
     _pipes: dict[tuple, Any] = field(default_factory=dict)
+    job_states: dict[str, Any] = field(default_factory=dict)  # tab key -> gr.BrowserState (see jobview)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def pipeline(self, kind: str, model: str, /, **options: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import InputError
 from ..textio import read_records
 from ..train.config import METHODS
-from ..train.data import BUILTIN_DATASETS, load_dataset, to_examples
+from ..train.data import BUILTIN_DATASETS, load_dataset, subset, to_examples
 from .common import UiContext, error_html
 from .jobs import Job
 from .jobview import attach, status_line
@@ -36,7 +36,7 @@ def load_data(source: str, builtin: str, upload: str | None, text_column: str, l
         evals = load_dataset(builtin, split="test")
         evals = random.Random(0).sample(evals, min(len(evals), MAX_EVAL))
     if max_examples and len(train) > max_examples:
-        train = random.Random(0).sample(train, int(max_examples))
+        train = subset(train, int(max_examples), seed=0, label_column=label_column)
     to_examples(train, where, text_column=text_column, label_column=label_column)  # raises with the fix
     return train, evals, where
 
@@ -136,6 +136,6 @@ def build(ctx: UiContext, demo, classify_model, refresh_models) -> None:
 
     inputs = [source, builtin, upload, text_column, label_column, body, method, epochs, lr, batch_size, max_length,
               max_examples, name]
-    attach(ctx, key="finetune", kind="finetune", start=lambda *v: start_job(ctx, *v), inputs=inputs,
+    attach(ctx, key="finetune", start=lambda *v: start_job(ctx, *v), inputs=inputs,
            outputs=[status, plot, report_md, confusion, loss, classify_model, error], render=render, button=go,
            demo=demo)

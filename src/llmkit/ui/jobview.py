@@ -1,5 +1,9 @@
 """Wiring a background job to a tab: a Start handler submits it and remembers its id in the browser's local
-storage; a timer polls it while it runs; on page load the tab re-attaches to the remembered job."""
+storage; a timer polls it while it runs; on page load the tab re-attaches to the remembered job.
+
+The ids live in ``gr.BrowserState`` components made at the top of the page, outside the tabs: Gradio mounts a
+tab's components only when the tab is first opened, and a state that is not mounted yet reaches ``demo.load`` as
+its default, so a state inside a tab would forget its job on every reload."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,13 +13,24 @@ from .common import UiContext, error_html
 from .jobs import Job
 
 
-def attach(ctx: UiContext, *, key: str, kind: str, start: Callable[..., Job], inputs: list, outputs: list,
+JOB_TABS = ("transcribe", "finetune", "multitask", "speed")
+
+
+def job_states(ctx: UiContext) -> None:
+    """One browser-stored job id per tab that runs jobs; call inside the Blocks, before the tabs."""
+    import gradio as gr
+
+    for key in JOB_TABS:
+        ctx.job_states[key] = gr.BrowserState("", storage_key=f"llmkit-{key}-job")
+
+
+def attach(ctx: UiContext, *, key: str, start: Callable[..., Job], inputs: list, outputs: list,
            render: Callable[[Job], list], button, demo, interval: float = 1.0) -> None:
     """``start(*inputs) -> Job`` (raise LlmkitError for bad input); ``render(job) -> values for outputs``.
     The last output must be an HTML component for messages."""
     import gradio as gr
 
-    job_id = gr.BrowserState("", storage_key=f"llmkit-{key}-job")
+    job_id = ctx.job_states[key]
     timer = gr.Timer(interval, active=False)
     blank = [gr.update() for _ in outputs[:-1]]
 
@@ -33,11 +48,8 @@ def attach(ctx: UiContext, *, key: str, kind: str, start: Callable[..., Job], in
         return [job.id, gr.Timer(active=job.running), *render(job)]
 
     def on_load(jid: str):
-        """A reloaded page picks up where it was: the job remembered in local storage, else the newest job of
-        this kind that is still running (the job list), so a long job is never lost from view."""
-        if ctx.jobs.get(jid) is None:
-            running = [j for j in ctx.jobs.list(kind) if j.running]
-            jid = running[0].id if running else jid
+        """A reloaded page picks up where it was: this browser's own job, running or finished (never another
+        user's: the id comes from this browser's local storage)."""
         return on_tick(jid)
 
     button.click(on_start, inputs, [job_id, timer, *outputs])

@@ -109,5 +109,5 @@ def build(ctx: UiContext, demo) -> None:
         return [status_line(job, detail), rows(ctx), error_html(err) if err else ""]
 
     refresh.click(lambda: rows(ctx), None, table)
-    attach(ctx, key="speed", kind="speed", start=lambda: start_job(ctx), inputs=[], outputs=[status, table, error], render=render,
+    attach(ctx, key="speed", start=lambda: start_job(ctx), inputs=[], outputs=[status, table, error], render=render,
            button=go, demo=demo, interval=2.0)

@@ -76,6 +76,6 @@ def build(ctx: UiContext, demo) -> None:
                          elem_id="asr-segments")
     files = gr.File(label="Download: txt, srt, vtt, json", file_count="multiple", interactive=False,
                     elem_id="asr-files")
-    attach(ctx, key="transcribe", kind="transcribe", start=lambda a, m, lang: start_job(ctx, a, m, lang), inputs=[audio, model, language],
+    attach(ctx, key="transcribe", start=lambda a, m, lang: start_job(ctx, a, m, lang), inputs=[audio, model, language],
            outputs=[status, transcript, detected, table, files, error], render=render, button=go, demo=demo,
            interval=0.5)
