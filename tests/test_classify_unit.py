@@ -54,6 +54,21 @@ def test_onnx_int8_agrees_with_torch(tiny_classifier):
     assert agree >= 0.95
 
 
+def test_int8_export_is_redone_when_the_weights_change(tiny_classifier):
+    import os
+
+    from llmkit.engines.onnx_encoder import ONNX_FILE
+
+    pipeline("text-classification", model=str(tiny_classifier), engine="onnx-int8")
+    export = tiny_classifier / ONNX_FILE
+    weights = tiny_classifier / "model.safetensors"
+    stale = weights.stat().st_mtime - 60  # as if the weights had been overwritten by a new fine-tune since
+    os.utime(export, (stale, stale))
+    clf = pipeline("text-classification", model=str(tiny_classifier), engine="onnx-int8")
+    assert export.stat().st_mtime >= weights.stat().st_mtime
+    assert clf(["great tasty coffee"])[0]["label"] == "POSITIVE"
+
+
 def test_order_is_kept_with_length_bucketing(tiny_classifier):
     clf = pipeline("text-classification", model=str(tiny_classifier), engine="torch", batch_size=3)
     texts = ["great", "awful stale bitter terrible bad tea coffee", "good", "bad bad", "love tasty fresh great good"]

@@ -22,10 +22,10 @@ def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int) -> E
                              "and encoders. Use --engine torch.")
         raise EngineUnavailableError("the onnx-int8 engine needs onnxruntime: `pip install 'llmkit[onnx]'`.")
     if engine in ("auto", "onnx-int8") and onnx_ok:
-        from .onnx_encoder import OnnxBackend, export_int8, onnx_path
+        from .onnx_encoder import OnnxBackend, export_int8, is_current, onnx_path
 
         path = onnx_path(ref)
-        if not path.exists():
+        if not is_current(path, ref):
             print(f"llmkit: exporting {ref.name} to int8 ONNX once (cached at {path})...", file=sys.stderr)
             path = export_int8(ref)
         return OnnxBackend(path, threads)

@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..tasks.classify import check_texts
 from .deps import require_key, server
 from .errors import invalid, openapi_errors
+from .responses import fast_json
 from .schemas import ClassificationRequest, ClassificationResponse, EmbeddingRequest, ModelList
 
 router = APIRouter(dependencies=[Depends(require_key)], responses=openapi_errors())
@@ -50,11 +51,11 @@ async def embeddings(body: EmbeddingRequest, request: Request):
     data = []
     for i, (vec, _) in enumerate(rows):
         vec = np.asarray(vec, dtype=np.float32)
-        emb: Any = base64.b64encode(vec.tobytes()).decode() if body.encoding_format == "base64" else vec.tolist()
+        emb: Any = base64.b64encode(vec.tobytes()).decode() if body.encoding_format == "base64" else vec
         data.append({"object": "embedding", "index": i, "embedding": emb})
     tokens = sum(n for _, n in rows)
-    return {"object": "list", "data": data, "model": body.model or ref.name,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return fast_json({"object": "list", "data": data, "model": body.model or ref.name,
+                      "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
 
 @router.post("/v1/classifications", tags=["llmkit"], response_model=ClassificationResponse,
@@ -72,5 +73,5 @@ async def classifications(body: ClassificationRequest, request: Request):
         data.append({"object": "classification", "index": i, "label": top[0]["label"], "score": top[0]["score"],
                      "labels": top})
     tokens = sum(n for _, n in rows)
-    return {"object": "list", "model": body.model or ref.name, "task": pipe.task, "data": data,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return fast_json({"object": "list", "model": body.model or ref.name, "task": pipe.task, "data": data,
+                      "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
