@@ -77,11 +77,6 @@ class JobManager:
         with self._lock:
             return self._jobs.get(job_id or "")
 
-    def list(self, kind: str | None = None) -> list[Job]:
-        with self._lock:
-            jobs = [j for j in self._jobs.values() if kind is None or j.kind == kind]
-        return sorted(jobs, key=lambda j: j.started, reverse=True)
-
     def _run(self, job: Job, fn: Callable[[Job], Any]) -> None:
         try:
             result = fn(job)
