@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-APT_PACKAGES := espeak-ng sox libsndfile1 chromium
+APT_PACKAGES := espeak-ng sox libsndfile1 chromium libtcmalloc-minimal4
 export LLMKIT_HOME ?= $(HOME)/.cache/llmkit
 
 .PHONY: setup apt venv models run demo test test-fast bench clean

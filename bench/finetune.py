@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import resource
 import sys
 import tempfile
@@ -149,19 +150,40 @@ def _train_hf(args, queue) -> None:
                "seconds": seconds})
 
 
-def speed(args) -> None:
+def _run_in_child(fn, args, preload: str | None) -> dict:
+    """One system in its own spawned process (own peak RSS), optionally under an LD_PRELOADed allocator."""
     ctx = mp.get_context("spawn")
-    rows = []
-    for fn in (_train_hf, _train_llmkit):
-        q = ctx.Queue()
+    q = ctx.Queue()
+    saved = os.environ.get("LD_PRELOAD")
+    if preload:
+        os.environ["LD_PRELOAD"] = preload
+    try:
         p = ctx.Process(target=fn, args=(args, q))
         p.start()
-        rows.append(q.get())
-        p.join()
-        print(json.dumps(rows[-1]), flush=True)
-    hf, lk = rows
+    finally:
+        if saved is None:
+            os.environ.pop("LD_PRELOAD", None)
+        else:
+            os.environ["LD_PRELOAD"] = saved
+    row = q.get()
+    p.join()
+    row["allocator"] = "tcmalloc" if preload else "glibc"
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def speed(args) -> None:
+    from llmkit.allocator import find_tcmalloc
+
+    # llmkit runs as `llmkit finetune` runs it: under tcmalloc when the library is installed (llmkit/allocator.py).
+    tcmalloc = None if args.llmkit_glibc else find_tcmalloc()
+    hf = _run_in_child(_train_hf, args, None)
+    lk = _run_in_child(_train_llmkit, args, tcmalloc)
     print(f"llmkit / Trainer: {lk['samples_per_s'] / hf['samples_per_s']:.2f}x samples/s, peak RSS "
           f"{lk['peak_rss_mb']:.0f} vs {hf['peak_rss_mb']:.0f} MB, accuracy {lk['accuracy']:.4f} vs {hf['accuracy']:.4f}")
+    if args.trainer_tcmalloc and tcmalloc:  # context: what the Trainer gets from the same allocator
+        hf_tc = _run_in_child(_train_hf, args, tcmalloc)
+        print(f"Trainer under tcmalloc: {hf_tc['samples_per_s']:.2f} samples/s, peak RSS {hf_tc['peak_rss_mb']:.0f} MB")
 
 
 def main() -> None:
@@ -173,6 +195,8 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--llmkit-glibc", action="store_true", help="speed: run llmkit on glibc malloc, not tcmalloc")
+    ap.add_argument("--trainer-tcmalloc", action="store_true", help="speed: also run the Trainer under tcmalloc")
     args = ap.parse_args()
     if args.mode == "speed" and args.limit is None:
         args.limit = 512

@@ -8,6 +8,9 @@ machine hits all of them alike.
     python bench/generate.py                      # the figures in BENCHMARKS.md
     python bench/generate.py --only xllamacpp     # one binding alone (used to compare the two bindings)
     python bench/generate.py --only llama-cpp-python
+    python bench/generate.py --only llmkit        # llmkit's engines alone
+
+"llmkit" is engine="auto", what a user gets: llama-cpp-python when it is installed, else xllamacpp.
 
 A contender whose package is not installed is skipped with a note.
 """
@@ -113,22 +116,30 @@ def load_xllamacpp(gguf: Path, threads: int) -> Callable[[int], Iterator[str]]:
     return run
 
 
-def load_llmkit(gguf: Path, threads: int) -> Callable[[int], Iterator[str]]:
-    from llmkit import pipeline
+def llmkit_loader(engine: str) -> Callable[[Path, int], Callable[[int], Iterator[str]]]:
+    def load(gguf: Path, threads: int) -> Callable[[int], Iterator[str]]:
+        from llmkit import pipeline
 
-    gen = pipeline("text-generation", model=str(gguf), engine="llamacpp", threads=threads, n_ctx=2048)
+        gen = pipeline("text-generation", model=str(gguf), engine=engine, threads=threads, n_ctx=2048)
+        print(f"llmkit engine={engine} runs on: {gen.engine.name}")
 
-    def run(n: int) -> Iterator[str]:
-        return gen.stream(PROMPT, max_new_tokens=n, temperature=0.0)
+        def run(n: int) -> Iterator[str]:
+            return gen.stream(PROMPT, max_new_tokens=n, temperature=0.0)
 
-    return run
+        return run
+
+    return load
 
 
+# "llmkit" is what a user gets (engine="auto": llama-cpp-python when installed, else xllamacpp); the pinned
+# engines are there to compare each binding with itself used directly.
 CONTENDERS = {
     "transformers (fp32, dequantised GGUF)": ("transformers", load_transformers),
     "llama-cpp-python (direct)": ("llama_cpp", load_llama_cpp_python),
     "xllamacpp (direct)": ("xllamacpp", load_xllamacpp),
-    "llmkit": ("llmkit", load_llmkit),
+    "llmkit": ("llmkit", llmkit_loader("auto")),
+    "llmkit --engine llamacpp (xllamacpp)": ("xllamacpp", llmkit_loader("llamacpp")),
+    "llmkit --engine llama-cpp-python": ("llama_cpp", llmkit_loader("llama-cpp-python")),
 }
 
 
@@ -176,10 +187,11 @@ def main() -> None:
         tps = statistics.median(r[1] for r in rs)
         table[name] = (ttft, tps)
         print(f"{name:40s} {loads[name]:7.2f} {ttft:14.3f} {tps:13.1f} {rs[0][2]:7d}")
-    if "llmkit" in table:
+    for mine in [n for n in table if n.startswith("llmkit")]:
         for name, (_, tps) in table.items():
-            if name != "llmkit":
-                print(f"llmkit / {name}: {table['llmkit'][1] / tps:.2f}x tok/s")
+            if not name.startswith("llmkit"):
+                print(f"{mine} / {name}: {table[mine][1] / tps:.2f}x tok/s")
+    if "llmkit" in table:
         print(f"target: llmkit >= 0.95x llama.cpp direct, first token < 0.3 s after load "
               f"(llmkit: {table['llmkit'][0]:.3f} s)")
 

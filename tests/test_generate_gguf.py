@@ -13,7 +13,7 @@ pytestmark = [
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 # SmolLM2's template otherwise adds its own system prompt; with it, the Q4_1 weights on llama.cpp (which also
 # quantises activations) often answer with French words instead (see docs/generation.md). fp32 torch does not.
-HELPFUL = [{"role": "system", "content": "You are a helpful assistant."}]
+HELPFUL = [{"role": "system", "content": "You are a helpful AI assistant."}]
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +24,18 @@ def home(tmp_path_factory):
         yield path
 
 
-@pytest.fixture(scope="module")
-def llama(home):
-    from llmkit.engines import llamacpp
+# Both llama.cpp bindings meet the same contract: xllamacpp (the default install) and llama-cpp-python (used
+# when a user has built it; not installed by `make test`, which would compile llama.cpp for 10+ minutes).
+@pytest.fixture(scope="module", params=["llamacpp", "llama-cpp-python"])
+def llama(home, request):
+    from llmkit.engines import llamacpp, llamacpp_python
 
-    if not llamacpp.available():
-        pytest.skip("llama.cpp engine not installed (pip install 'llmkit[llamacpp]')")
+    module = llamacpp if request.param == "llamacpp" else llamacpp_python
+    if not module.available():
+        pytest.skip(f"{request.param} is not installed: {module.MISSING}")
     from llmkit import pipeline
 
-    return pipeline("text-generation", engine="llamacpp", threads=2)
+    return pipeline("text-generation", engine=request.param, threads=2)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +46,41 @@ def torch_pipe(home):
     return pipeline("text-generation", engine="torch", threads=2)
 
 
-def test_auto_picks_llama_cpp_for_gguf(llama):
-    assert llama.engine.name == "llamacpp" and llama.engine.context_length == 8192
+def test_engine_and_context(llama, request):
+    assert llama.engine.name == request.node.callspec.params["llama"] and llama.engine.context_length == 8192
+
+
+def test_auto_prefers_a_native_llama_cpp_python_build(home):
+    from llmkit.engines import llamacpp, llamacpp_python
+    from llmkit.hub import resolve
+    from llmkit.tasks.generate import load_engine
+
+    expected = "llama-cpp-python" if llamacpp_python.available() else "llamacpp" if llamacpp.available() else None
+    if expected is None:
+        pytest.skip("no llama.cpp binding installed")
+    assert load_engine(resolve("smollm2-135m-instruct"), "auto", threads=2).name == expected
+
+
+def test_llama_cpp_python_logprobs_match_the_bindings_own(home):
+    """Our per-token log-probs (read from the last logits row) against llama-cpp-python's own
+    ``create_completion(logprobs=1)``, which needs a context that keeps every row (logits_all)."""
+    from llmkit.engines import llamacpp_python
+
+    if not llamacpp_python.available():
+        pytest.skip(llamacpp_python.MISSING)
+    from llama_cpp import Llama
+
+    from llmkit import pipeline
+    from llmkit.hub import resolve
+
+    ours = pipeline("text-generation", engine="llama-cpp-python", threads=2).generate(
+        "The sky is", temperature=0, max_new_tokens=6, logprobs=True)
+    llm = Llama(model_path=str(resolve("smollm2-135m-instruct").path), n_ctx=256, n_threads=2, logits_all=True,
+                verbose=False)
+    theirs = llm.create_completion("The sky is", max_tokens=6, temperature=0.0, logprobs=1)["choices"][0]
+    assert ours.text == theirs["text"]
+    assert [lp.token for lp in ours.logprobs] == theirs["logprobs"]["tokens"]
+    assert [lp.logprob for lp in ours.logprobs] == pytest.approx(theirs["logprobs"]["token_logprobs"], abs=1e-3)
 
 
 def test_llama_cpp_answers_paris(llama):
@@ -76,7 +112,7 @@ def test_stop_strings_logprobs_and_early_close(llama):
 
 
 def test_conversation_remembers_earlier_turns(llama):
-    conv = llama.chat(system="You are a helpful assistant.", temperature=0, max_new_tokens=32)
+    conv = llama.chat(system=HELPFUL[0]["content"], temperature=0, max_new_tokens=32)
     first = conv.send("What is the capital of France?")
     assert "Paris" in conv.messages[-1]["content"]
     second = conv.send("And what is the capital of Germany?")

@@ -169,3 +169,20 @@ def test_conversation_keeps_and_resets_history(tiny_pipe):
 def test_empty_prompt_is_an_input_error(tiny_pipe):
     with pytest.raises(InputError, match="empty"):
         tiny_pipe.generate(" \n\t ")
+
+
+def test_engine_choice_errors_name_the_fix(monkeypatch, tmp_path):
+    from llmkit.engines import llamacpp_python
+    from llmkit.errors import EngineUnavailableError
+    from llmkit.hub import ModelRef
+    from llmkit.tasks.generate import load_engine
+
+    gguf = ModelRef("m", tmp_path / "m.gguf", "text-generation", "gguf", "llamacpp")
+    folder = ModelRef("f", tmp_path, "text-generation", "transformers", "torch")
+    monkeypatch.setattr(llamacpp_python, "available", lambda: False)
+    with pytest.raises(EngineUnavailableError, match="pip install llama-cpp-python"):
+        load_engine(gguf, "llama-cpp-python")
+    with pytest.raises(InputError, match="needs a GGUF model"):
+        load_engine(folder, "llama-cpp-python")
+    with pytest.raises(InputError, match="must be one of auto, llamacpp, llama-cpp-python, torch"):
+        load_engine(folder, "vllm")

@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "ui": "llmkit.commands.ui",
 }
 
+# Verbs that train (the web app trains in its own process): these run under tcmalloc, see llmkit/allocator.py.
+TRAINING_VERBS = {"finetune", "multitask", "models", "ui"}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -58,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] in TRAINING_VERBS:  # a real command line, not a call
+        from .allocator import relaunch_under_tcmalloc
+
+        relaunch_under_tcmalloc(sys.argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

@@ -23,8 +23,9 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `generate` and `chat` (validated once, by GenerationOptions)."""
     parser.add_argument("--model", "-m", default=None, help="catalog name, .gguf file, model folder or hub id "
                         "(default: smollm2-135m-instruct)")
-    parser.add_argument("--engine", choices=["auto", "llamacpp", "torch"], default="auto",
-                        help="auto: llama.cpp for GGUF when installed, else torch")
+    parser.add_argument("--engine", choices=["auto", "llamacpp", "llama-cpp-python", "torch"], default="auto",
+                        help="auto: for GGUF llama-cpp-python if you built it, else llama.cpp via xllamacpp "
+                             "(llamacpp), else torch")
     parser.add_argument("--max-new-tokens", type=int, default=None, metavar="N", help="at most N new tokens "
                         "(default 256)")
     parser.add_argument("--temperature", type=float, default=None, help="0 is greedy; 0-2 (default 0.2)")

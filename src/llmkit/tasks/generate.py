@@ -271,12 +271,23 @@ class Conversation:
             self.messages = [*turn, {"role": "assistant", "content": stream.result.text if stream.result else ""}]
 
 
+ENGINES = ("auto", "llamacpp", "llama-cpp-python", "torch")
+
+
 def load_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None):
-    """The engine for a model: llama.cpp for GGUF when installed, else transformers/torch."""
-    if engine not in ("auto", "llamacpp", "torch"):
-        raise InputError(f"--engine must be auto, llamacpp or torch (got {engine!r}).")
-    if engine == "llamacpp" and ref.format != "gguf":
-        raise InputError(f"--engine llamacpp needs a GGUF model; {ref.name!r} is {ref.format}: use --engine torch.")
+    """The engine for a model. GGUF: llama-cpp-python when the user has built it (a native build, the fastest
+    measured), else xllamacpp (``llamacpp``, the default install), else transformers/torch; everything else: torch."""
+    if engine not in ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(ENGINES)} (got {engine!r}).")
+    if engine in ("llamacpp", "llama-cpp-python") and ref.format != "gguf":
+        raise InputError(f"--engine {engine} needs a GGUF model; {ref.name!r} is {ref.format}: use --engine torch.")
+    if engine in ("auto", "llama-cpp-python") and ref.format == "gguf":
+        from ..engines import llamacpp_python
+
+        if llamacpp_python.available():
+            return llamacpp_python.LlamaCppPythonEngine.from_ref(ref, threads=threads, n_ctx=n_ctx)
+        if engine == "llama-cpp-python":
+            raise EngineUnavailableError(llamacpp_python.MISSING)
     if engine in ("auto", "llamacpp") and ref.format == "gguf":
         from ..engines import llamacpp
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import allocator
 from ..errors import InputError
 from ..hub import MANIFEST, resolve
 from ..modeling import TaskSpec, TextModel, read_manifest
@@ -98,7 +99,8 @@ def finetune(model: str | Path, train: Any, eval_data: Any = None, *, output: st
     trainer = Trainer(net, tokenizer, [data], cfg, progress=progress, on_event=on_event)
     _write_json(output / "run_config.json", {"config": cfg.to_dict(), "model": str(model), "task": task,
                                               "head_type": head_type, "train": _describe(train),
-                                              "eval": _describe(eval_data), "eval_split": eval_split})
+                                              "eval": _describe(eval_data), "eval_split": eval_split,
+                                              "allocator": allocator.active()})
     result = trainer.fit(run_dir=output, resume=resume)
     finalize_method(net)
     manifest = {"base_model": base, "max_length": cfg.max_length, **(extra_manifest or {})}

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import allocator
 from ..errors import InputError
 from ..hub import MANIFEST
 from .checkpoint import latest_checkpoint
@@ -46,7 +47,8 @@ def multitask(config: MultitaskConfig | dict | str | Path, *, output: str | Path
     _write_json(output / "run_config.json", {
         "config": cfg.train.to_dict(), "multitask": cfg.to_dict(), "model": cfg.model,
         "tasks": [{"name": t.name, "head": t.head, "train": _describe(t.train), "eval": _describe(t.eval),
-                   "text_column": t.text_column, "label_column": t.label_column} for t in cfg.tasks]})
+                   "text_column": t.text_column, "label_column": t.label_column} for t in cfg.tasks],
+        "allocator": allocator.active()})
     singles = train_baselines(cfg, data, output, progress, on_event) if baselines else {}
     net, tokenizer, base, result, weights = _train_joint(cfg, data, output, progress, on_event)
     joint = {"params": sum(p.numel() for p in net.parameters()), "train_seconds": result.train_seconds}
