@@ -2,6 +2,7 @@
 streaming chat time to first token under concurrent streams.
 
     .venv/bin/python bench/serve.py [--clients 32] [--requests 320] [--streams 8] [--skip-asr]
+    .venv/bin/python bench/serve.py --chat-only --generation-slots 1,8   # chat alone, one slot vs eight
 
 Each configuration starts its own `llmkit serve` subprocess on 127.0.0.1 (so client and server do not share a
 GIL), warms the model up, then fires requests from an asyncio httpx client with a fixed number in flight.
@@ -194,6 +195,9 @@ def main() -> int:
     ap.add_argument("--classifier", default="minilm-sentiment")
     ap.add_argument("--skip-asr", action="store_true")
     ap.add_argument("--encoders-only", action="store_true", help="only the batching runs (embeddings, classification)")
+    ap.add_argument("--chat-only", action="store_true", help="only the chat runs")
+    ap.add_argument("--generation-slots", default="1", help="comma-separated --generation-slots values, one chat "
+                    "run each (e.g. 1,8)")
     args = ap.parse_args()
     from llmkit.errors import LlmkitError
     from llmkit.hub import resolve
@@ -209,8 +213,8 @@ def main() -> int:
     print(f"`uptime` before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     lines = ["| endpoint (batching) | requests | req/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|---|"]
     ratios = {}
-    kinds = [("embeddings", "/v1/embeddings", "all-minilm-l6-v2")]
-    if classifier:
+    kinds = [] if args.chat_only else [("embeddings", "/v1/embeddings", "all-minilm-l6-v2")]
+    if classifier and not args.chat_only:
         kinds.append(("classifications", "/v1/classifications", classifier))
     for kind, path, model in kinds:
         for text_kind in ("reviews", "sentences"):
@@ -229,16 +233,18 @@ def main() -> int:
             print(f"dynamic batching / one at a time, {kind}, {args.clients} clients: {r:.2f}x")
         return 0
 
-    with Server("--model", CHAT) as s:
-        asyncio.run(streams(s.url, 1, 1, 4))  # warm-up
-        chat = asyncio.run(streams(s.url, args.streams, args.stream_rounds, args.max_tokens))
-        # one `user` per request: fair queueing allows 16 queued jobs per client (--queue-per-client)
-        bodies = [{"model": CHAT, "messages": [{"role": "user", "content": t[:200]}], "max_tokens": 8,
-                   "user": f"u{i}"} for i, t in enumerate(data[: max(args.clients, args.requests // 8)])]
-        plain = asyncio.run(load(s.url, "/v1/chat/completions", bodies, args.clients))
-        lines.append(row("/v1/chat/completions (fair queue, max_tokens 8)", plain))
+    chats = {}
+    for slots in [int(x) for x in args.generation_slots.split(",")]:
+        with Server("--model", CHAT, "--generation-slots", str(slots)) as s:
+            asyncio.run(streams(s.url, 1, 1, 4))  # warm-up
+            chats[slots] = asyncio.run(streams(s.url, args.streams, args.stream_rounds, args.max_tokens))
+            # one `user` per request: fair queueing allows 16 queued jobs per client (--queue-per-client)
+            bodies = [{"model": CHAT, "messages": [{"role": "user", "content": t[:200]}], "max_tokens": 8,
+                       "user": f"u{i}"} for i, t in enumerate(data[: max(args.clients, args.requests // 8)])]
+            plain = asyncio.run(load(s.url, "/v1/chat/completions", bodies, args.clients))
+            lines.append(row(f"/v1/chat/completions (fair queue, {slots} generation slot(s), max_tokens 8)", plain))
     asr = None
-    clip = None if args.skip_asr else speech_clip()
+    clip = None if args.skip_asr or args.chat_only else speech_clip()
     if clip:
         with Server("--model", "whisper-tiny.en") as s:
             asyncio.run(load(s.url, "/v1/audio/transcriptions", [{"model": "whisper-tiny.en"}], 1, clip))
@@ -250,9 +256,10 @@ def main() -> int:
     print()
     for kind, r in ratios.items():
         print(f"dynamic batching / one at a time, {kind}, {args.clients} clients: {r:.2f}x")
-    print(f"streaming chat, {args.streams} concurrent streams x {args.stream_rounds}, max_tokens {args.max_tokens}: "
-          f"time to first token p50 {chat['ttft_p50'] * 1000:.0f} ms, p99 {chat['ttft_p99'] * 1000:.0f} ms; "
-          f"{chat['tok_s']:.1f} tokens/s in total; errors {chat['errors']}")
+    for slots, chat in chats.items():
+        print(f"streaming chat, {slots} generation slot(s), {args.streams} concurrent streams x {args.stream_rounds}, "
+              f"max_tokens {args.max_tokens}: time to first token p50 {chat['ttft_p50'] * 1000:.0f} ms, "
+              f"p99 {chat['ttft_p99'] * 1000:.0f} ms; {chat['tok_s']:.1f} tokens/s in total; errors {chat['errors']}")
     print(f"`uptime` after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     return 0
 

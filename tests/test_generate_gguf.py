@@ -32,7 +32,7 @@ def llama(home, request):
 
     module = llamacpp if request.param == "llamacpp" else llamacpp_python
     if not module.available():
-        pytest.skip(f"{request.param} is not installed: {module.MISSING}")
+        pytest.skip(module.MISSING)
     from llmkit import pipeline
 
     return pipeline("text-generation", engine=request.param, threads=2)

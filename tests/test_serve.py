@@ -394,3 +394,56 @@ def test_metrics_are_prometheus_text(http):
     assert 'llmkit_requests_total{method="POST",route="/v1/chat/completions",status="200"}' in text
     assert "llmkit_tokens_generated_total" in text and "llmkit_queue_depth" in text
     assert 'le="+Inf"' in text
+
+
+STORY = [{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
+
+
+def test_generation_slots_stream_concurrently_from_one_model():
+    """With --generation-slots 2 on llama.cpp, two streams decode together (one model, two slots): the second
+    stream's first token arrives before the first stream has finished. With one slot it would queue behind it."""
+    settings = ServeSettings(port=0, generation_slots=2, n_ctx=1024, threads=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LLMKIT_HOME", REAL_HOME)
+        with running(settings) as url:
+            sdk = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=120)
+            sdk.chat.completions.create(model=CHAT, messages=HI, max_tokens=2)  # load the model first
+            events: list[tuple[float, int, str]] = []
+            lock = threading.Lock()
+
+            def stream(i: int) -> None:
+                chunks = sdk.chat.completions.create(model=CHAT, messages=STORY, max_tokens=64, temperature=0.9,
+                                                     seed=i, stream=True, user=f"user-{i}")
+                for chunk in chunks:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        with lock:
+                            events.append((time.monotonic(), i, chunk.choices[0].delta.content))
+
+            threads = [threading.Thread(target=stream, args=(i,)) for i in range(2)]
+            for t in threads:
+                t.start()
+                time.sleep(0.05)
+            for t in threads:
+                t.join(120)
+    first_of = {i: min(t for t, j, _ in events if j == i) for i in (0, 1)}
+    last_of = {i: max(t for t, j, _ in events if j == i) for i in (0, 1)}
+    assert first_of[1] < last_of[0] and first_of[0] < last_of[1]  # they overlapped
+    assert all("".join(c for _, j, c in events if j == i).strip() for i in (0, 1))
+
+
+def test_a_concurrent_engine_is_loaded_once_other_engines_once_per_worker():
+    from types import SimpleNamespace
+
+    from llmkit.serve.models import shared_when_concurrent
+
+    for slots, expected_loads in ((2, 1), (1, 2)):
+        loads: list[object] = []
+
+        def load(slots=slots, loads=loads):
+            pipe = SimpleNamespace(engine=SimpleNamespace(slots=slots))
+            loads.append(pipe)
+            return pipe
+
+        worker_load = shared_when_concurrent(load, workers=2)
+        first, second = worker_load(), worker_load()
+        assert len(loads) == expected_loads and (first is second) == (expected_loads == 1)

@@ -23,7 +23,8 @@ _FLAGS = [
     ("--batch-max-wait-ms", float, "how long an idle encoder waits to fill a batch (default 5)"),
     ("--queue-size", int, "generation/speech jobs queued per model before 503 (default 64)"),
     ("--queue-per-client", int, "... per client before 429 (default 16)"),
-    ("--generation-slots", int, "copies of a chat model generating in parallel (default 1)"),
+    ("--generation-slots", int, "chat requests generating at once: llama.cpp slots in one model (decoded as "
+     "one batch), or model copies for other engines (default 1)"),
     ("--n-ctx", int, "context window for chat models (default 4096)"),
     ("--threads", int, "CPU threads per model (default: all cores)"),
 ]

@@ -48,9 +48,10 @@ def default_threads() -> int:
 class LlamaCppEngine:
     name = "llamacpp"
 
-    def __init__(self, server: Any, meta: dict[str, Any], context_length: int):
+    def __init__(self, server: Any, meta: dict[str, Any], context_length: int, slots: int = 1):
         self.server = server
-        self.context_length = context_length
+        self.context_length = context_length  # per slot
+        self.slots = slots  # concurrent generations llama.cpp decodes together (continuous batching)
         self.chat_template = meta.get("tokenizer.chat_template")
         tokens = meta.get("tokenizer.ggml.tokens", {})
         self.bos_token = tokens.get(meta.get("tokenizer.ggml.bos_token_id"), "")
@@ -58,7 +59,8 @@ class LlamaCppEngine:
         self.eos_token_ids = frozenset()  # llama.cpp itself stops at end-of-generation tokens
 
     @classmethod
-    def from_ref(cls, ref: ModelRef, *, threads: int | None = None, n_ctx: int | None = None) -> "LlamaCppEngine":
+    def from_ref(cls, ref: ModelRef, *, threads: int | None = None, n_ctx: int | None = None,
+                 parallel: int = 1) -> "LlamaCppEngine":
         if not available():
             raise EngineUnavailableError(MISSING)
         import xllamacpp as xlc
@@ -68,8 +70,9 @@ class LlamaCppEngine:
         trained = meta.get(f"{meta.get('general.architecture')}.context_length") or DEFAULT_MAX_CTX
         params = xlc.CommonParams()
         params.model.path = str(path)
-        params.n_ctx = min(n_ctx or DEFAULT_MAX_CTX, trained)
-        params.n_parallel = 1  # one sequence: all of the context for it
+        per_slot = min(n_ctx or DEFAULT_MAX_CTX, trained)
+        params.n_parallel = max(1, parallel)  # slots: concurrent requests decoded as one batch
+        params.n_ctx = per_slot * params.n_parallel  # llama.cpp splits n_ctx between the slots
         params.n_threads_http = 1  # its local HTTP endpoint is only used to tokenise
         params.verbosity = -1  # llama.cpp's own logs stay quiet
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or default_threads()
@@ -77,7 +80,7 @@ class LlamaCppEngine:
             server = xlc.Server(params)
         except Exception as e:  # llama.cpp could not read the file
             raise LlmkitError(f"llama.cpp could not load {path}: {e}; check the file or try --engine torch.") from None
-        return cls(server, meta, params.n_ctx)
+        return cls(server, meta, per_slot, params.n_parallel)
 
     def tokenize(self, text: str) -> list[int]:
         """llama.cpp's own tokeniser (special tokens such as <|im_start|> parsed; BOS added if the model wants it).

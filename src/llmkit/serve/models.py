@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..catalog import CATALOG, DEFAULTS, canonical_name
@@ -117,13 +119,15 @@ class ModelPool:
         key = (kind, ref.name)
         if key not in self._queues:
             s = self.settings
+            task = KINDS[kind][1]
             if kind == "chat":
-                opts: dict[str, Any] = {"threads": s.threads, "n_ctx": s.n_ctx}
                 workers = s.generation_slots
+                opts: dict[str, Any] = {"threads": s.threads, "n_ctx": s.n_ctx, "parallel": workers}
+                load = shared_when_concurrent(lambda: self._load(task, ref, **opts), workers)
             else:
                 opts, workers = {"cpu_threads": s.threads or 0}, 1
-            task = KINDS[kind][1]
-            self._queues[key] = FairQueue(ref.name, lambda: self._load(task, ref, **opts), workers=workers,
+                load = lambda: self._load(task, ref, **opts)  # noqa: E731
+            self._queues[key] = FairQueue(ref.name, load, workers=workers,
                                           max_size=s.queue_size, max_per_client=s.queue_per_client,
                                           retry_after=s.retry_after_s)
         return ref, self._queues[key]
@@ -152,6 +156,25 @@ class ModelPool:
             b.close()
         for q in self._queues.values():
             q.close()
+
+
+def shared_when_concurrent(load: Callable[[], Any], workers: int) -> Callable[[], Any]:
+    """The ``load`` for a generation queue's workers. An engine that generates for several requests at once
+    (llama.cpp slots: one model, one KV cache per slot, decoded as one batch) is loaded once and shared by all
+    workers; any other engine is loaded once per worker (a copy each)."""
+    lock = threading.Lock()
+    shared: list[Any] = []
+
+    def load_for_worker() -> Any:
+        with lock:
+            if shared:
+                return shared[0]
+            pipe = load()
+            if getattr(pipe.engine, "slots", 1) >= workers > 1:
+                shared.append(pipe)
+            return pipe
+
+    return load_for_worker
 
 
 def _check_head(ref: ModelRef, head: str) -> None:

@@ -48,7 +48,7 @@ class ServeSettings(BaseSettings):
     queue_size: int = Field(64, ge=1)                             # jobs waiting per generation/speech model
     queue_per_client: int = Field(16, ge=1)                       # ... per client before 429
     retry_after_s: int = Field(1, ge=1)
-    generation_slots: int = Field(1, ge=1, le=16)                 # model copies serving generation in parallel
+    generation_slots: int = Field(1, ge=1, le=16)                 # generations at once: llama.cpp slots, else model copies
     n_ctx: int = Field(4096, ge=256)
     threads: int | None = Field(None, ge=1, le=256)
     log_level: str = "info"

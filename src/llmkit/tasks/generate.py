@@ -119,9 +119,10 @@ class TextGenerationPipeline:
 
     @classmethod
     def from_ref(cls, ref: ModelRef, engine: str = "auto", *, threads: int | None = None,
-                 n_ctx: int | None = None, **options: Any) -> "TextGenerationPipeline":
+                 n_ctx: int | None = None, parallel: int = 1, **options: Any) -> "TextGenerationPipeline":
         defaults = GenerationOptions().replace(**options)  # validate before the (slow) load
-        return cls(load_engine(ref, engine, threads=threads, n_ctx=n_ctx), defaults, model_name=ref.name,
+        return cls(load_engine(ref, engine, threads=threads, n_ctx=n_ctx, parallel=parallel), defaults,
+                   model_name=ref.name,
                    default_system=ref.entry.get("default_system"))
 
     # ------------------------------------------------------------------------------------------ public API
@@ -274,14 +275,19 @@ class Conversation:
 ENGINES = ("auto", "llamacpp", "llama-cpp-python", "torch")
 
 
-def load_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None):
+def load_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None,
+                parallel: int = 1):
     """The engine for a model. GGUF: llama-cpp-python when the user has built it (a native build, the fastest
-    measured), else xllamacpp (``llamacpp``, the default install), else transformers/torch; everything else: torch."""
+    measured), else xllamacpp (``llamacpp``, the default install), else transformers/torch; everything else: torch.
+
+    ``parallel`` asks for that many concurrent generations in one loaded model (llama.cpp's slots, decoded as one
+    batch); only xllamacpp has them, so with ``parallel > 1`` auto prefers it. An engine's ``slots`` attribute says
+    how many ``generate()`` calls it serves at once (1 when absent)."""
     if engine not in ENGINES:
         raise InputError(f"--engine must be one of {', '.join(ENGINES)} (got {engine!r}).")
     if engine in ("llamacpp", "llama-cpp-python") and ref.format != "gguf":
         raise InputError(f"--engine {engine} needs a GGUF model; {ref.name!r} is {ref.format}: use --engine torch.")
-    if engine in ("auto", "llama-cpp-python") and ref.format == "gguf":
+    if (engine == "llama-cpp-python" or (engine == "auto" and parallel == 1)) and ref.format == "gguf":
         from ..engines import llamacpp_python
 
         if llamacpp_python.available():
@@ -292,7 +298,7 @@ def load_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
         from ..engines import llamacpp
 
         if llamacpp.available():
-            return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx)
+            return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, parallel=parallel)
         if engine == "llamacpp":
             raise EngineUnavailableError(llamacpp.MISSING)
     from ..engines import torch_causal
