@@ -13,7 +13,7 @@ setup: apt venv
 
 # System packages (speech synthesis for tests). Skipped when already present; needs root or sudo.
 apt: $(VENV)/.apt-done
-$(VENV)/.apt-done:
+$(VENV)/.apt-done: Makefile
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing apt packages:$$missing"; \
