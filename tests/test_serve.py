@@ -447,3 +447,14 @@ def test_a_concurrent_engine_is_loaded_once_other_engines_once_per_worker():
         worker_load = shared_when_concurrent(load, workers=2)
         first, second = worker_load(), worker_load()
         assert len(loads) == expected_loads and (first is second) == (expected_loads == 1)
+
+
+def test_bad_server_settings_name_the_flag():
+    from cli_helpers import llmkit
+
+    r = llmkit("serve", "--generation-slots", "0", "--port", "99999")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert ("--generation-slots (or LLMKIT_SERVE_GENERATION_SLOTS): input should be greater than or equal to 1 "
+            "(got 0)") in err
+    assert "--port (or LLMKIT_SERVE_PORT): input should be less than or equal to 65535 (got 99999)" in err

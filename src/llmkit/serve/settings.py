@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ..errors import InputError
@@ -48,7 +48,7 @@ class ServeSettings(BaseSettings):
     queue_size: int = Field(64, ge=1)                             # jobs waiting per generation/speech model
     queue_per_client: int = Field(16, ge=1)                       # ... per client before 429
     retry_after_s: int = Field(1, ge=1)
-    generation_slots: int = Field(1, ge=1, le=16)                 # generations at once: llama.cpp slots, else model copies
+    generation_slots: int = Field(1, ge=1, le=16)                 # at once: llama.cpp slots, else model copies
     n_ctx: int = Field(4096, ge=256)
     threads: int | None = Field(None, ge=1, le=256)
     log_level: str = "info"
@@ -68,13 +68,23 @@ def load_settings(config: str | Path | None = None, **flags: Any) -> ServeSettin
     data: dict[str, Any] = {}
     if config:
         data = _read_file(Path(config))
-    from_env = ServeSettings()
-    data.update({k: getattr(from_env, k) for k in from_env.model_fields_set})
-    data.update({k: v for k, v in flags.items() if v is not None})
     try:
+        from_env = ServeSettings()
+        data.update({k: getattr(from_env, k) for k in from_env.model_fields_set})
+        data.update({k: v for k, v in flags.items() if v is not None})
         return ServeSettings(**data)
-    except ValueError as e:  # pydantic's ValidationError is a ValueError
+    except ValidationError as e:
+        problems = "; ".join(f"{_names(err['loc'])}: {err['msg'].lower()} (got {err.get('input')!r})"
+                             for err in e.errors())
+        raise InputError(f"bad server setting: {problems}.") from None
+    except ValueError as e:
         raise InputError(f"bad server setting: {e}") from None
+
+
+def _names(loc: tuple) -> str:
+    """A setting's flag and environment variable, e.g. --generation-slots (or LLMKIT_SERVE_GENERATION_SLOTS)."""
+    field = str(loc[0]) if loc else "?"
+    return f"--{field.replace('_', '-')} (or LLMKIT_SERVE_{field.upper()})"
 
 
 def _read_file(path: Path) -> dict[str, Any]:
