@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ENV = "LLMKIT_ALLOCATOR"  # "tcmalloc" (default) or "system"
+SYSTEM = ("system", "glibc", "off", "0")  # values of ENV that keep the C library's malloc
 _MARK = "LLMKIT_ALLOCATOR_REEXEC"  # set on the re-executed process, so it never loops
 LIBRARY = "libtcmalloc_minimal.so.4"
 SEARCH = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib")
@@ -40,8 +41,12 @@ def active() -> str:
 
 def relaunch_command(argv: Sequence[str]) -> tuple[list[str], dict[str, str]] | None:
     """The command and environment to re-run ``llmkit ARGV`` under tcmalloc, or None when it should not."""
-    if os.environ.get(ENV, "tcmalloc").lower() in ("system", "glibc", "off", "0") or os.environ.get(_MARK):
+    choice = os.environ.get(ENV, "tcmalloc").strip().lower()
+    if choice in SYSTEM or os.environ.get(_MARK):
         return None
+    if choice != "tcmalloc":
+        print(f"llmkit: warning: {ENV}={choice!r} is neither 'tcmalloc' nor 'system'; using tcmalloc.",
+              file=sys.stderr)
     if sys.platform != "linux" or active() == "tcmalloc":
         return None
     library = find_tcmalloc()

@@ -82,3 +82,23 @@ def _pick_strings(f: BinaryIO, wanted: set[int]) -> dict[int, str]:
         else:
             f.seek(length, 1)
     return picked
+
+
+class GGUFInfo:
+    """What both llama.cpp engines need from a GGUF before loading it: the file, its trained context length, and
+    the chat template with the BOS/EOS texts it uses."""
+
+    def __init__(self, model_path: str | Path, default_ctx: int):
+        path = Path(model_path)
+        self.path = path if path.is_file() else sorted(path.glob("*.gguf"))[0]
+        meta = read_metadata(self.path, keep_tokens=("tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"))
+        self.default_ctx = default_ctx
+        self.trained_ctx: int = meta.get(f"{meta.get('general.architecture')}.context_length") or default_ctx
+        self.chat_template: str | None = meta.get("tokenizer.chat_template")
+        tokens = meta.get("tokenizer.ggml.tokens", {})
+        self.bos_token: str = tokens.get(meta.get("tokenizer.ggml.bos_token_id"), "")
+        self.eos_token: str = tokens.get(meta.get("tokenizer.ggml.eos_token_id"), "")
+
+    def n_ctx(self, asked: int | None) -> int:
+        """The context to allocate: what was asked (default ``default_ctx``), at most what the model was trained on."""
+        return min(asked or self.default_ctx, self.trained_ctx)

@@ -19,13 +19,12 @@ import os
 import queue
 import threading
 import urllib.request
-from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import EngineUnavailableError, LlmkitError
 from ..hub import ModelRef
 from ..tasks.decoding import Piece, TokenLogprob
-from .gguf_meta import read_metadata
+from .gguf_meta import GGUFInfo
 
 MISSING = "the llama.cpp engine is not installed: `pip install 'llmkit[llamacpp]'` (or use --engine torch)."
 DEFAULT_MAX_CTX = 8192  # the KV cache is allocated up front: more context costs memory even when unused
@@ -48,14 +47,11 @@ def default_threads() -> int:
 class LlamaCppEngine:
     name = "llamacpp"
 
-    def __init__(self, server: Any, meta: dict[str, Any], context_length: int, slots: int = 1):
+    def __init__(self, server: Any, info: GGUFInfo, context_length: int, slots: int = 1):
         self.server = server
         self.context_length = context_length  # per slot
         self.slots = slots  # concurrent generations llama.cpp decodes together (continuous batching)
-        self.chat_template = meta.get("tokenizer.chat_template")
-        tokens = meta.get("tokenizer.ggml.tokens", {})
-        self.bos_token = tokens.get(meta.get("tokenizer.ggml.bos_token_id"), "")
-        self.eos_token = tokens.get(meta.get("tokenizer.ggml.eos_token_id"), "")
+        self.chat_template, self.bos_token, self.eos_token = info.chat_template, info.bos_token, info.eos_token
         self.eos_token_ids = frozenset()  # llama.cpp itself stops at end-of-generation tokens
 
     @classmethod
@@ -65,12 +61,11 @@ class LlamaCppEngine:
             raise EngineUnavailableError(MISSING)
         import xllamacpp as xlc
 
-        path = ref.path if ref.path.is_file() else sorted(Path(ref.path).glob("*.gguf"))[0]
-        meta = read_metadata(path, keep_tokens=("tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"))
-        trained = meta.get(f"{meta.get('general.architecture')}.context_length") or DEFAULT_MAX_CTX
+        info = GGUFInfo(ref.path, DEFAULT_MAX_CTX)
+        path = info.path
         params = xlc.CommonParams()
         params.model.path = str(path)
-        per_slot = min(n_ctx or DEFAULT_MAX_CTX, trained)
+        per_slot = info.n_ctx(n_ctx)
         params.n_parallel = max(1, parallel)  # slots: concurrent requests decoded as one batch
         params.n_ctx = per_slot * params.n_parallel  # llama.cpp splits n_ctx between the slots
         params.n_threads_http = 1  # its local HTTP endpoint is only used to tokenise
@@ -80,7 +75,7 @@ class LlamaCppEngine:
             server = xlc.Server(params)
         except Exception as e:  # llama.cpp could not read the file
             raise LlmkitError(f"llama.cpp could not load {path}: {e}; check the file or try --engine torch.") from None
-        return cls(server, meta, per_slot, params.n_parallel)
+        return cls(server, info, per_slot, params.n_parallel)
 
     def tokenize(self, text: str) -> list[int]:
         """llama.cpp's own tokeniser (special tokens such as <|im_start|> parsed; BOS added if the model wants it).

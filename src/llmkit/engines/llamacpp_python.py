@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import EngineUnavailableError, LlmkitError
 from ..hub import ModelRef
 from ..tasks.decoding import Detokenizer, Piece, TokenLogprob
-from .gguf_meta import read_metadata
+from .gguf_meta import GGUFInfo
 from .llamacpp import DEFAULT_MAX_CTX, default_threads
 
 NAME = "llama-cpp-python"
@@ -49,17 +48,14 @@ def _close_devnull_at_exit() -> None:
 class LlamaCppPythonEngine:
     name = NAME
 
-    def __init__(self, llm: Any, meta: dict[str, Any]):
+    def __init__(self, llm: Any, info: GGUFInfo):
         import llama_cpp
 
         self.llm = llm
         self._lib = llama_cpp
         self._vocab = llm._model.vocab
         self.context_length = llm.n_ctx()
-        self.chat_template = meta.get("tokenizer.chat_template")
-        tokens = meta.get("tokenizer.ggml.tokens", {})
-        self.bos_token = tokens.get(meta.get("tokenizer.ggml.bos_token_id"), "")
-        self.eos_token = tokens.get(meta.get("tokenizer.ggml.eos_token_id"), "")
+        self.chat_template, self.bos_token, self.eos_token = info.chat_template, info.bos_token, info.eos_token
         self.eos_token_ids = frozenset()  # end-of-generation tokens are asked of llama.cpp itself (is_eog)
         self._busy = threading.Lock()  # one llama.cpp context: one generation at a time (the web app's users share it)
 
@@ -71,16 +67,15 @@ class LlamaCppPythonEngine:
         from llama_cpp import Llama
 
         _close_devnull_at_exit()
-        path = ref.path if ref.path.is_file() else sorted(Path(ref.path).glob("*.gguf"))[0]
-        meta = read_metadata(path, keep_tokens=("tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"))
-        trained = meta.get(f"{meta.get('general.architecture')}.context_length") or DEFAULT_MAX_CTX
+        info = GGUFInfo(ref.path, DEFAULT_MAX_CTX)
+        path = info.path
         n = threads or default_threads()
         try:
-            llm = Llama(model_path=str(path), n_ctx=min(n_ctx or DEFAULT_MAX_CTX, trained), n_threads=n,
+            llm = Llama(model_path=str(path), n_ctx=info.n_ctx(n_ctx), n_threads=n,
                         n_threads_batch=n, verbose=False)
         except Exception as e:  # llama.cpp could not read the file
             raise LlmkitError(f"llama.cpp could not load {path}: {e}; check the file or try --engine torch.") from None
-        return cls(llm, meta)
+        return cls(llm, info)
 
     def tokenize(self, text: str) -> list[int]:
         """llama.cpp's tokeniser: special tokens parsed, BOS added if the model asks for it."""
