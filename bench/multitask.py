@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/multitask.py [--limit 300] [--eval-limit 300] [--max-length 64] [--epochs 1]
         [--strategies equal,uncertainty,...] [--extra mmoe:famo] [--out runs/bench-multitask] [--threads 2]
+        [--seeds 13,14,15]
 
 The anchor is one single-task model per dataset (same body, same TrainConfig, same examples per task), trained
 once and reused by every strategy. Each strategy then trains one joint model (hard sharing, proportional
@@ -9,6 +10,11 @@ sampling; gradient-balancing strategies see every task in every step). The budge
 examples per task (a fixed random subset; None = the full training split) and ``--epochs``. Evaluation uses the
 real test splits (``--eval-limit`` examples each, a fixed subset). Prints a markdown table with every strategy's
 row, including the ones that lose, and writes it to ``<out>/results.md`` and ``<out>/results.json``.
+
+``--seeds 13,14,15`` repeats the whole comparison once per seed (a seed picks the training subset, the heads' init
+and the batch order, for the baselines and the joint runs alike) in ``<out>/seed-N/``, then writes the mean over
+seeds, with each task's paired difference (joint minus single of the same seed) as mean and standard deviation,
+to ``<out>/results-seeds.md``: one seed's difference of a point or two is within training noise.
 """
 from __future__ import annotations
 
@@ -44,10 +50,23 @@ def main() -> None:
     p.add_argument("--strategies", default=STRATEGIES)
     p.add_argument("--extra", default="mmoe:equal", help="architecture:weighting runs, comma-separated ('' for none)")
     p.add_argument("--out", default="runs/bench-multitask")
+    p.add_argument("--seeds", default="", help="comma-separated seeds: repeat per seed and report the mean")
     args = p.parse_args()
     args.limit, args.eval_limit = args.limit or None, args.eval_limit or None
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not args.seeds:
+        run_one(args)
+        return
+    root, per_seed = Path(args.out), []
+    for seed in [int(x) for x in args.seeds.split(",")]:
+        one = argparse.Namespace(**{**vars(args), "seed": seed, "out": str(root / f"seed-{seed}")})
+        per_seed.append(run_one(one))
+    table = _seeds_table(per_seed)
+    (root / "results-seeds.md").write_text(table)
+    print(table)
 
+
+def run_one(args) -> dict:
     from llmkit.train.mtl_config import MultitaskConfig
     from llmkit.train.mtl_report import compare
     from llmkit.train.multitask import load_task, multitask, train_baselines
@@ -77,8 +96,10 @@ def main() -> None:
         print(_line(row), flush=True)
     table = _table(args, singles, rows)
     (out / "results.md").write_text(table)
-    (out / "results.json").write_text(json.dumps({"args": vars(args), "singles": singles, "rows": rows}, indent=2))
+    result = {"args": vars(args), "singles": singles, "rows": rows}
+    (out / "results.json").write_text(json.dumps(result, indent=2))
     print(table)
+    return result
 
 
 def _line(row) -> str:
@@ -95,6 +116,40 @@ def _table(args, singles, rows) -> str:
              "| single-task x3 | - | " + " | ".join(f"{singles[n]['metric']:.4f}" for n in names)
              + f" | 0 | 0 | {sum(s['train_seconds'] for s in singles.values()):.0f} s (3 models) |"]
     lines += [_line(r) for r in sorted(rows, key=lambda r: -r["delta_m"])]
+    return "\n".join(lines) + "\n"
+
+
+def _mean_sd(xs: list[float]) -> tuple[float, float]:
+    m = sum(xs) / len(xs)
+    return m, (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else 0.0
+
+
+def _seeds_table(per_seed: list[dict]) -> str:
+    """Mean over seeds: single and joint metric per task, the paired difference in points (mean +- sd), Delta_m."""
+    names = [n for n, _ in TASKS]
+    seeds = [r["args"]["seed"] for r in per_seed]
+    head = ("| architecture | weighting | " + " | ".join(f"{n}: joint (pts vs single, mean +- sd)" for n in names)
+            + " | Delta_m (mean +- sd) | worst task mean (pts) |")
+    lines = [f"Mean over seeds {', '.join(map(str, seeds))} (paired: each seed's joint run against that seed's "
+             "single-task models).", "", head, "|" + "---|" * (len(names) + 4),
+             "| single-task x3 | - | " + " | ".join(
+                 "{:.4f} +- {:.4f}".format(*_mean_sd([r["singles"][n]["metric"] for r in per_seed])) for n in names)
+             + " | 0 | 0 |"]
+    keys = [(row["architecture"], row["weighting"]) for row in per_seed[0]["rows"]]
+    summary = []
+    for arch, weighting in keys:
+        rows = [next(x for x in r["rows"] if (x["architecture"], x["weighting"]) == (arch, weighting))
+                for r in per_seed]
+        cells, worst = [], float("inf")
+        for n in names:
+            joint_m, _ = _mean_sd([x["tasks"][n]["joint"] for x in rows])
+            pts_m, pts_sd = _mean_sd([x["tasks"][n]["points"] for x in rows])
+            worst = min(worst, pts_m)
+            cells.append(f"{joint_m:.4f} ({pts_m:+.1f} +- {pts_sd:.1f})")
+        dm, dm_sd = _mean_sd([x["delta_m"] for x in rows])
+        summary.append((dm, f"| {arch} | {weighting} | " + " | ".join(cells) + f" | {dm:+.2f}% +- {dm_sd:.2f} | "
+                            f"{worst:+.1f} |"))
+    lines += [line for _, line in sorted(summary, key=lambda x: -x[0])]
     return "\n".join(lines) + "\n"
 
 

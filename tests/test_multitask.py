@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from cli_helpers import llmkit
 from llmkit.errors import InputError
 from llmkit.train.checkpoint import latest_checkpoint
+from llmkit.train.mtl_report import compare, eval_noise_points
 from llmkit.train.multitask import multitask
 from tiny import toy_sentiment
 
@@ -69,6 +70,8 @@ def test_cli_two_tasks_with_baselines_report_classify_and_evaluate(tiny_encoder,
         assert row["joint"] == joint[row["task"]]["metric"]
         single = json.loads((out / "baselines" / row["task"] / "result.json").read_text())
         assert row["single"] == single["metric"] and row["negative_transfer"] == (row["joint"] < row["single"])
+        if row["metric_name"] == "accuracy":  # the noise band comes from the number of evaluation examples
+            assert row["noise_points"] == pytest.approx(eval_noise_points(row["single"], single["best"]["n"]))
     assert cmp["delta_m"] == pytest.approx(sum(r["relative"] for r in cmp["rows"]) / 2)
     assert cmp["joint"]["params"] < sum(s["params"] for s in cmp["singles"].values())
     for png in ("comparison.png", "delta.png", "weights.png", "metric.png", "confusion_topic.png"):
@@ -193,3 +196,18 @@ def test_subset_keeps_every_class_and_is_fixed_by_the_seed():
     assert len(picked) == 10 and {r["label"] for r in picked} == {"common", "rare"}
     assert picked == subset(rows, 10, seed=3) and picked != subset(rows, 10, seed=4)
     assert subset(rows, None, seed=3) is rows and subset(rows, 9999, seed=3) is rows
+
+
+def test_noise_band_is_two_standard_errors_of_a_difference():
+    # p = 0.8 on n = 1000: SE of one accuracy sqrt(0.8 * 0.2 / 1000) = 1.265 points; of a difference x sqrt(2);
+    # the band is two of those: 3.58 points.
+    assert eval_noise_points(0.8, 1000) == pytest.approx(3.578, abs=1e-3)
+    assert eval_noise_points(0.8, None) is None
+    singles = {"a": {"metric": 0.80, "metric_name": "accuracy", "best": {"n": 1000}},
+               "b": {"metric": 0.80, "metric_name": "accuracy", "best": {"n": 1000}},
+               "c": {"metric": -0.5, "metric_name": "neg_mse", "best": {"n": 1000}}}
+    joint = {"a": {"metric": 0.79}, "b": {"metric": 0.75}, "c": {"metric": -0.6}}
+    rows = {r["task"]: r for r in compare(joint, singles)["rows"]}
+    assert rows["a"]["negative_transfer"] and rows["a"]["within_noise"]  # -1 point: inside the band
+    assert rows["b"]["negative_transfer"] and not rows["b"]["within_noise"]  # -5 points: outside it
+    assert rows["c"]["noise_points"] is None and not rows["c"]["within_noise"]  # regression: no band

@@ -59,6 +59,11 @@ def _summary(out) -> None:
     tasks = list(json.loads((out / "metrics.json").read_text())["best"].get("tasks", {}))
     lines = []
     cmp = out / "comparison.json"
-    if cmp.exists() and (delta := json.loads(cmp.read_text())["delta_m"]) is not None:
-        lines.append(f"Delta_m vs single-task: {delta:+.2f}%")
+    comparison = json.loads(cmp.read_text()) if cmp.exists() else {}
+    if comparison.get("delta_m") is not None:
+        lines.append(f"Delta_m vs single-task: {comparison['delta_m']:+.2f}%")
+        for r in comparison["rows"]:
+            if r["negative_transfer"]:
+                noise = " (within evaluation noise)" if r.get("within_noise") else ""
+                lines.append(f"negative transfer: {r['task']} {r['points']:+.2f} points{noise}")
     print_summary(out, tuple(lines), try_task=tasks[0] if tasks else "TASK")

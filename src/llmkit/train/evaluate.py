@@ -69,15 +69,15 @@ def score(head_type: str, logits: np.ndarray, targets: Sequence[Any], labels: Se
     """Metrics for one head; ``metric`` is the number early stopping and reports use (higher is better)."""
     if head_type == "single_label":
         report = classification_report(list(targets), logits.argmax(-1).tolist(), labels)
-        return {"metric": report["accuracy"], "metric_name": "accuracy", **report}
+        return {"metric": report["accuracy"], "metric_name": "accuracy", "n": len(targets), **report}
     if head_type == "multi_label":
         y = np.asarray(targets) > 0.5
         p = logits > 0
         tp, fp, fn = (y & p).sum(), (~y & p).sum(), (y & ~p).sum()
         f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
-        return {"metric": float(f1), "metric_name": "micro_f1", "micro_f1": float(f1),
+        return {"metric": float(f1), "metric_name": "micro_f1", "micro_f1": float(f1), "n": len(y),
                 "exact_match": float((y == p).all(-1).mean())}
     y, p = np.asarray(targets, dtype=float), logits[:, 0]
     mse = float(((y - p) ** 2).mean())
     corr = float(np.corrcoef(y, p)[0, 1]) if len(y) > 1 and y.std() > 0 and p.std() > 0 else 0.0
-    return {"metric": -mse, "metric_name": "neg_mse", "mse": mse, "pearson": corr}
+    return {"metric": -mse, "metric_name": "neg_mse", "mse": mse, "pearson": corr, "n": len(y)}

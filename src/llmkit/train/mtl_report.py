@@ -8,6 +8,7 @@ by |M_single,i|. A task whose joint score is below its single-task score is flag
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,11 @@ from .report import _plt, write_report
 
 
 def compare(joint: dict[str, dict[str, Any]], singles: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per-task rows and Delta_m (in %) from {task: {"metric": ...}} of the joint and the single models."""
+    """Per-task rows and Delta_m (in %) from {task: {"metric": ...}} of the joint and the single models.
+
+    For accuracy each row also gets ``noise_points``: twice the standard error of the difference of two
+    accuracies measured on n examples each, 2 * sqrt(2 p (1 - p) / n) in points. A delta inside it is not evidence
+    of transfer either way (and training with another seed moves a model by as much again)."""
     rows = []
     for name, s in singles.items():
         j = joint.get(name, {}).get("metric")
@@ -23,10 +28,20 @@ def compare(joint: dict[str, dict[str, Any]], singles: dict[str, dict[str, Any]]
         if j is None or b is None:
             continue
         rel = (j - b) / abs(b) if b else 0.0
+        n = s.get("best", {}).get("n") or joint.get(name, {}).get("n")
+        noise = eval_noise_points(b, n) if s.get("metric_name") == "accuracy" else None
         rows.append({"task": name, "metric_name": s.get("metric_name"), "single": b, "joint": j,
-                     "points": 100 * (j - b), "relative": 100 * rel, "negative_transfer": j < b})
+                     "points": 100 * (j - b), "relative": 100 * rel, "negative_transfer": j < b,
+                     "noise_points": noise, "within_noise": noise is not None and abs(100 * (j - b)) < noise})
     delta_m = sum(r["relative"] for r in rows) / len(rows) if rows else None
     return {"rows": rows, "delta_m": delta_m}
+
+
+def eval_noise_points(accuracy: float, n: int | None) -> float | None:
+    """2 standard errors of the difference between two accuracies near ``accuracy`` on ``n`` examples, in points."""
+    if not n:
+        return None
+    return 100 * 2 * math.sqrt(2 * accuracy * (1 - accuracy) / n)
 
 
 def write_mtl_report(folder: Path, result: Any, tasks: list[Any], *, cfg: Any, joint: dict[str, Any],
@@ -56,12 +71,20 @@ def write_mtl_report(folder: Path, result: Any, tasks: list[Any], *, cfg: Any, j
 
 def _comparison_section(cmp: dict[str, Any], joint: dict[str, Any], singles: dict[str, Any]) -> list[str]:
     lines = ["## Single-task vs joint", "",
-             "| task | metric | single | joint | delta (points) | relative delta | transfer |",
-             "|---|---|---|---|---|---|---|"]
+             "| task | metric | single | joint | delta (points) | noise (points) | relative delta | transfer |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in cmp["rows"]:
         flag = "**negative**" + (" (> 1 point)" if r["points"] < -1 else "") if r["negative_transfer"] else "ok"
+        if r.get("within_noise"):
+            flag += ", within noise"
+        noise = f"±{r['noise_points']:.1f}" if r.get("noise_points") is not None else "-"
         lines.append(f"| {r['task']} | {r['metric_name']} | {r['single']:.4f} | {r['joint']:.4f} | "
-                     f"{r['points']:+.2f} | {r['relative']:+.2f}% | {flag} |")
+                     f"{r['points']:+.2f} | {noise} | {r['relative']:+.2f}% | {flag} |")
+    if any(r.get("noise_points") is not None for r in cmp["rows"]):
+        lines += ["", "Noise: twice the standard error of the difference between two accuracies on this many "
+                  "evaluation examples. A delta inside it is not evidence of transfer either way; a different "
+                  "training seed moves a model by about as much again (`bench/multitask.py --seeds` repeats a "
+                  "comparison over seeds)."]
     if cmp["delta_m"] is not None:
         lines += ["", f"**Delta_m = {cmp['delta_m']:+.2f}%** (mean relative delta over tasks; > 0: the joint model "
                   "is better on average)."]
