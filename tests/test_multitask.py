@@ -125,6 +125,29 @@ def test_mmoe_folder_serves_every_head_through_torch_and_onnx(tiny_encoder, tmp_
     assert abs(torch_logits - with_mixer).max() < 1e-4  # the torch engine serves the mixer too
 
 
+def test_auxiliary_task_helps_train_but_is_not_selected_on_or_saved(tiny_encoder, tmp_path):
+    from llmkit import pipeline
+
+    cfg = config(tiny_encoder, architecture="mmoe", experts=2, eval_every=3)
+    cfg["tasks"][1]["auxiliary"] = True
+    out = multitask(cfg, output=tmp_path / "aux", progress=False)
+    manifest = json.loads((out / "llmkit.json").read_text())
+    assert list(manifest["tasks"]) == ["sentiment"] and manifest["default_task"] == "sentiment"
+    assert "auxiliary in training: topic" in manifest["description"]
+    weights = load_file(str(out / "heads.safetensors"))
+    assert not any(".topic." in k or k.endswith(".topic") for k in weights) and "sentiment.weight" in weights
+    metrics = json.loads((out / "metrics.json").read_text())
+    evals = [h for h in metrics["history"] if "eval" in h]
+    assert all("topic" in h["eval"] for h in evals)  # the auxiliary task is still scored while training ...
+    best = max(h["eval"]["sentiment"]["metric"] for h in evals)
+    assert metrics["best"]["tasks"]["sentiment"]["metric"] == best  # ... but the kept weights are sentiment's best
+    assert "auxiliary" in (out / "report.md").read_text()
+    clf = pipeline("text-classification", model=str(out), engine="torch")
+    assert clf.task == "sentiment" and clf(["great tasty love"])[0]["label"] in ("POSITIVE", "NEGATIVE")
+    with pytest.raises(InputError, match="no task 'topic'"):
+        pipeline("text-classification", model=str(out), engine="torch", task="topic")
+
+
 def test_resume_after_kill_reproduces_a_stateful_strategy_run(tiny_encoder, tmp_path):
     cfg = config(tiny_encoder, weighting="dwa", weighting_options={"period": 2}, checkpoint_every=3)
     full = multitask(cfg, output=tmp_path / "full", progress=False)
@@ -163,6 +186,8 @@ def test_resume_after_kill_reproduces_a_stateful_strategy_run(tiny_encoder, tmp_
     (lambda c: c.update(weighting="magic"), "weighting must be one of"),
     (lambda c: c.update(tasks=[]), "no tasks"),
     (lambda c: c.update(learning_rate=1), "unknown option(s) ['learning_rate']"),
+    (lambda c: [t.update(auxiliary=True) for t in c["tasks"]], "every task is auxiliary"),
+    (lambda c: c["tasks"][1].update(auxiliary="yes"), "auxiliary must be true or false"),
 ])
 def test_bad_configs_fail_with_one_clear_line(tiny_encoder, tmp_path, change, message):
     cfg = config(tiny_encoder)

@@ -76,6 +76,16 @@ class TextModel(nn.Module):
             pooled = self.mixer(pooled, task)
         return self.heads[task](self.dropout(pooled))
 
+    def drop_tasks(self, names: list[str]) -> None:
+        """Remove these tasks' heads (and their MMoE gates): auxiliary tasks are trained, not shipped."""
+        for name in names:
+            self.tasks.pop(name, None)
+            if name in self.heads:
+                del self.heads[name]
+            gates = getattr(self.mixer, "gates", None)
+            if gates is not None and name in gates:
+                del gates[name]
+
     # ------------------------------------------------------------------------------------------ build / load
 
     @classmethod

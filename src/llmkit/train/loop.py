@@ -33,6 +33,7 @@ class TaskData:
     train: LabelledTexts
     eval: LabelledTexts | None = None
     metric: str | None = None  # a key of evaluate.score()'s result to select on (default: the head type's metric)
+    auxiliary: bool = False  # trained and scored, but the kept weights are chosen on the other tasks
 
 
 @dataclass
@@ -260,7 +261,9 @@ class Trainer:
         self._emit({"event": "eval", **row})
         if not metrics:
             return False
-        mean_metric = float(np.mean([m["metric"] for m in metrics.values()]))
+        auxiliary = {t.spec.name for t in self.tasks if t.auxiliary}
+        chosen = [m["metric"] for k, m in metrics.items() if k not in auxiliary] or [m["metric"] for m in metrics.values()]
+        mean_metric = float(np.mean(chosen))
         if mean_metric > self._best_metric:
             self._best_metric, self._bad_evals = mean_metric, 0
             self._best_state = copy.deepcopy(self.model.state_dict())

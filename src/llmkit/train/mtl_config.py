@@ -43,6 +43,7 @@ class TaskConfig:
     label_names: dict[str, str] | None = None
     limit: int | None = None  # use at most this many training examples (a fixed random subset)
     eval_limit: int | None = None
+    auxiliary: bool = False  # trained with the others to help them; not selected on, not saved in the folder
 
     def __post_init__(self) -> None:
         where = f"task {self.name!r}"
@@ -58,6 +59,8 @@ class TaskConfig:
                              f"{BUILTIN_DATASETS[0]}).")
         if isinstance(self.eval, str) and self.eval in BUILTIN_DATASETS:
             self.eval = f"{self.eval}:test"  # a built-in name as eval data means its own test split
+        if not isinstance(self.auxiliary, bool):
+            raise InputError(f"{where}: auxiliary must be true or false.")
         for key in ("limit", "eval_limit"):
             value = getattr(self, key)
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -99,6 +102,9 @@ class MultitaskConfig:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise InputError(f"duplicate task name(s) {dupes}; every task needs its own name.")
+        if all(t.auxiliary for t in self.tasks):
+            raise InputError("every task is auxiliary: mark at least one task without `auxiliary: true`, the one "
+                             "the model is for.")
         checks = [
             (self.architecture in ARCHITECTURES, f"architecture must be one of: {', '.join(ARCHITECTURES)}"),
             (self.sampler in SAMPLERS, f"sampler must be one of: {', '.join(SAMPLERS)}"),

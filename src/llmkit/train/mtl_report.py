@@ -55,7 +55,12 @@ def write_mtl_report(folder: Path, result: Any, tasks: list[Any], *, cfg: Any, j
              + (f" (T={cfg.temperature})" if cfg.sampler == "temperature" else "")
              + f", weighting: {cfg.weighting}",
              f"- tasks: {', '.join(t.spec.name for t in tasks)}; {result.steps} optimizer steps, "
-             f"epochs {cfg.train.epochs}, batch {cfg.train.batch_size}, max_length {cfg.train.max_length}", ""]
+             f"epochs {cfg.train.epochs}, batch {cfg.train.batch_size}, max_length {cfg.train.max_length}"]
+    auxiliary = [t.name for t in cfg.tasks if t.auxiliary]
+    if auxiliary:
+        lines.append(f"- auxiliary (trained to help the others; not used to choose the kept weights, and their "
+                     f"heads are not in the folder): {', '.join(auxiliary)}")
+    lines.append("")
     if singles:
         lines += _comparison_section(cmp, joint, singles)
         plot_comparison(folder, cmp)

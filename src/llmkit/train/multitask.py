@@ -36,8 +36,12 @@ from .weighting import make_weighting
 
 def multitask(config: MultitaskConfig | dict | str | Path, *, output: str | Path, baselines: bool = False,
               overwrite: bool = False, resume: bool = False, progress: bool = True,
-              on_event: Callable[[dict[str, Any]], None] | None = None) -> Path:
-    """Train one model on every task of ``config`` (a MultitaskConfig, a dict, or a YAML file) into ``output``."""
+              on_event: Callable[[dict[str, Any]], None] | None = None,
+              extra_manifest: dict[str, Any] | None = None) -> Path:
+    """Train one model on every task of ``config`` (a MultitaskConfig, a dict, or a YAML file) into ``output``.
+
+    Tasks marked ``auxiliary`` are trained with the others to help the shared body, but the best weights are
+    chosen on the other tasks alone and their heads are not saved."""
     cfg = _as_config(config)
     output = Path(output)
     check_output(output, overwrite)
@@ -51,12 +55,16 @@ def multitask(config: MultitaskConfig | dict | str | Path, *, output: str | Path
         "allocator": allocator.active()})
     singles = train_baselines(cfg, data, output, progress, on_event) if baselines else {}
     net, tokenizer, base, result, weights = _train_joint(cfg, data, output, progress, on_event)
+    auxiliary = [t.name for t in cfg.tasks if t.auxiliary]
+    net.drop_tasks(auxiliary)  # helped train the body; the folder serves the other tasks only
     joint = {"params": sum(p.numel() for p in net.parameters()), "train_seconds": result.train_seconds}
     from .mtl_report import write_mtl_report
 
     report = functools.partial(write_mtl_report, cfg=cfg, joint=joint, singles=singles, weights=weights)
     manifest = {"base_model": base, "max_length": cfg.train.max_length,
-                "description": "multi-task: " + ", ".join(t.name for t in cfg.tasks)}
+                "description": "multi-task: " + ", ".join(t.name for t in cfg.tasks if not t.auxiliary)
+                + (f" (auxiliary in training: {', '.join(auxiliary)})" if auxiliary else ""),
+                **(extra_manifest or {})}
     save_run(net, tokenizer, output, manifest, cfg.train, result, data, report=report)
     return output
 
@@ -93,7 +101,7 @@ def load_task(t: TaskConfig, seed: int) -> TaskData:
                             label_column=t.label_column, head_type=t.head, label_names=t.label_names, seed=seed)
     except InputError as e:
         raise InputError(f"task {t.name!r}: {e}") from None
-    data.metric = t.metric
+    data.metric, data.auxiliary = t.metric, t.auxiliary
     return data
 
 
