@@ -20,12 +20,13 @@ def clf():
 
 
 def test_default_sentiment_accuracy_on_held_out_reviews(clf):
-    rows = load_dataset("fine_food_reviews", "test")[:300]  # the test split is never trained on
+    rows = load_dataset("fine_food_reviews", "test")  # the test split is never trained on
     preds = clf([r["text"] for r in rows])
     acc = np.mean([p["label"] == SENTIMENT_LABELS[r["label"]] for p, r in zip(preds, rows)])
-    # Issue target: 0.85, not reached yet: the recipe measures 0.836-0.84 on the whole test split and 0.82 on
-    # these 300 (BENCHMARKS.md). This guards against regressions.
-    assert acc >= 0.80, acc
+    # Recipe sentiment-v2 measures 0.853 here on all 1000 reviews (issue target 0.85; BENCHMARKS.md) and 0.833 on
+    # the first 300. The model is trained on the machine that runs this, and another CPU's kernels can move it by
+    # up to a point either way, so this guards against regressions with that margin rather than at the target.
+    assert acc >= 0.845, acc
     assert clf.engine == "onnx-int8"
 
 

@@ -113,14 +113,15 @@ CATALOG: dict[str, dict[str, Any]] = {
         "aliases": ["sentiment", "default-sentiment"],
         "description": (
             "English sentiment (POSITIVE / NEGATIVE): all-MiniLM-L6-v2 fine-tuned by llmkit on the built-in "
-            "fine-food reviews. Made once on this machine, then cached."
+            "fine-food reviews, with the quotation-topic and Austen-novel datasets as auxiliary tasks. Made once on "
+            "this machine, then cached."
         ),
         "parameters": "22.7M",
         "size_mb": 88,
         "license": "Apache-2.0 (weights), MIT (data)",
         "labels": ["NEGATIVE", "POSITIVE"],
         # "recipe" names the recipe version: a cached model made by another version is rebuilt.
-        "sources": {"build": "llmkit.train.recipes:build_sentiment", "recipe": "sentiment-v1"},
+        "sources": {"build": "llmkit.train.recipes:build_sentiment", "recipe": "sentiment-v2"},
     },
 }
 
