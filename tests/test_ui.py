@@ -260,6 +260,7 @@ def test_multitask_tab_trains_and_reports(page, ui_dirs):
     wait_text(page, "#mt-status", "done", timeout=240)
     report = wait_text(page, "#mt-report", "Delta_m")
     assert "fine_food_reviews" in report and "fortune_topics" in report and "single" in report.lower()
+    page.locator("#mt-chart").scroll_into_view_if_needed()  # the image loads lazily, once it is on screen
     page.locator("#mt-chart img").wait_for()
     assert (ui_dirs["runs"] / "tiny-multitask" / "report.md").exists()
 
