@@ -261,9 +261,9 @@ class Trainer:
         self._emit({"event": "eval", **row})
         if not metrics:
             return False
-        auxiliary = {t.spec.name for t in self.tasks if t.auxiliary}
-        chosen = [m["metric"] for k, m in metrics.items() if k not in auxiliary] or [m["metric"] for m in metrics.values()]
-        mean_metric = float(np.mean(chosen))
+        auxiliary = {t.spec.name for t in self.tasks if t.auxiliary}  # scored, but not what the weights are kept for
+        chosen = [m["metric"] for k, m in metrics.items() if k not in auxiliary]
+        mean_metric = float(np.mean(chosen or [m["metric"] for m in metrics.values()]))
         if mean_metric > self._best_metric:
             self._best_metric, self._bad_evals = mean_metric, 0
             self._best_state = copy.deepcopy(self.model.state_dict())
