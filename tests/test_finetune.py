@@ -16,7 +16,9 @@ from llmkit.train.config import TrainConfig
 from llmkit.train.finetune import finetune
 from tiny import toy_sentiment
 
-CFG = dict(epochs=2, lr=1e-3, batch_size=16, max_length=16, seed=3, checkpoint_every=2)
+# threads pinned: bit-for-bit equality needs the same thread count in this process and the killed subprocess
+# (the in-process run would otherwise inherit whatever an earlier test set).
+CFG = dict(epochs=2, lr=1e-3, batch_size=16, max_length=16, seed=3, checkpoint_every=2, threads=1)
 
 
 def _weights(folder):
