@@ -50,7 +50,8 @@ def main() -> None:
     p.add_argument("--strategies", default=STRATEGIES)
     p.add_argument("--extra", default="mmoe:equal", help="architecture:weighting runs, comma-separated ('' for none)")
     p.add_argument("--out", default="runs/bench-multitask")
-    p.add_argument("--seeds", default="", help="comma-separated seeds: repeat per seed and report the mean")
+    p.add_argument("--seeds", type=_seed_list, default=[], help="comma-separated seeds: repeat per seed and report "
+                   "the mean")
     args = p.parse_args()
     args.limit, args.eval_limit = args.limit or None, args.eval_limit or None
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -58,7 +59,7 @@ def main() -> None:
         run_one(args)
         return
     root, per_seed = Path(args.out), []
-    for seed in [int(x) for x in args.seeds.split(",")]:
+    for seed in args.seeds:
         one = argparse.Namespace(**{**vars(args), "seed": seed, "out": str(root / f"seed-{seed}")})
         per_seed.append(run_one(one))
     table = _seeds_table(per_seed)
@@ -117,6 +118,16 @@ def _table(args, singles, rows) -> str:
              + f" | 0 | 0 | {sum(s['train_seconds'] for s in singles.values()):.0f} s (3 models) |"]
     lines += [_line(r) for r in sorted(rows, key=lambda r: -r["delta_m"])]
     return "\n".join(lines) + "\n"
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers separated by commas, e.g. 13,14,15") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: each seed once")
+    return seeds
 
 
 def _mean_sd(xs: list[float]) -> tuple[float, float]:
