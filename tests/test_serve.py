@@ -3,7 +3,9 @@ SDK as the client (httpx where the SDK has no method, e.g. /v1/classifications, 
 from __future__ import annotations
 
 import base64
+import io
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -22,6 +24,7 @@ from llmkit.serve.background import running  # noqa: E402
 pytestmark = [pytest.mark.slow, pytest.mark.real_home]
 
 KEY = "sk-test-key"
+KEY_B, KEY_C = "sk-test-key-b", "sk-test-key-c"  # more clients: fairness is per key
 CHAT = "smollm2-135m-instruct"
 HI = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
 
@@ -43,9 +46,10 @@ def classifier(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(classifier):
-    settings = ServeSettings(port=0, api_keys=[KEY], models=[str(classifier)], max_tokens=2000, default_max_tokens=24,
-                             max_prompt_tokens=200, max_body_bytes=1_500_000, max_audio_seconds=12, max_inputs=16,
-                             max_n=3, queue_size=2, queue_per_client=1, n_ctx=2048)
+    settings = ServeSettings(port=0, api_keys=[KEY, KEY_B, KEY_C], models=[str(classifier)], max_tokens=2000,
+                             default_max_tokens=24, max_prompt_tokens=200, max_body_bytes=1_500_000,
+                             max_audio_seconds=12, max_inputs=16, max_n=3, max_generations=4, queue_size=2,
+                             queue_per_client=1, n_ctx=2048)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LLMKIT_HOME", REAL_HOME)
         with running(settings) as url:
@@ -95,7 +99,65 @@ def test_health_is_open_and_models_are_listed(server, client, classifier):
     r = httpx.get(server + "/health")
     assert r.status_code == 200 and r.json()["status"] == "ok"
     ids = [m.id for m in client.models.list().data]
-    assert CHAT in ids and "all-minilm-l6-v2" in ids and str(classifier) in ids
+    assert CHAT in ids and "all-minilm-l6-v2" in ids and classifier.name in ids
+
+
+def test_models_are_listed_by_name_never_by_path(server, client, http, classifier):
+    """A --model folder is listed (and answers) as its folder's name; the server's paths stay private."""
+    ids = [m.id for m in client.models.list().data]
+    assert not [i for i in ids if "/" in i or str(classifier.parent) in i], ids
+    r = http.post("/v1/classifications", json={"model": classifier.name, "input": "great tasty coffee"})
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == classifier.name and r.json()["data"][0]["label"] == "POSITIVE"
+    assert str(classifier) not in httpx.get(server + "/health").text
+
+
+def test_a_foreign_host_header_is_refused_without_a_key():
+    """DNS rebinding: a page on evil.example that resolves to 127.0.0.1 sends `Host: evil.example`."""
+    with running(ServeSettings(port=0)) as url:
+        port = url.rsplit(":", 1)[1]
+        evil = httpx.get(url + "/v1/models", headers={"Host": "evil.example"})
+        assert evil.status_code == 403 and error_of(evil)["code"] == "host_not_allowed"
+        assert "--allowed-hosts evil.example" in error_of(evil)["message"]
+        assert httpx.post(url + "/v1/embeddings", json={"input": "x"},
+                          headers={"Host": f"evil.example:{port}"}).status_code == 403
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", "localhost"):
+            assert httpx.get(url + "/v1/models", headers={"Host": host}).status_code == 200, host
+    with running(ServeSettings(port=0, allowed_hosts=["llm.lan,evil.example"])) as url:
+        assert httpx.get(url + "/v1/models", headers={"Host": "evil.example"}).status_code == 200
+        assert httpx.get(url + "/v1/models", headers={"Host": "other.example"}).status_code == 403
+
+
+def test_api_docs_need_the_key_unless_opened(server):
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        r = httpx.get(server + path)
+        assert r.status_code == 401 and error_of(r)["code"] == "invalid_api_key", path
+        assert httpx.get(server + path, headers={"Authorization": f"Bearer {KEY}"}).status_code == 200, path
+    assert "/v1/chat/completions" in httpx.get(server + "/openapi.json",
+                                               headers={"Authorization": f"Bearer {KEY}"}).json()["paths"]
+    with running(ServeSettings(port=0, api_keys=[KEY], open_docs=True)) as url:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            assert httpx.get(url + path).status_code == 200, path
+        assert httpx.get(url + "/v1/models").status_code == 401  # only the docs are opened
+
+
+def test_a_network_host_without_a_key_is_refused_by_every_entry_point(monkeypatch):
+    from cli_helpers import llmkit
+
+    from llmkit.errors import InputError
+    from llmkit.serve import create_app, serve
+
+    # A guard, not a mock of the behaviour under test: if the check were missing, serve() would start a server
+    # on every interface and never return.
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("serve() started a server on 0.0.0.0"))
+    for call in (lambda: serve(host="0.0.0.0", port=0), lambda: create_app(ServeSettings(host="0.0.0.0")),
+                 lambda: serve(ServeSettings(host="192.168.1.7"))):
+        with pytest.raises(InputError, match="--api-key KEY"):
+            call()
+    create_app(ServeSettings(host="0.0.0.0", api_keys=[KEY]))  # with a key it is allowed
+    r = llmkit("serve", "--host", "0.0.0.0", "--port", "1")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and len(err.strip().splitlines()) == 1 and "--api-key KEY" in err, err
 
 
 def test_auth_refusals(server):
@@ -279,6 +341,55 @@ def test_transcription_in_every_format(client, clips):
     assert len(words) >= 5 and all(w.end >= w.start for w in words)
 
 
+def silent_opus_webm(seconds: int) -> bytes:
+    """A decompression bomb: Opus silence in a live WebM, ~600 bytes per second of audio, with no duration in
+    its header (as browsers' MediaRecorder writes it), so only decoding can tell how long it is."""
+    import av
+
+    rate, frame = 48_000, 960
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="webm", options={"live": "1"}) as out:
+        stream = out.add_stream("libopus", rate=rate, layout="mono")
+        stream.bit_rate = 6000
+        second = av.AudioFrame.from_ndarray(np.zeros((1, rate), np.float32), format="flt", layout="mono")
+        second.sample_rate, second.pts = rate, 0
+        packets = list(stream.encode(second))
+        one = packets[len(packets) // 2]  # a steady-state 20 ms packet of silence, repeated (encoding is slow)
+        for i in range(seconds * rate // frame):
+            p = av.Packet(bytes(one))
+            p.stream, p.pts, p.dts, p.time_base = stream, i * frame, i * frame, one.time_base
+            out.mux(p)
+    return buf.getvalue()
+
+
+def peak_rss_since_reset() -> int:
+    """This process's peak resident memory (bytes) since the last ``reset_peak_rss()`` (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc/self/status")
+
+
+def reset_peak_rss() -> int:
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+    return peak_rss_since_reset()
+
+
+def test_a_decompression_bomb_is_stopped_while_decoding(http, clips):
+    """1000 s of audio in 0.6 MB decodes to 64 MB of samples (and twice that while joining them); the server
+    (in this process: memory measured here) stops decoding at its 12 s limit instead."""
+    bomb = silent_opus_webm(1000)
+    assert len(bomb) < 1_000_000
+    with open(clips["long"], "rb") as f:  # loads the speech model first, so its memory is not counted below
+        assert http.post("/v1/audio/transcriptions", files={"file": ("long.wav", f.read())}).status_code == 400
+    before = reset_peak_rss()
+    r = http.post("/v1/audio/transcriptions", files={"file": ("bomb.webm", bomb)})
+    grown = peak_rss_since_reset() - before
+    assert grown < 32 * 2**20, f"the server's peak memory grew by {grown / 2**20:.0f} MB"
+    assert r.status_code == 400 and error_of(r)["code"] == "audio_too_long", r.text
+    assert "over 12 s long" in error_of(r)["message"] and "--max-audio-seconds" in error_of(r)["message"]
+
+
 def test_translation_needs_a_multilingual_model(http, clips):
     with open(clips["speech"], "rb") as f:
         data = f.read()
@@ -309,41 +420,90 @@ def test_limits_each_have_their_error(http, clips):
     assert r.status_code == 400 and error_of(r)["param"] == "input"
 
 
+def test_generations_per_request_are_bounded(http, client):
+    """prompts x n is bounded by --max-generations (4 here), each factor within its own limit."""
+    r = http.post("/v1/completions", json={"model": CHAT, "prompt": ["a", "b", "c"], "n": 2, "max_tokens": 1})
+    assert r.status_code == 400 and error_of(r)["code"] == "too_many_generations"
+    assert "6 generations" in error_of(r)["message"] and "--max-generations" in error_of(r)["message"]
+    ok = client.completions.create(model=CHAT, prompt=["a", "b"], n=2, max_tokens=1)
+    assert len(ok.choices) == 4
+
+
+def chunked(*parts: bytes, pause: float = 0.0):
+    """A request body without Content-Length (chunked transfer encoding), optionally sent slowly."""
+    for part in parts:
+        time.sleep(pause)
+        yield part
+
+
+def test_an_oversized_chunked_body_is_refused_as_it_streams(http):
+    big = chunked(b'{"input": "', *[b"a" * 100_000] * 20, b'"}')
+    r = http.post("/v1/embeddings", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and error_of(r)["code"] == "request_too_large", r.text
+    head = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+    upload = chunked(head, *[b"\0" * 100_000] * 20, b"\r\n--xyz--\r\n")
+    r = http.post("/v1/audio/transcriptions", content=upload,
+                  headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert r.status_code == 413 and error_of(r)["code"] == "request_too_large", r.text
+    small = http.post("/v1/embeddings", content=chunked(b'{"input": ', b'"a cat"}'),
+                      headers={"content-type": "application/json"})
+    assert small.status_code == 200, small.text
+
+
+def test_a_stalled_or_trickling_body_times_out():
+    """--body-timeout-s: the whole body must arrive in time (1 s here), or the server answers 408 and moves on."""
+    with running(ServeSettings(port=0, body_timeout_s=1)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:  # promises 100 bytes, sends 9
+            sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"input\":")
+            answer = sock.recv(65536).decode()
+        assert answer.startswith("HTTP/1.1 408") and "--body-timeout-s" in answer, answer
+        trickle = chunked(b'{"input": ', *[b" "] * 8, b'"x"}', pause=0.25)  # 2.5 s, a byte at a time
+        r = httpx.post(url + "/v1/embeddings", content=trickle, headers={"content-type": "application/json"})
+        assert r.status_code == 408 and error_of(r)["code"] == "request_timeout", r.text
+        assert httpx.get(url + "/health").status_code == 200
+
+
 def test_sdk_sees_limit_errors_as_bad_requests(client):
     with pytest.raises(openai.BadRequestError, match="max_tokens"):
         client.chat.completions.create(model=CHAT, messages=HI, max_tokens=5000)
 
 
 def test_full_queue_answers_429_then_503_with_retry_after(server, http):
-    """queue_size=2, queue_per_client=1: one job runs, client a queues one (a second is 429), b queues one, c
-    finds the queue full (503)."""
+    """queue_size=2, queue_per_client=1: one job runs, key A queues one (a second is 429, whatever its `user`),
+    key B queues one, key C finds the queue full (503). Fairness is per API key: the `user` field is the
+    client's own word and must not buy it more room."""
     def body(user, n=1, choices=1):  # counting: the model keeps going, so the first job runs for a while
         return {"model": CHAT, "prompt": "1, 2, 3, 4, 5, 6, 7,", "max_tokens": n, "user": user, "stream": True,
                 "temperature": 0, "n": choices}
+
+    def as_key(key):
+        return {"Authorization": f"Bearer {key}"}
 
     def depth() -> float:
         return sum(float(line.rsplit(" ", 1)[1]) for line in http.get("/metrics").text.splitlines()
                    if line.startswith("llmkit_queue_depth") and f'model="{CHAT}"' in line)
 
-    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {KEY}"}, timeout=120) as c:
+    with httpx.Client(base_url=server, headers=as_key(KEY), timeout=120) as c:
         with c.stream("POST", "/v1/completions", json=body("a", 2000, 3)) as running_stream:
             holder = running_stream.iter_lines()
             next(holder)  # generating now: the worker is busy
             queued = []
-            for user in ("a", "b"):
-                t = threading.Thread(target=lambda u=user: queued.append(
-                    httpx.post(server + "/v1/completions", json=body(u), timeout=120,
-                               headers={"Authorization": f"Bearer {KEY}"}).status_code))
+            for key, user in ((KEY, "a"), (KEY_B, "b")):
+                t = threading.Thread(target=lambda k=key, u=user: queued.append(
+                    httpx.post(server + "/v1/completions", json=body(u), timeout=120, headers=as_key(k)).status_code))
                 t.start()
                 deadline = time.monotonic() + 10
-                while depth() < (1 if user == "a" else 2) and time.monotonic() < deadline:
+                while depth() < (1 if key == KEY else 2) and time.monotonic() < deadline:
                     time.sleep(0.05)
-                assert depth() == (1 if user == "a" else 2), f"the queue did not fill: {queued} {[next(holder) for _ in range(6)]}"
-                if user == "a":
-                    r = http.post("/v1/completions", json=body("a"))
-                    assert r.status_code == 429 and error_of(r)["code"] == "rate_limit_exceeded"
-                    assert r.headers["retry-after"] == "1"
-            r = http.post("/v1/completions", json=body("c"))
+                assert depth() == (1 if key == KEY else 2), f"the queue did not fill: {queued} {[next(holder) for _ in range(6)]}"
+                if key == KEY:
+                    for other_user in ("a", "someone-else", None):  # one key, one share, whatever `user` says
+                        r = http.post("/v1/completions", json=body(other_user), timeout=20)
+                        assert r.status_code == 429 and error_of(r)["code"] == "rate_limit_exceeded", other_user
+                        assert r.headers["retry-after"] == "1"
+            r = httpx.post(server + "/v1/completions", json=body("c"), headers=as_key(KEY_C), timeout=120)
             assert r.status_code == 503 and r.headers["retry-after"] == "1"
         deadline = time.monotonic() + 60
         while len(queued) < 2 and time.monotonic() < deadline:
@@ -394,6 +554,19 @@ def test_metrics_are_prometheus_text(http):
     assert 'llmkit_requests_total{method="POST",route="/v1/chat/completions",status="200"}' in text
     assert "llmkit_tokens_generated_total" in text and "llmkit_queue_depth" in text
     assert 'le="+Inf"' in text
+
+
+def test_metric_labels_are_resolved_model_names(http, client):
+    """Whitespace and case variants of a name are one model, so one series; unknown names make none."""
+    for variant in (f" {CHAT}", f"{CHAT.upper()}\t", "SmolLM2-135M-Instruct"):
+        r = http.post("/v1/completions", json={"model": variant, "prompt": "Hi", "max_tokens": 1})
+        assert r.status_code == 200 and r.json()["model"] == CHAT, r.text
+    for unknown in ("nope", " NOPE ", "x" * 500):
+        assert http.post("/v1/completions", json={"model": unknown, "prompt": "Hi"}).status_code == 404
+    models = {line.split('model="', 1)[1].split('"', 1)[0] for line in http.get("/metrics").text.splitlines()
+              if 'model="' in line and not line.startswith("#")}
+    listed = {m["id"] for m in http.get("/v1/models").json()["data"]}
+    assert CHAT in models and {m.split(":")[0] for m in models} <= listed, models  # name or name:head
 
 
 STORY = [{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]
@@ -449,6 +622,20 @@ def test_a_concurrent_engine_is_loaded_once_other_engines_once_per_worker():
         assert len(loads) == expected_loads and (first is second) == (expected_loads == 1)
 
 
+def test_every_setting_has_the_flag_its_errors_name():
+    """Errors name a setting as --its-name (load_settings, the routes' limit errors): each must be a real flag."""
+    import argparse
+
+    from llmkit.commands.serve import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    flags = {o for a in parser._actions for o in a.option_strings}
+    spelled = {"models": "--model", "api_keys": "--api-key"}
+    missing = [f for f in ServeSettings.model_fields if spelled.get(f, "--" + f.replace("_", "-")) not in flags]
+    assert not missing, missing
+
+
 def test_bad_server_settings_name_the_flag():
     from cli_helpers import llmkit
 
@@ -458,3 +645,5 @@ def test_bad_server_settings_name_the_flag():
     assert ("--generation-slots (or LLMKIT_SERVE_GENERATION_SLOTS): input should be greater than or equal to 1 "
             "(got 0)") in err
     assert "--port (or LLMKIT_SERVE_PORT): input should be less than or equal to 65535 (got 99999)" in err
+    r = llmkit("serve", "--max-input-chars", "3")
+    assert r.returncode == 2 and "--max-input-chars (or LLMKIT_SERVE_MAX_INPUT_CHARS)" in r.stderr.decode()

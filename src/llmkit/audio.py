@@ -8,7 +8,12 @@
 (dtype('float32'), 1)
 
 Every problem a user can cause (a missing, empty, truncated or non-audio file; a file longer than
-``max_duration``) raises ``InputError`` with one line that names the file and the fix.
+``max_duration``) raises ``InputError`` with one line that names the file and the fix (``AudioTooLongError``
+for the last, so a caller such as the server can name its own limit).
+
+``max_duration`` also bounds memory: decoding stops as soon as it passes the limit, whatever the container's
+header claims, so a small low-bitrate file that would decode to gigabytes (a decompression bomb) costs at most
+``max_duration`` seconds of samples.
 """
 from __future__ import annotations
 
@@ -54,6 +59,17 @@ def load_audio(source: AudioInput, *, max_duration: float | None = None, name: s
         raise InputError(f"cannot read audio from a {type(source).__name__}: give a path, bytes or a numpy array.")
     _check_duration(len(audio) / SAMPLE_RATE, max_duration, name or _label(source))
     return audio
+
+
+class AudioTooLongError(InputError):
+    """Longer than ``max_duration``; ``seconds`` is its length, or a lower bound when ``partial`` (decoding
+    stopped at the limit)."""
+
+    def __init__(self, label: str, seconds: float, max_duration: float, partial: bool = False):
+        self.seconds, self.max_duration, self.partial = seconds, max_duration, partial
+        length = f"over {max_duration:g} s" if partial else f"{seconds:.0f} s"
+        super().__init__(f"{label} is {length} long, over the --max-duration of {max_duration:g} s; "
+                         "raise --max-duration or split the file.")
 
 
 def duration_of(audio: np.ndarray) -> float:
@@ -152,8 +168,8 @@ def _decode_stream(av, container, stream, label: str, max_duration: float | None
             for out in resampler.resample(frame):
                 chunks.append(out.to_ndarray().reshape(-1))
                 total += chunks[-1].size
-            if limit is not None and total > limit:
-                _check_duration(total / SAMPLE_RATE, max_duration, label)
+            if limit is not None and total > limit:  # stop here: the rest is never decoded
+                raise AudioTooLongError(label, total / SAMPLE_RATE, max_duration, partial=True)
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
     except av.error.FFmpegError as e:
@@ -168,8 +184,7 @@ def _reason(e: Exception) -> str:
 
 def _check_duration(seconds: float, max_duration: float | None, label: str) -> None:
     if max_duration is not None and seconds > max_duration:
-        raise InputError(f"{label} is {seconds:.0f} s long, over the --max-duration of {max_duration:g} s; "
-                         "raise --max-duration or split the file.")
+        raise AudioTooLongError(label, seconds, max_duration)
 
 
 def _check_wav_header(head: bytes, size: int, label: str) -> None:

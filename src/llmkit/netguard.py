@@ -77,7 +77,8 @@ def check_bind(host: str, has_credentials: bool, fix: str) -> None:
 
 
 class HostGuard:
-    """Pure ASGI middleware: answers 403 to an HTTP request whose Host header is not allowed (see module doc)."""
+    """Pure ASGI middleware: answers 403 to an HTTP request whose Host header is not allowed (see module doc),
+    in OpenAI's error shape (``{"error": {"message", "type", "param", "code"}}``), which the server uses."""
 
     def __init__(self, app: Any, allowed: frozenset[str]):
         self.app, self.allowed = app, allowed
@@ -92,7 +93,7 @@ class HostGuard:
                 body = json.dumps({"error": {
                     "message": f"Host {header!r} is not allowed: start the server with --allowed-hosts "
                                f"{_hostname(header)} to accept it.",
-                    "type": "forbidden", "code": "host_not_allowed"}}).encode()
+                    "type": "forbidden", "param": None, "code": "host_not_allowed"}}).encode()
                 await send({"type": "http.response.start", "status": 403,
                             "headers": [(b"content-type", b"application/json"),
                                         (b"content-length", str(len(body)).encode())]})

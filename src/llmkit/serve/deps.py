@@ -43,10 +43,9 @@ def require_key(request: Request, creds: HTTPAuthorizationCredentials | None = D
     return creds.credentials
 
 
-def client_id(request: Request, user: str | None = None) -> str:
-    """Whom fair queueing is fair to: the request's ``user``, else its API key, else its address."""
-    if user:
-        return f"user:{user}"
+def client_id(request: Request) -> str:
+    """Whom fair queueing and the per-client 429 are fair to: the API key, else (no keys) the client's address.
+    Never the request's ``user`` field: a client chooses that freely, so it would let one client pose as many."""
     key = getattr(request.state, "api_key", None)
     if key:
         return f"key:{hash(key)}"

@@ -97,7 +97,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "invalid_api_key", 413: "request_too_large"}
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "invalid_api_key", 408: "request_timeout",
+                 413: "request_too_large"}
         message = str(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}; see /docs for the API"

@@ -33,7 +33,7 @@ class Choice:
 class Run:
     """One request's generation: choices (prompts x n) run one after another on one worker."""
 
-    model: str
+    model: str  # the resolved name (never the request's raw string: it labels metrics, see ModelPool.ref)
     choices: list[Choice]
     options: dict[str, Any]
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:24])
@@ -155,8 +155,13 @@ def options(body: Any, settings: ServeSettings, max_tokens: int | None, *, logpr
     return {k: v for k, v in out.items() if v is not None}  # None: the pipeline's defaults
 
 
-def choices(prompts: list[Prompt], n: int, seed: int | None) -> list[Choice]:
-    """prompts x n; with a seed, choice i uses seed + i, so n choices differ yet are reproducible."""
+def choices(prompts: list[Prompt], n: int, seed: int | None, settings: ServeSettings) -> list[Choice]:
+    """prompts x n, at most ``max_generations``; with a seed, choice i uses seed + i, so n choices differ yet
+    are reproducible."""
+    if len(prompts) * n > settings.max_generations:
+        raise invalid(f"this request asks for {len(prompts) * n} generations ({len(prompts)} prompt(s) x n={n}), "
+                      f"over this server's limit of {settings.max_generations} (--max-generations); send fewer "
+                      "prompts or a smaller n.", param="n", code="too_many_generations")
     out = []
     for p in prompts:
         for _ in range(n):

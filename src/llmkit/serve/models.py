@@ -2,16 +2,23 @@
 
 Which names a client may ask for is a safety decision: catalog names and the models the server was started with,
 and local folders or hub ids only with ``allow_any_model`` (a client must not make the server read any path).
+
+Clients see names, never the server's paths: a ``--model`` folder is listed and labelled by its folder's name
+(``--model ./runs/toy`` is ``toy``), which requests may use. Every resolved model has one name (a catalog entry's
+key, whatever case or alias the request used), and only that name is used as a metric label.
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..catalog import CATALOG, DEFAULTS, canonical_name
+from ..errors import InputError
 from ..hub import ModelRef, resolve
 from .errors import APIError
 from .metrics import Metrics
@@ -38,6 +45,7 @@ def _route_for(task: str) -> str:
 class ModelPool:
     def __init__(self, settings: ServeSettings, metrics: Metrics):
         self.settings, self.metrics = settings, metrics
+        self._folders = _folder_names(settings.models)  # public name -> the --model path it stands for
         self._refs: dict[str, ModelRef] = {}
         self._batchers: dict[tuple, DynamicBatcher] = {}
         self._queues: dict[tuple, FairQueue] = {}
@@ -48,21 +56,28 @@ class ModelPool:
     # ------------------------------------------------------------------------------------------ naming
 
     def ids(self) -> list[str]:
-        return list(dict.fromkeys([*self.settings.models, *CATALOG]))
+        return list(dict.fromkeys([*map(self._key, self.settings.models), *CATALOG]))
 
     def listing(self) -> list[dict[str, Any]]:
         loaded = {k[1] for k in [*self._batchers, *self._queues]}
         out = []
         for name in self.ids():
-            key = canonical_name(name) or name
-            entry = CATALOG.get(key, {})
-            ref = self._refs.get(name)
+            entry = CATALOG.get(self._key(name), {})
+            ref = self._refs.get(self._key(name))
             out.append({"id": name, "object": "model", "created": 0, "owned_by": "llmkit",
                         "task": entry.get("task") or (ref.task if ref else None), "loaded": name in loaded})
         return out
 
+    def _key(self, name: str) -> str:
+        """The one name a request's model string stands for: a --model folder's name, a catalog key, or as is."""
+        for public, spec in self._folders.items():
+            if name in (public, spec):
+                return public
+        return canonical_name(name) or name
+
     def _allowed(self, name: str) -> bool:
-        return bool(canonical_name(name)) or name in self.settings.models or self.settings.allow_any_model
+        return (bool(canonical_name(name)) or name in self.settings.models or name in self._folders
+                or self.settings.allow_any_model)
 
     async def ref(self, kind: str, name: str | None, *, build: bool = False) -> ModelRef:
         tasks, default_task, _ = KINDS[kind]
@@ -71,9 +86,10 @@ class ModelPool:
             raise APIError(404, f"model {name!r} is not served here; GET /v1/models lists the ones that are "
                                 f"(start the server with --model {name} to add it).", param="model",
                            code="model_not_found")
-        if name not in self._refs:
-            self._refs[name] = await asyncio.to_thread(resolve, name, build=build)
-        ref = self._refs[name]
+        key = self._key(name)
+        if key not in self._refs:
+            self._refs[key] = await asyncio.to_thread(self._resolve, key, build)
+        ref = self._refs[key]
         if ref.task not in tasks:
             raise APIError(400, f"model {name!r} is a {ref.task} model; use it with {_route_for(ref.task)} "
                                 f"(this route serves {', '.join(sorted(tasks))}).", param="model",
@@ -132,9 +148,16 @@ class ModelPool:
                                           retry_after=s.retry_after_s)
         return ref, self._queues[key]
 
+    def _resolve(self, key: str, build: bool) -> ModelRef:
+        """Resolve a name from ``_key``; a --model folder's ref carries its public name, not its path."""
+        if key in self._folders:
+            return dataclasses.replace(resolve(self._folders[key], build=build), name=key)
+        return resolve(key, build=build)
+
     async def preload(self, name: str) -> None:
         """Load ``name`` now (``--model``), whatever its task; a model that needs building is built."""
-        ref = resolve(name, build=True) if name not in self._refs else self._refs[name]
+        name = self._key(name)
+        ref = self._refs.get(name) or self._resolve(name, True)
         self._refs[name] = ref
         kind = next((k for k, (tasks, _, _) in KINDS.items() if ref.task in tasks), None)
         if kind is None:
@@ -156,6 +179,22 @@ class ModelPool:
             b.close()
         for q in self._queues.values():
             q.close()
+
+
+def _folder_names(models: list[str]) -> dict[str, str]:
+    """``--model`` paths -> the names clients see: the folder's (or file's) own name. Two paths with one name,
+    or a name that is also a catalog model, would make a request ambiguous, so they are refused at start."""
+    out: dict[str, str] = {}
+    for spec in models:
+        if canonical_name(spec) or not Path(spec).expanduser().exists():
+            continue  # a catalog name or a hub id: already a name
+        name = Path(spec).expanduser().resolve().name
+        if name in out or canonical_name(name):
+            other = out.get(name) or f"the catalog model {canonical_name(name)}"
+            raise InputError(f"--model {spec} would be served as {name!r}, the name of {other} too; rename the "
+                             "folder (clients see folder names, not paths).")
+        out[name] = spec
+    return out
 
 
 def shared_when_concurrent(load: Callable[[], Any], workers: int) -> Callable[[], Any]:

@@ -1,6 +1,7 @@
 """``/v1/audio/transcriptions`` and ``/v1/audio/translations``: multipart upload in, OpenAI's formats out
 (json, text, srt, vtt, verbose_json), over ``SpeechRecognitionPipeline.start``. Decoding and recognition run on
-the speech model's worker thread; the audio is checked against ``--max-audio-seconds`` before recognition."""
+the speech model's worker thread; decoding stops at ``--max-audio-seconds`` (a small file that decodes to hours
+is refused after decoding the limit, not the hours)."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -8,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import PlainTextResponse
 
-from ..audio import duration_of, load_audio
+from ..audio import AudioTooLongError, load_audio
 from ..errors import InputError, LlmkitError
 from ..writers import render
 from .deps import client_id, require_key, server
@@ -72,13 +73,13 @@ async def _recognise(request: Request, file: UploadFile, task: str, model: str, 
 
     def job(pipe: Any):
         try:
-            samples = load_audio(data, name=name)
+            samples = load_audio(data, name=name, max_duration=limit)
+        except AudioTooLongError as e:
+            length = f"over {limit:g} s" if e.partial else f"{e.seconds:.0f} s"
+            raise APIError(400, f"{name} is {length} long, over this server's limit of {limit:g} s "
+                                "(--max-audio-seconds); split it.", param="file", code="audio_too_long") from None
         except InputError as e:
             raise APIError(400, str(e), param="file", code="invalid_audio") from None
-        seconds = duration_of(samples)
-        if seconds > limit:
-            raise APIError(400, f"{name} is {seconds:.0f} s long, over this server's limit of {limit:g} s "
-                                "(--max-audio-seconds); split it.", param="file", code="audio_too_long")
         return pipe(samples, **overrides)
 
     try:

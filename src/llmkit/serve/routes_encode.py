@@ -54,7 +54,7 @@ async def embeddings(body: EmbeddingRequest, request: Request):
         emb: Any = base64.b64encode(vec.tobytes()).decode() if body.encoding_format == "base64" else vec
         data.append({"object": "embedding", "index": i, "embedding": emb})
     tokens = sum(n for _, n in rows)
-    return fast_json({"object": "list", "data": data, "model": body.model or ref.name,
+    return fast_json({"object": "list", "data": data, "model": ref.name,
                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
 
@@ -73,5 +73,5 @@ async def classifications(body: ClassificationRequest, request: Request):
         data.append({"object": "classification", "index": i, "label": top[0]["label"], "score": top[0]["score"],
                      "labels": top})
     tokens = sum(n for _, n in rows)
-    return fast_json({"object": "list", "model": body.model or ref.name, "task": pipe.task, "data": data,
+    return fast_json({"object": "list", "model": ref.name, "task": pipe.task, "data": data,
                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})

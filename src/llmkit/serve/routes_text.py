@@ -26,14 +26,14 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     ref, queue = await s.pool.queue("chat", body.model)
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages]
     opts = gen.options(body, s.settings, body.max_completion_tokens or body.max_tokens, logprobs=body.logprobs)
-    run = gen.Run(body.model, gen.choices([messages], body.n, body.seed), opts)
-    await gen.start(run, queue, client_id(request, body.user), s.settings, s.metrics, param="messages")
+    run = gen.Run(ref.name, gen.choices([messages], body.n, body.seed, s.settings), opts)
+    await gen.start(run, queue, client_id(request), s.settings, s.metrics, param="messages")
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     if body.stream:
         return _sse(_chat_chunks(run, include_usage), run)
     results = await _collect(run)
     return {
-        "id": f"chatcmpl-{run.id}", "object": "chat.completion", "created": run.created, "model": body.model,
+        "id": f"chatcmpl-{run.id}", "object": "chat.completion", "created": run.created, "model": run.model,
         "system_fingerprint": None,
         "choices": [{"index": i, "message": {"role": "assistant", "content": r.text},
                      "logprobs": _chat_logprobs(r) if body.logprobs else None, "finish_reason": r.finish_reason}
@@ -48,14 +48,14 @@ async def completions(body: CompletionRequest, request: Request):
     ref, queue = await s.pool.queue("chat", body.model)
     prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
     opts = gen.options(body, s.settings, body.max_tokens, logprobs=body.logprobs is not None)
-    run = gen.Run(body.model, gen.choices(prompts, body.n, body.seed), opts)
-    await gen.start(run, queue, client_id(request, body.user), s.settings, s.metrics, param="prompt")
+    run = gen.Run(ref.name, gen.choices(prompts, body.n, body.seed, s.settings), opts)
+    await gen.start(run, queue, client_id(request), s.settings, s.metrics, param="prompt")
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     if body.stream:
         return _sse(_completion_chunks(run, include_usage, body.echo), run)
     results = await _collect(run)
     return {
-        "id": f"cmpl-{run.id}", "object": "text_completion", "created": run.created, "model": body.model,
+        "id": f"cmpl-{run.id}", "object": "text_completion", "created": run.created, "model": run.model,
         "system_fingerprint": None,
         "choices": [{"index": i, "text": (run.choices[i].prompt if body.echo else "") + r.text,
                      "logprobs": _text_logprobs(r) if body.logprobs is not None else None,

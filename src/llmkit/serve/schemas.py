@@ -55,7 +55,8 @@ class _Sampling(_Body):
     stream_options: StreamOptions | None = None
     presence_penalty: float = Field(0.0, ge=-2, le=2, description="Accepted; not used by llmkit's engines.")
     frequency_penalty: float = Field(0.0, ge=-2, le=2, description="Accepted; not used by llmkit's engines.")
-    user: Annotated[str, Field(max_length=256)] | None = Field(None, description="Queued fairly per user.")
+    user: Annotated[str, Field(max_length=256)] | None = Field(
+        None, description="Accepted; queueing is fair per API key (or client address), not per user.")
 
 
 class ChatCompletionRequest(_Sampling):

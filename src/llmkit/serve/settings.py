@@ -26,8 +26,13 @@ class ServeSettings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     # Models to load at start (names, catalog aliases or folders); others load on first use.
     models: Annotated[list[str], NoDecode] = []
-    # Bearer keys; empty means no auth (fine on 127.0.0.1, refused by `llmkit serve` on other hosts).
+    # Bearer keys; empty means no auth (fine on 127.0.0.1; create_app refuses any other host without one).
     api_keys: Annotated[list[str], NoDecode] = []
+    # Host names (the HTTP Host header) accepted besides localhost, IP literals and `host`: a web page on another
+    # name could otherwise reach this server through DNS rebinding (llmkit.netguard). "*" accepts any.
+    allowed_hosts: Annotated[list[str], NoDecode] = []
+    # /docs, /redoc and /openapi.json answer without a key even when keys are set.
+    open_docs: bool = False
     # Clients may name catalog models and the ones listed in `models`; a folder or hub id only with this on.
     allow_any_model: bool = False
 
@@ -40,6 +45,11 @@ class ServeSettings(BaseSettings):
     max_inputs: int = Field(2048, ge=1)                           # texts per embeddings/classifications request
     max_input_chars: int = Field(32768, ge=16)                    # per text
     max_n: int = Field(8, ge=1, le=128)
+    # prompts x n per request: the generations one request may queue, all run in turn on one worker.
+    max_generations: int = Field(16, ge=1, le=8192)
+    # The whole request body must arrive within this many seconds of the request's start (408 after), so a
+    # client that trickles or stalls its upload cannot hold a connection forever.
+    body_timeout_s: float = Field(300.0, gt=0)
 
     # Throughput: dynamic batching for encoders, a fair bounded queue for generation and speech.
     batch_max_size: int = Field(64, ge=1, le=4096)
@@ -53,7 +63,7 @@ class ServeSettings(BaseSettings):
     threads: int | None = Field(None, ge=1, le=256)
     log_level: str = "info"
 
-    @field_validator("models", "api_keys", mode="before")
+    @field_validator("models", "api_keys", "allowed_hosts", mode="before")
     @classmethod
     def _split(cls, v: Any) -> Any:
         """Environment variables give lists as JSON (``'["a","b"]'``) or comma-separated (``a,b``)."""
@@ -61,6 +71,12 @@ class ServeSettings(BaseSettings):
             v = v.strip()
             v = json.loads(v) if v.startswith("[") else [x.strip() for x in v.split(",") if x.strip()]
         return v
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _split_hosts(cls, v: list[str]) -> list[str]:
+        """``--allowed-hosts a.example,b.example`` (repeatable) gives one entry per name."""
+        return [h.strip() for item in v for h in item.split(",") if h.strip()]
 
 
 def load_settings(config: str | Path | None = None, **flags: Any) -> ServeSettings:
