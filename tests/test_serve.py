@@ -112,6 +112,17 @@ def test_models_are_listed_by_name_never_by_path(server, client, http, classifie
     assert str(classifier) not in httpx.get(server + "/health").text
 
 
+def test_two_model_folders_with_one_name_are_refused(tmp_path):
+    from llmkit.errors import InputError
+    from llmkit.serve import create_app
+
+    for d in ("a/toy", "b/toy", "c/all-minilm-l6-v2"):
+        (tmp_path / d).mkdir(parents=True)
+    for pair in (["a/toy", "b/toy"], ["c/all-minilm-l6-v2"]):
+        with pytest.raises(InputError, match="rename the folder"):
+            create_app(ServeSettings(models=[str(tmp_path / d) for d in pair]))
+
+
 def test_a_foreign_host_header_is_refused_without_a_key():
     """DNS rebinding: a page on evil.example that resolves to 127.0.0.1 sends `Host: evil.example`."""
     with running(ServeSettings(port=0)) as url:
