@@ -25,8 +25,8 @@ _FLAGS = [
     ("--body-timeout-s", float, "seconds a request body may take to arrive before 408 (default 300)"),
     ("--batch-max-size", int, "most texts per encoder batch (default 64; 1 turns batching off)"),
     ("--batch-max-wait-ms", float, "how long an idle encoder waits to fill a batch (default 5)"),
-    ("--queue-size", int, "generation/speech jobs queued per model before 503 (default 64)"),
     ("--batch-max-pending", int, "texts waiting per encoder model before 503 (default 8192)"),
+    ("--queue-size", int, "generation/speech jobs queued per model before 503 (default 64)"),
     ("--queue-per-client", int, "... per API key (or client address without keys) before 429 (default 16)"),
     ("--retry-after-s", int, "the Retry-After of a 429 or 503 (default 1)"),
     ("--generation-slots", int, "chat requests generating at once: llama.cpp slots in one model (decoded as "
