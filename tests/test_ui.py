@@ -50,6 +50,7 @@ def ui_dirs(tmp_path_factory, tiny_encoder):
 
     root = tmp_path_factory.mktemp("ui")
     runs = root / "runs"
+    shutil.copytree(tiny_encoder, runs / "tiny-encoder")  # the app loads only catalog models and runs folders
     rows = toy_sentiment(200)
     finetune(tiny_encoder, rows, eval_split=0.2, output=runs / "tiny-sentiment", progress=False,
              config=TrainConfig(epochs=4, lr=2e-3, batch_size=16, max_length=32))
@@ -58,7 +59,7 @@ def ui_dirs(tmp_path_factory, tiny_encoder):
     write_csv(data / "toy.csv", rows)
     write_csv(data / "no_label.csv", [{"text": r["text"], "sentiment": r["label"]} for r in rows[:20]])
     (data / "notes.wav").write_text("this is not audio, just text with a .wav name\n")
-    return {"root": root, "runs": runs, "data": data, "encoder": tiny_encoder}
+    return {"root": root, "runs": runs, "data": data, "encoder": runs / "tiny-encoder"}
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +142,16 @@ def test_classify_sentence_shows_label(page):
     page.locator("#classify-text textarea").fill("   ")
     page.locator("#classify-run").click()
     wait_text(page, "#classify-error", "empty")
+
+
+def test_path_typed_in_model_picker_is_refused(page, ui_dirs):
+    model = page.locator("#classify-model input")
+    model.fill(str(ui_dirs["root"] / "data"))  # a folder outside the runs folder
+    model.press("Enter")
+    page.locator("#classify-text textarea").fill("great tasty fresh coffee")
+    page.locator("#classify-run").click()
+    wait_text(page, "#classify-error", "--allow-any-model")
+    assert "Traceback" not in page.content()
 
 
 def chat_text(page) -> str:

@@ -56,6 +56,7 @@ def models_outside(root: Path, runs: Path) -> list[Path]:
     return [p for p in root.rglob("llmkit.json") if runs not in p.parents and "elsewhere" not in p.parts]
 
 
+@pytest.mark.slow  # trains a tiny model
 @pytest.mark.parametrize("name", ["..", "../escaped", "a/b", "a\\b", ".hidden", "/tmp/abs", "-rf"])
 def test_run_name_must_be_plain_and_nothing_is_written_outside_runs(place, name):
     from llmkit.ui import multitask
@@ -79,6 +80,7 @@ def test_plain_name_rule():
             plain_name(bad)
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_good_run_name_trains_into_runs_folder(place):
     ctx = UiContext(UiSettings(runs_dir=place["runs"]))
     job = start_finetune(ctx, place, "tiny-encoder", "plain-name").wait(180)  # a name relative to the runs folder
@@ -86,6 +88,7 @@ def test_good_run_name_trains_into_runs_folder(place):
     assert (place["runs"] / "plain-name" / "llmkit.json").exists()
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_model_pickers_refuse_paths_outside_runs_unless_allowed(place):
     from llmkit.ui import chat, classify, transcribe
 
@@ -144,8 +147,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(place):
-    """`llmkit ui` with a login and one extra host name, in its own process on 127.0.0.1."""
+def app_url(tmp_path_factory):
+    """`llmkit ui` with a login and two extra host names, in its own process on 127.0.0.1."""
+    root = tmp_path_factory.mktemp("ui-app")
+    place = {"root": root, "runs": root / "runs"}
     port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     env.pop("LLMKIT_UI_AUTH", None)
@@ -175,6 +180,7 @@ def app_url(place):
     log.close()
 
 
+@pytest.mark.slow  # starts the app (~20 s)
 def test_host_header_must_name_this_machine(app_url):
     port = app_url.rsplit(":", 1)[1]
     for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.nip.io"):  # a DNS-rebinding page's Host
@@ -186,6 +192,7 @@ def test_host_header_must_name_this_machine(app_url):
         assert httpx.get(app_url + "/", headers={"Host": host}).status_code == 200, host
 
 
+@pytest.mark.slow  # starts the app (~20 s)
 def test_login_guards_pages_and_api(app_url):
     for method, path in [("GET", "/config"), ("GET", "/gradio_api/info"), ("GET", "/gradio_api/openapi.json"),
                          ("POST", "/gradio_api/queue/join"), ("POST", "/gradio_api/run/predict"),

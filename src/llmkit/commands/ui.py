@@ -25,18 +25,19 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from ..ui.app import UiSettings, access, launch  # light: gradio is imported when the app is built
+
+    hosts = tuple(h for value in args.allowed_hosts for h in value.split(",") if h.strip())
+    settings = UiSettings(host=args.host, port=args.port, share=args.share, runs_dir=args.runs,
+                          allowed_hosts=hosts, allow_any_model=args.allow_any_model,
+                          **({"auth": args.auth} if args.auth else {}))  # else the field reads LLMKIT_UI_AUTH
+    access(settings)  # refuse before announcing anything (and before the slow gradio import)
     try:
-        from ..ui.app import UiSettings, access, launch
         import gradio  # noqa: F401
     except ImportError:
         from ..errors import EngineUnavailableError
 
         raise EngineUnavailableError("the web app needs gradio: `pip install 'llmkit[ui]'`.") from None
-    hosts = tuple(h for value in args.allowed_hosts for h in value.split(",") if h.strip())
-    settings = UiSettings(host=args.host, port=args.port, share=args.share, runs_dir=args.runs,
-                          allowed_hosts=hosts, allow_any_model=args.allow_any_model,
-                          **({"auth": args.auth} if args.auth else {}))  # else the field reads LLMKIT_UI_AUTH
-    access(settings)  # refuse before announcing anything
     print(f"llmkit: web app on http://{args.host}:{args.port} (Ctrl+C to stop)")
     launch(settings)
     return 0
