@@ -20,7 +20,7 @@ httpx = pytest.importorskip("httpx")
 from cli_helpers import llmkit  # noqa: E402
 
 from llmkit.errors import InputError  # noqa: E402
-from llmkit.ui.common import UiContext, UiSettings, plain_name  # noqa: E402
+from llmkit.ui.common import UiContext, UiSettings  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,8 @@ def test_run_name_must_be_plain_and_nothing_is_written_outside_runs(place, name)
 
 
 def test_plain_name_rule():
+    from llmkit.ui.common import plain_name
+
     for good in ["my-model", "run_2", "v1.2", "A"]:
         assert plain_name(good) == good
     for bad in ["", ".", "..", "a/b", "a\\b", ".git", "x" * 101, "a b"]:
