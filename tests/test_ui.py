@@ -7,16 +7,12 @@ a screenshot under test-artifacts/.
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from ui_server import running_ui
 
 pytest.importorskip("gradio")
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -24,12 +20,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
@@ -65,36 +55,14 @@ def ui_dirs(tmp_path_factory, tiny_encoder):
 @pytest.fixture(scope="session")
 def ui_url(ui_dirs):
     """`llmkit ui` as a user starts it, in its own process, on 127.0.0.1."""
-    port = free_port()
     # The default models as `make models` prepared them (as the real_home marker does); fine-tuned ones go to runs.
     from conftest import REAL_HOME
 
-    env = {**os.environ, "LLMKIT_HOME": REAL_HOME, "HF_HUB_OFFLINE": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false"}
-    log = (ui_dirs["root"] / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "llmkit.cli", "ui", "--port", str(port),
-                             "--runs", str(ui_dirs["runs"])], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("llmkit ui exited: " + (ui_dirs["root"] / "server.log").read_text()[-3000:])
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("llmkit ui did not start in 120 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-    print((ui_dirs["root"] / "server.log").read_text()[-2000:])
+    env = {"LLMKIT_HOME": REAL_HOME, "HF_HUB_OFFLINE": "1"}
+    log = ui_dirs["root"] / "server.log"
+    with running_ui(["--runs", str(ui_dirs["runs"])], log, env, timeout=120) as url:
+        yield url + "/"
+    print(log.read_text()[-2000:])
 
 
 @pytest.fixture(scope="session")

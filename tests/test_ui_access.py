@@ -5,11 +5,9 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ import pytest
 pytest.importorskip("gradio")
 httpx = pytest.importorskip("httpx")
 
-from cli_helpers import llmkit  # noqa: E402
+from ui_server import running_ui  # noqa: E402
 
 from llmkit.errors import InputError  # noqa: E402
 from llmkit.ui.common import UiContext, UiSettings  # noqa: E402
@@ -142,44 +140,13 @@ def test_cli_refuses_open_app_without_login(args, tmp_path):
     assert "--auth" in err and not r.stdout.strip()  # nothing announced
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """`llmkit ui` with a login and two extra host names, in its own process on 127.0.0.1."""
     root = tmp_path_factory.mktemp("ui-app")
-    place = {"root": root, "runs": root / "runs"}
-    port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    env.pop("LLMKIT_UI_AUTH", None)
-    log = (place["root"] / "app.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "llmkit.cli", "ui", "--port", str(port), "--runs",
-                             str(place["runs"]), "--auth", "me:s3cret", "--allowed-hosts", "mybox.lan,other.lan"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError("llmkit ui exited: " + (place["root"] / "app.log").read_text()[-3000:])
-        try:
-            httpx.get(url + "/", timeout=2)
-            break
-        except httpx.HTTPError:
-            if time.time() > deadline:
-                proc.kill()
-                raise RuntimeError("llmkit ui did not start in 180 s") from None
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with running_ui(["--runs", str(root / "runs"), "--auth", "me:s3cret", "--allowed-hosts", "mybox.lan,other.lan"],
+                    root / "app.log") as url:
+        yield url
 
 
 @pytest.mark.slow  # starts the app (~20 s)
