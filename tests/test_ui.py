@@ -7,16 +7,12 @@ a screenshot under test-artifacts/.
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from ui_server import running_ui
 
 pytest.importorskip("gradio")
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -24,12 +20,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
@@ -50,6 +40,7 @@ def ui_dirs(tmp_path_factory, tiny_encoder):
 
     root = tmp_path_factory.mktemp("ui")
     runs = root / "runs"
+    shutil.copytree(tiny_encoder, runs / "tiny-encoder")  # the app loads only catalog models and runs folders
     rows = toy_sentiment(200)
     finetune(tiny_encoder, rows, eval_split=0.2, output=runs / "tiny-sentiment", progress=False,
              config=TrainConfig(epochs=4, lr=2e-3, batch_size=16, max_length=32))
@@ -58,42 +49,20 @@ def ui_dirs(tmp_path_factory, tiny_encoder):
     write_csv(data / "toy.csv", rows)
     write_csv(data / "no_label.csv", [{"text": r["text"], "sentiment": r["label"]} for r in rows[:20]])
     (data / "notes.wav").write_text("this is not audio, just text with a .wav name\n")
-    return {"root": root, "runs": runs, "data": data, "encoder": tiny_encoder}
+    return {"root": root, "runs": runs, "data": data, "encoder": runs / "tiny-encoder"}
 
 
 @pytest.fixture(scope="session")
 def ui_url(ui_dirs):
     """`llmkit ui` as a user starts it, in its own process, on 127.0.0.1."""
-    port = free_port()
     # The default models as `make models` prepared them (as the real_home marker does); fine-tuned ones go to runs.
     from conftest import REAL_HOME
 
-    env = {**os.environ, "LLMKIT_HOME": REAL_HOME, "HF_HUB_OFFLINE": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false"}
-    log = (ui_dirs["root"] / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "llmkit.cli", "ui", "--port", str(port),
-                             "--runs", str(ui_dirs["runs"])], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("llmkit ui exited: " + (ui_dirs["root"] / "server.log").read_text()[-3000:])
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("llmkit ui did not start in 120 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-    print((ui_dirs["root"] / "server.log").read_text()[-2000:])
+    env = {"LLMKIT_HOME": REAL_HOME, "HF_HUB_OFFLINE": "1"}
+    log = ui_dirs["root"] / "server.log"
+    with running_ui(["--runs", str(ui_dirs["runs"])], log, env, timeout=120) as url:
+        yield url + "/"
+    print(log.read_text()[-2000:])
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +110,16 @@ def test_classify_sentence_shows_label(page):
     page.locator("#classify-text textarea").fill("   ")
     page.locator("#classify-run").click()
     wait_text(page, "#classify-error", "empty")
+
+
+def test_path_typed_in_model_picker_is_refused(page, ui_dirs):
+    model = page.locator("#classify-model input")
+    model.fill(str(ui_dirs["root"] / "data"))  # a folder outside the runs folder
+    model.press("Enter")
+    page.locator("#classify-text textarea").fill("great tasty fresh coffee")
+    page.locator("#classify-run").click()
+    wait_text(page, "#classify-error", "--allow-any-model")
+    assert "Traceback" not in page.content()
 
 
 def chat_text(page) -> str:

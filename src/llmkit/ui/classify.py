@@ -15,10 +15,10 @@ from .common import UiContext, error_html
 TASK = "text-classification"
 
 
-def heads_of(model: str) -> list[str]:
+def heads_of(ctx: UiContext, model: str) -> list[str]:
     """The task heads of a model folder (one for a plain classifier, several for a multi-task one)."""
     try:
-        ref = resolve(model, build=False)
+        ref = resolve(ctx.model(model), build=False)
     except LlmkitError:
         return []
     return list(ref.manifest.get("tasks", {})) if ref.format == "llmkit" else []
@@ -66,8 +66,8 @@ def build(ctx: UiContext):
     with gr.Row():
         model = gr.Dropdown(models, value=models[0] if models else None, label="Model", scale=4,
                             allow_custom_value=True, elem_id="classify-model",
-                            info="an installed classifier, a fine-tuned folder, or a path")
-        head = gr.Dropdown(heads_of(models[0]) if models else [], label="Task (head)", scale=2,
+                            info="an installed classifier or a folder in the runs folder (others: --allow-any-model)")
+        head = gr.Dropdown(heads_of(ctx, models[0]) if models else [], label="Task (head)", scale=2,
                            elem_id="classify-head", info="for multi-task models")
         refresh = gr.Button("↻ Refresh models", scale=1, elem_id="classify-refresh")
     text = gr.Textbox(label="Text", lines=3, placeholder="The coffee was stale and bitter.", elem_id="classify-text")
@@ -83,7 +83,7 @@ def build(ctx: UiContext):
         preview = gr.Dataframe(headers=["text", "label", "score"], label="Preview (first 50)", interactive=False)
 
     def on_model(m):
-        heads = heads_of(m) if m else []
+        heads = heads_of(ctx, m) if m else []
         return gr.update(choices=heads, value=heads[0] if heads else None)
 
     def on_refresh(current):

@@ -7,15 +7,22 @@ called under no shared mutable state of ours).
 from __future__ import annotations
 
 import html
+import os
+import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..catalog import CATALOG
+from ..catalog import CATALOG, canonical_name
 from ..errors import InputError, LlmkitError
 from ..hub import MANIFEST, is_installed, resolve
 from .jobs import JobManager
+
+
+AUTH_ENV = "LLMKIT_UI_AUTH"
+AUTH_FIX = f"--auth USER:PASSWORD (or set {AUTH_ENV})"
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,20 @@ class UiSettings:
     share: bool = False
     runs_dir: Path | None = None  # where fine-tuned models go; None: LLMKIT_HOME/runs
     concurrency: int = 4  # requests of one kind served at once (others queue)
+    # "USER:PASSWORD" for Gradio's login page; the environment variable keeps the password out of `ps`.
+    auth: str | None = field(default_factory=lambda: os.environ.get(AUTH_ENV) or None)
+    allowed_hosts: tuple[str, ...] = ()  # Host names accepted besides localhost and IPs (see llmkit.netguard)
+    # Off: the model pickers load catalog models and folders in the runs folder only, so a visitor cannot make
+    # the app read an arbitrary path (or fetch a hub id).
+    allow_any_model: bool = False
+
+    def __post_init__(self) -> None:
+        if self.auth is not None and not re.fullmatch(r"[^:]+:.+", self.auth):
+            raise InputError(f"--auth wants USER:PASSWORD (a user name, a colon, a password), as does {AUTH_ENV}.")
+        object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
+
+    def credentials(self) -> tuple[str, str] | None:
+        return tuple(self.auth.split(":", 1)) if self.auth else None  # type: ignore[return-value]
 
     def runs(self) -> Path:
         from ..hub import home
@@ -46,13 +67,32 @@ class UiContext:
         """A shared, cached pipeline. Never builds or downloads a model behind the user's back."""
         from ..pipelines import pipeline
 
-        if not model:
-            raise InputError("choose a model first.")
+        model = self.model(model)
         key = (kind, model, tuple(sorted(options.items())))
         with self._lock:  # one load at a time: two users asking for the same model share one copy
             if key not in self._pipes:
                 self._pipes[key] = pipeline(kind, model=resolve(model, build=False), **options)
             return self._pipes[key]
+
+    def model(self, model: str | None) -> str:
+        """``model`` as the app may load it: a catalog name, or a folder inside the runs folder (given as a path
+        or relative to it); any path or hub id only when the app was started with --allow-any-model."""
+        model = (model or "").strip()
+        if not model:
+            raise InputError("choose a model first.")
+        if self.settings.allow_any_model or canonical_name(model):
+            return model
+        runs = self.settings.runs().resolve()
+        path = (runs / Path(model).expanduser()).resolve()  # an absolute path replaces runs; `..` is resolved
+        if path != runs and path.is_relative_to(runs) and path.is_dir():
+            return str(path)
+        raise InputError(f"model {model!r} is neither a catalog model nor a folder in the runs folder ({runs}); "
+                         "start the app with `llmkit ui --allow-any-model` to load other folders or hub ids.")
+
+    def run_folder(self, name: str | None, default_prefix: str) -> Path:
+        """Where a new run goes: the runs folder / a plain name (a blank name gets a dated one)."""
+        name = (name or "").strip() or time.strftime(f"{default_prefix}-%Y%m%d-%H%M%S")
+        return self.settings.runs() / plain_name(name)
 
     def finetuned(self) -> list[str]:
         """Fine-tuned model folders under the runs folder, newest first."""
@@ -66,6 +106,15 @@ class UiContext:
         if task == "text-classification":
             names = self.finetuned() + names
         return names
+
+
+def plain_name(name: str) -> str:
+    """A run name is one folder name: no `/` or `\\` (no way out of the runs folder), no leading `.` (no `..`,
+    no hidden folders), nothing a shell or another OS would read differently."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name or ""):
+        raise InputError(f"the name {name!r} is not a plain folder name: use letters, digits, '.', '_' and '-' "
+                         "(up to 100), starting with a letter or digit, e.g. my-model.")
+    return name
 
 
 def error_html(e: BaseException | str) -> str:

@@ -4,8 +4,6 @@ lands in the runs folder, which the Classify tab lists."""
 from __future__ import annotations
 
 import random
-import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +47,12 @@ def start_job(ctx: UiContext, source: str, builtin: str, upload: str | None, tex
 
     text_column, label_column = (text_column or "text").strip(), (label_column or "label").strip()
     train, evals, where = load_data(source, builtin, upload, text_column, label_column, int(max_examples or 0))
-    if not body:
+    if not (body or "").strip():
         raise InputError("choose a body model (e.g. all-minilm-l6-v2) or give a model folder.")
+    output = ctx.run_folder(name, "finetune")
+    body = ctx.model(body)
     config = TrainConfig(epochs=float(epochs), lr=float(lr), batch_size=int(batch_size), max_length=int(max_length),
                          method=method, threads=None)
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", (name or "").strip()) or time.strftime("finetune-%Y%m%d-%H%M%S")
-    output = ctx.settings.runs() / name
     check_output(output, overwrite=False)
 
     def work(job: Job) -> dict[str, Any]:
@@ -63,7 +61,7 @@ def start_job(ctx: UiContext, source: str, builtin: str, upload: str | None, tex
                  text_column=text_column, label_column=label_column, progress=False, on_event=job.emit)
         return {"output": str(output)}
 
-    return ctx.jobs.submit("finetune", work, title=f"Fine-tuning {Path(str(body)).name} on {where} → {name}")
+    return ctx.jobs.submit("finetune", work, title=f"Fine-tuning {Path(body).name} on {where} → {output.name}")
 
 
 def curve(events: list[dict[str, Any]]):
@@ -106,7 +104,8 @@ def build(ctx: UiContext, demo, classify_model, refresh_models) -> None:
                 label_column = gr.Textbox("label", label="Label column")
         with gr.Column():
             body = gr.Dropdown(BODIES + ctx.finetuned(), value=BODIES[0], label="Body", allow_custom_value=True,
-                               elem_id="ft-body", info="a catalog encoder, a model folder or a path")
+                               elem_id="ft-body",
+                               info="a catalog encoder or a folder in the runs folder (other paths: --allow-any-model)")
             method = gr.Radio(list(METHODS), value="full", label="Method (full, LoRA, or head only)")
             with gr.Row():
                 epochs = gr.Number(1, label="Epochs", minimum=0.01, elem_id="ft-epochs")
@@ -115,7 +114,8 @@ def build(ctx: UiContext, demo, classify_model, refresh_models) -> None:
                 batch_size = gr.Number(32, label="Batch size", precision=0, minimum=1)
                 max_length = gr.Number(128, label="Max length (tokens)", precision=0, minimum=8)
             max_examples = gr.Number(2000, label="Max training examples (0 = all)", precision=0, minimum=0)
-            name = gr.Textbox(label="Name of the new model (folder under the runs folder)", elem_id="ft-name")
+            name = gr.Textbox(label="Name of the new model (a folder in the runs folder; blank: a dated name)",
+                              elem_id="ft-name")
     go = gr.Button("Start fine-tuning", variant="primary", elem_id="ft-run")
     status = gr.Markdown(elem_id="ft-status")
     error = gr.HTML(elem_id="ft-error")

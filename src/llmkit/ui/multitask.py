@@ -3,8 +3,6 @@ the report against single-task baselines as a table and a chart. A thin shell ov
 imported lazily (the tab says so when this build lacks it)."""
 from __future__ import annotations
 
-import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +31,17 @@ def start_job(ctx: UiContext, tasks: list[str], body: str, weighting: str, sampl
     if len(tasks or []) < 2:
         raise InputError("choose at least two tasks: multi-task training shares one body between tasks.")
     limit = int(limit or 0) or None
+    output = ctx.run_folder(name, "multitask")
     config = MultitaskConfig.from_dict({
-        "model": body or "all-minilm-l6-v2", "weighting": weighting, "sampler": sampler, "epochs": float(epochs),
-        "lr": float(lr),
+        "model": ctx.model(body or "all-minilm-l6-v2"), "weighting": weighting, "sampler": sampler,
+        "epochs": float(epochs), "lr": float(lr),
         "tasks": [{"name": t, "train": t, "eval": f"{t}:test", "limit": limit, "eval_limit": 500} for t in tasks]})
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", (name or "").strip()) or time.strftime("multitask-%Y%m%d-%H%M%S")
-    output = ctx.settings.runs() / name
 
     def work(job: Job) -> dict[str, Any]:
         multitask(config, output=output, baselines=bool(baselines), progress=False, on_event=job.emit)
         return {"output": str(output)}
 
-    return ctx.jobs.submit("multitask", work, title=f"Multi-task: {', '.join(tasks)} ({weighting}) → {name}")
+    return ctx.jobs.submit("multitask", work, title=f"Multi-task: {', '.join(tasks)} ({weighting}) → {output.name}")
 
 
 def curve(events: list[dict[str, Any]]):
@@ -98,13 +95,15 @@ def build(ctx: UiContext, demo) -> None:
             baselines = gr.Checkbox(True, label="Also train single-task baselines (for the comparison)")
         with gr.Column():
             body = gr.Dropdown(["all-minilm-l6-v2"], value="all-minilm-l6-v2", label="Body", allow_custom_value=True,
-                               elem_id="mt-body")
+                               elem_id="mt-body",
+                               info="a catalog encoder or a folder in the runs folder (other paths: --allow-any-model)")
             with gr.Row():
                 epochs = gr.Number(1, label="Epochs", minimum=0.01)
                 lr = gr.Number(5e-5, label="Learning rate", elem_id="mt-lr")
             limit = gr.Number(1000, label="Max training examples per task (0 = all)", precision=0, minimum=0,
                               elem_id="mt-limit")
-            name = gr.Textbox(label="Name of the new model (folder under the runs folder)", elem_id="mt-name")
+            name = gr.Textbox(label="Name of the new model (a folder in the runs folder; blank: a dated name)",
+                              elem_id="mt-name")
     go = gr.Button("Start multi-task training", variant="primary", elem_id="mt-run")
     status = gr.Markdown(elem_id="mt-status")
     error = gr.HTML(elem_id="mt-error")

@@ -22,6 +22,7 @@ def start_job(ctx: UiContext, audio: str | None, model: str, language: str) -> J
         raise InputError("no audio: upload a file or record from the microphone first.")
     if not model:
         raise InputError("no speech model is installed; get one with `llmkit models pull whisper-tiny.en`.")
+    model = ctx.model(model)  # refused now, not in the job
     name = Path(audio).name
 
     def work(job: Job) -> dict[str, Any]:
