@@ -14,8 +14,8 @@ TASKS = ("transcribe", "translate")
 # Decoding presets, defined here once: the CLI (`--fast`), the server (`preset` form field), the web app and
 # ``TranscribeOptions.replace(preset=...)`` all read this table. Accuracy first, as faster-whisper's and
 # openai-whisper's CLI defaults: beam search (5) hears more words right than greedy decoding on real speech
-# (issue 13: WER 0.065 vs 0.087 on LibriVox with whisper-tiny.en). "fast" trades that for ~1.3-1.6x less time
-# (BENCHMARKS.md). Presets touch decoding only: VAD and timestamps stay as they are (they are not speed knobs).
+# (issue 13: WER 0.065 vs 0.087 on LibriVox with whisper-tiny.en). "fast" trades that for less time
+# (BENCHMARKS.md). A preset sets the search only; VAD and timestamps are never traded for speed here.
 PRESETS: dict[str, dict[str, Any]] = {
     "accurate": {"beam_size": 5},   # the default
     "fast": {"beam_size": 1},       # greedy
