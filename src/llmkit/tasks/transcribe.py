@@ -180,7 +180,10 @@ def _transformers_path(ref: ModelRef) -> Path:
 
 def _is_hallucination(raw: Any, options: TranscribeOptions) -> bool:
     """Whisper's own rule (the sequential decoder applies it; batched decoding does not): a window that is
-    probably not speech *and* was decoded with low confidence is dropped."""
+    probably not speech *and* was decoded with low confidence is dropped; so is one almost certainly not speech."""
+    certain = options.no_speech_certain_threshold
+    if certain is not None and raw.no_speech_prob > certain:  # see TranscribeOptions: beam search's confident "You"
+        return True
     if options.no_speech_threshold is None or options.log_prob_threshold is None:
         return False
     return raw.no_speech_prob > options.no_speech_threshold and raw.avg_logprob < options.log_prob_threshold
