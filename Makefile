@@ -47,6 +47,7 @@ test-fast: setup
 	$(VENV)/bin/python -m pytest -q -m "not slow" tests
 
 bench: models
+	$(PIP) install -q -e '.[bench]'
 	$(PY) bench/classify.py
 	$(PY) bench/generate.py
 	$(PY) bench/asr.py

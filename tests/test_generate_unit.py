@@ -121,9 +121,24 @@ def test_seeded_sampling_is_reproducible_and_stream_joins_to_the_result(tiny_pip
 
 
 def test_greedy_logprobs_are_the_top_tokens(tiny_pipe):
+    """Each returned (token, logprob) is the most probable token of the model's full next-token distribution
+    (recomputed here without the KV cache, over the whole vocabulary) and its log-probability there."""
+    import torch
+
+    engine = tiny_pipe.engine
     r = tiny_pipe.generate("the capital", max_new_tokens=6, temperature=0, logprobs=True)
-    assert r.logprobs is not None and len(r.logprobs) >= 1
-    assert all(lp.logprob <= 0.0 for lp in r.logprobs)
+    assert r.logprobs is not None and len(r.logprobs) == r.usage.completion_tokens >= 2
+    ids = engine.tokenize("the capital")
+    with torch.inference_mode():
+        for returned in r.logprobs:
+            dist = torch.log_softmax(engine.model(input_ids=torch.tensor([ids])).logits[0, -1].float(), -1)
+            top = int(torch.argmax(dist))
+            second = float(torch.topk(dist, 2).values[1])
+            assert returned.token == engine.detokenize([top])
+            assert returned.logprob == pytest.approx(float(dist[top]), abs=1e-4)
+            assert returned.logprob > second  # the top token by probability, not one among ties or a sample
+            assert abs(float(torch.logsumexp(dist, -1))) < 1e-4  # a normalised distribution
+            ids.append(top)
 
 
 def test_closing_a_stream_stops_the_engine(tiny_pipe):

@@ -148,5 +148,7 @@ def test_transformers_folder_is_converted_once_and_runs_on_both_engines(speech, 
     pipeline("automatic-speech-recognition", model=str(folder))  # cached: not converted again
     assert (converted[0] / "model.bin").stat().st_mtime_ns == stamp
     reference = pipeline("automatic-speech-recognition", model=str(folder), engine="torch")
-    out = reference(path)
+    # Greedy here: on random weights transformers' beam search can return an empty sequence, which its Whisper
+    # generation then indexes (IndexError in generation_whisper.py); the engine passes beam_size as num_beams.
+    out = reference(path, preset="fast")
     assert out.duration == pytest.approx(result.duration) and all(s.start <= s.end for s in out.segments)

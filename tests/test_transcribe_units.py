@@ -118,6 +118,7 @@ def test_writers_empty_result():
     ({"beam_size": 0}, "--beam-size"), ({"batch_size": 1000}, "--batch-size"), ({"task": "summarise"}, "--task"),
     ({"language": "english!"}, "--language"), ({"max_duration": -1}, "--max-duration"),
     ({"beam_size": 2.5}, "--beam-size"), ({"compute_type": "int3"}, "compute_type"),
+    ({"no_speech_certain_threshold": 1.5}, "no_speech_certain_threshold"),
 ])
 def test_options_are_validated_in_one_place(kwargs, flag):
     with pytest.raises(InputError, match=flag):

@@ -13,8 +13,8 @@ EXAMPLES = """\
   llmkit transcribe interview.m4a --model whisper-base --language auto --format json
   llmkit transcribe rede.ogg --model whisper-base --task translate
   llmkit transcribe a.flac b.webm --word-timestamps --format json --output-dir out
-  llmkit transcribe long.wav --batch-size 16 --beam-size 1 --max-duration 7200
-  llmkit transcribe short.wav --no-vad --batch-size 1 --beam-size 5"""
+  llmkit transcribe long.wav --fast --batch-size 16 --max-duration 7200  # greedy: faster, less accurate
+  llmkit transcribe short.wav --no-vad --batch-size 1 --beam-size 3"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,7 +34,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="skip silence and noise with Silero VAD before decoding (default: on)")
     p.add_argument("--batch-size", type=int, default=8, metavar="N",
                    help="chunks decoded at once; 1 decodes 30 s windows one after another (default: 8)")
-    p.add_argument("--beam-size", type=int, default=1, metavar="N", help="1 is greedy and fastest (default: 1)")
+    from ..tasks.transcribe_options import PRESETS
+
+    decoding = p.add_mutually_exclusive_group()
+    decoding.add_argument("--beam-size", type=int, metavar="N",
+                          help=f"beam search width; 1 is greedy (default: {PRESETS['accurate']['beam_size']})")
+    decoding.add_argument("--fast", action="store_true",
+                          help=f"the fast preset: greedy decoding (beam {PRESETS['fast']['beam_size']}), "
+                               "faster and less accurate")
     p.add_argument("--max-duration", type=float, default=4 * 3600, metavar="SECONDS",
                    help="refuse audio longer than this (default: 14400, four hours)")
 
@@ -42,14 +49,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError, LlmkitError
     from ..pipelines import pipeline
-    from ..tasks.transcribe import TranscribeOptions
+    from ..tasks.transcribe_options import TranscribeOptions
     from ..writers import FORMATS
 
     formats = list(FORMATS) if args.format == "all" else [args.format]
     if args.format == "all" and args.output_dir is None:
         raise InputError("--format all writes five files per input: add --output-dir D.")
-    options = TranscribeOptions(
-        language=args.language, task=args.task, beam_size=args.beam_size, batch_size=args.batch_size,
+    explicit = {"beam_size": args.beam_size} if args.beam_size is not None else {}
+    options = TranscribeOptions.preset(
+        "fast" if args.fast else "accurate", **explicit,
+        language=args.language, task=args.task, batch_size=args.batch_size,
         vad=args.vad, word_timestamps=args.word_timestamps, max_duration=args.max_duration,
         timestamps=True if set(formats) & {"srt", "vtt", "tsv"} else None)  # subtitles want short cues
     files, failures = expand_inputs(args.inputs)

@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 
 from ..audio import AudioTooLongError, load_audio
 from ..errors import InputError, LlmkitError
+from ..tasks.transcribe_options import DEFAULT_PRESET, PRESETS
 from ..writers import render
 from .deps import client_id, require_key, server
 from .errors import APIError, from_llmkit, invalid, openapi_errors
@@ -20,6 +21,9 @@ router = APIRouter(dependencies=[Depends(require_key)], responses=openapi_errors
 
 Format = Literal["json", "text", "srt", "vtt", "verbose_json"]
 Granularity = Literal["word", "segment"]
+Preset = Literal[tuple(PRESETS)]  # type: ignore[valid-type]  # the presets' one table (TranscribeOptions)
+PRESET_HELP = (f"llmkit's decoding preset (not in OpenAI's API; the openai SDK sends it with extra_body): "
+               f"{DEFAULT_PRESET} (beam {PRESETS[DEFAULT_PRESET]['beam_size']}, the default) or fast (greedy)")
 # Whisper's language codes -> the names OpenAI's verbose_json uses (the common ones; others stay codes).
 LANGUAGE_NAMES = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian",
                   "pt": "portuguese", "nl": "dutch", "ru": "russian", "zh": "chinese", "ja": "japanese",
@@ -36,9 +40,10 @@ async def transcriptions(
     response_format: Annotated[Format, Form()] = "json",
     temperature: Annotated[float, Form(ge=0, le=1)] = 0.0,
     timestamp_granularities: Annotated[list[Granularity] | None, Form(alias="timestamp_granularities[]")] = None,
+    preset: Annotated[Preset, Form(description=PRESET_HELP)] = DEFAULT_PRESET,
 ):
     return await _recognise(request, file, "transcribe", model, language, prompt, response_format, temperature,
-                            timestamp_granularities)
+                            timestamp_granularities, preset)
 
 
 @router.post("/v1/audio/translations", tags=["OpenAI"], summary="Speech in any language to English text")
@@ -49,12 +54,15 @@ async def translations(
     prompt: Annotated[str | None, Form(max_length=4096)] = None,
     response_format: Annotated[Format, Form()] = "json",
     temperature: Annotated[float, Form(ge=0, le=1)] = 0.0,
+    preset: Annotated[Preset, Form(description=PRESET_HELP)] = DEFAULT_PRESET,
 ):
-    return await _recognise(request, file, "translate", model, None, prompt, response_format, temperature, None)
+    return await _recognise(request, file, "translate", model, None, prompt, response_format, temperature, None,
+                            preset)
 
 
 async def _recognise(request: Request, file: UploadFile, task: str, model: str, language: str | None,
-                     prompt: str | None, fmt: str, temperature: float, granularities: list[str] | None):
+                     prompt: str | None, fmt: str, temperature: float, granularities: list[str] | None,
+                     preset: str):
     s = server(request)
     words = "word" in (granularities or [])
     if words and fmt != "verbose_json":
@@ -62,7 +70,8 @@ async def _recognise(request: Request, file: UploadFile, task: str, model: str, 
     data = await file.read()
     if not data:
         raise invalid("the uploaded file is empty; send an audio file.", param="file")
-    overrides: dict[str, Any] = {"task": task, "word_timestamps": words, "initial_prompt": prompt or None}
+    overrides: dict[str, Any] = {"preset": preset, "task": task, "word_timestamps": words,
+                                 "initial_prompt": prompt or None}
     if language:
         overrides["language"] = language
     if temperature > 0:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,79 +24,9 @@ import numpy as np
 from ..audio import AudioInput, duration_of, load_audio
 from ..errors import EngineUnavailableError, InputError
 from ..hub import ModelRef, home
+from .transcribe_options import DEFAULT_PRESET, PRESETS, TASKS, TranscribeOptions  # noqa: F401 (re-exported)
 
-TASKS = ("transcribe", "translate")
 ENGINES = ("auto", "ctranslate2", "torch")
-
-
-@dataclass(frozen=True)
-class TranscribeOptions:
-    """Every knob of a transcription, validated here once; errors name the CLI flag."""
-
-    language: str | None = None          # None or "auto": detect
-    task: str = "transcribe"             # or "translate" (to English; multilingual models only)
-    beam_size: int = 1                   # greedy is ~2x faster than beam 5 at equal WER on clean speech (BENCHMARKS.md)
-    batch_size: int = 8                  # > 1: VAD chunks decoded in batches (long-form); 1: sequential windows
-    vad: bool = True                     # Silero VAD: skip silence and noise (no hallucinated text there)
-    word_timestamps: bool = False
-    # Timestamp tokens inside each batched chunk: finer segments for subtitles, but ~20% slower and, on the
-    # benchmark clip, a higher WER (BENCHMARKS.md). None: off when batched (one segment per VAD chunk, <= 30 s),
-    # on in sequential mode (which needs them to move its window). The CLI turns them on for srt/vtt/tsv.
-    timestamps: bool | None = None
-    max_duration: float | None = None    # refuse longer audio (seconds)
-    initial_prompt: str | None = None
-    temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # fallback ladder (sequential mode)
-    compression_ratio_threshold: float | None = 2.4
-    log_prob_threshold: float | None = -1.0
-    no_speech_threshold: float | None = 0.6
-    no_repeat_ngram_size: int = 0
-    condition_on_previous_text: bool = False  # off: less prone to repetition loops across windows
-    chunk_length: int | None = None      # seconds per window; None = the model's 30
-    vad_min_silence_ms: int | None = None
-    vad_speech_pad_ms: int | None = None
-    compute_type: str = "int8"
-    cpu_threads: int = 0                 # 0: all cores
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        lang = self.language
-        if lang is not None:
-            lang = lang.strip().lower()
-            if lang == "auto":
-                lang = None
-            elif not re.fullmatch(r"[a-z]{2,3}|haw|yue", lang):
-                raise InputError(f"--language {self.language!r}: give a language code such as en, de, fr, or auto.")
-            object.__setattr__(self, "language", lang)
-        if self.task not in TASKS:
-            raise InputError(f"--task {self.task!r}: choose transcribe or translate.")
-        _check_int("--beam-size", self.beam_size, 1, 20)
-        _check_int("--batch-size", self.batch_size, 1, 256)
-        _check_int("--no-repeat-ngram-size", self.no_repeat_ngram_size, 0, 20)
-        if self.max_duration is not None and not self.max_duration > 0:
-            raise InputError(f"--max-duration {self.max_duration}: give a positive number of seconds.")
-        if self.chunk_length is not None:
-            _check_int("--chunk-length", self.chunk_length, 1, 30)
-        if isinstance(self.temperature, (int, float)):
-            object.__setattr__(self, "temperature", (float(self.temperature),))
-        object.__setattr__(self, "temperature", tuple(float(t) for t in self.temperature))
-        if not self.temperature or any(not 0 <= t <= 1.5 for t in self.temperature):
-            raise InputError("temperature: give one or more values between 0 and 1.5.")
-        if self.compute_type not in ("int8", "int8_float32", "int8_float16", "float16", "float32", "auto"):
-            raise InputError(f"compute_type {self.compute_type!r}: choose int8, float32, float16 or auto.")
-        _check_int("cpu_threads", self.cpu_threads, 0, 512)
-        if self.device not in ("cpu", "cuda", "auto"):
-            raise InputError(f"device {self.device!r}: choose cpu, cuda or auto.")
-
-    def replace(self, **changes: Any) -> "TranscribeOptions":
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise InputError(f"unknown transcription option(s): {', '.join(sorted(unknown))}.")
-        return dataclasses.replace(self, **changes)
-
-
-def _check_int(flag: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InputError(f"{flag} {value!r}: give a whole number from {low} to {high}.")
 
 
 @dataclass(frozen=True)
@@ -250,7 +180,10 @@ def _transformers_path(ref: ModelRef) -> Path:
 
 def _is_hallucination(raw: Any, options: TranscribeOptions) -> bool:
     """Whisper's own rule (the sequential decoder applies it; batched decoding does not): a window that is
-    probably not speech *and* was decoded with low confidence is dropped."""
+    probably not speech *and* was decoded with low confidence is dropped; so is one almost certainly not speech."""
+    certain = options.no_speech_certain_threshold
+    if certain is not None and raw.no_speech_prob > certain:  # see TranscribeOptions: beam search's confident "You"
+        return True
     if options.no_speech_threshold is None or options.log_prob_threshold is None:
         return False
     return raw.no_speech_prob > options.no_speech_threshold and raw.avg_logprob < options.log_prob_threshold

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..tasks.transcribe import Transcription
+from ..tasks.transcribe_options import DEFAULT_PRESET, PRESETS
 from ..writers import timestamp, write
 from .common import UiContext, error_html
 from .jobs import Job
@@ -15,9 +16,12 @@ from .jobview import attach, status_line
 
 TASK = "automatic-speech-recognition"
 LANGUAGES = ["auto", "en", "de", "fr", "es", "it", "nl", "pt", "ru", "zh", "ja"]
+# (label, preset name) for the Decoding dropdown, from the presets' one table.
+DECODING = [(f"{name} (beam {opts['beam_size']})" if opts["beam_size"] > 1 else f"{name} (greedy)", name)
+            for name, opts in PRESETS.items()]
 
 
-def start_job(ctx: UiContext, audio: str | None, model: str, language: str) -> Job:
+def start_job(ctx: UiContext, audio: str | None, model: str, language: str, preset: str = DEFAULT_PRESET) -> Job:
     if not audio:
         raise InputError("no audio: upload a file or record from the microphone first.")
     if not model:
@@ -28,7 +32,8 @@ def start_job(ctx: UiContext, audio: str | None, model: str, language: str) -> J
     def work(job: Job) -> dict[str, Any]:
         pipe = ctx.pipeline(TASK, model)
         # Timestamp tokens give subtitle-sized segments (see TranscribeOptions.timestamps).
-        info, segments = pipe.start(audio, language=None if language == "auto" else language, timestamps=True)
+        info, segments = pipe.start(audio, preset=preset or DEFAULT_PRESET, timestamps=True,
+                                    language=None if language == "auto" else language)
         job.emit({"event": "info", "language": info.language, "probability": info.language_probability,
                   "duration": info.duration})
         segs = []
@@ -68,6 +73,8 @@ def build(ctx: UiContext, demo) -> None:
         with gr.Column(scale=1):
             model = gr.Dropdown(models, value=models[0] if models else None, label="Model")
             language = gr.Dropdown(LANGUAGES, value="auto", label="Language", allow_custom_value=True)
+            preset = gr.Dropdown(DECODING, value=DEFAULT_PRESET, label="Decoding", elem_id="asr-preset",
+                                 info="fast: greedy, quicker, more mistakes")
             go = gr.Button("Transcribe", variant="primary", elem_id="asr-run")
     status = gr.Markdown(elem_id="asr-status")
     error = gr.HTML(elem_id="asr-error")
@@ -77,6 +84,7 @@ def build(ctx: UiContext, demo) -> None:
                          elem_id="asr-segments")
     files = gr.File(label="Download: txt, srt, vtt, json", file_count="multiple", interactive=False,
                     elem_id="asr-files")
-    attach(ctx, key="transcribe", start=lambda a, m, lang: start_job(ctx, a, m, lang), inputs=[audio, model, language],
+    attach(ctx, key="transcribe", start=lambda a, m, lang, pre: start_job(ctx, a, m, lang, pre),
+           inputs=[audio, model, language, preset],
            outputs=[status, transcript, detected, table, files, error], render=render, button=go, demo=demo,
            interval=0.5)
