@@ -75,6 +75,7 @@ class LlamaCppEngine:
             server = xlc.Server(params)
         except Exception as e:  # llama.cpp could not read the file
             raise LlmkitError(f"llama.cpp could not load {path}: {e}; check the file or try --engine torch.") from None
+        _wait_until_serving(server)
         return cls(server, info, per_slot, params.n_parallel)
 
     def tokenize(self, text: str) -> list[int]:
@@ -113,6 +114,18 @@ class LlamaCppEngine:
         finally:
             cancel.set()
             worker.join()
+
+
+def _wait_until_serving(server: Any, timeout: float = 300.0) -> None:
+    """Return once llama.cpp's task loop runs. ``xlc.Server()`` returns when the model is loaded, but its loop
+    thread may not have entered the loop yet; a server dropped in that window (an engine made and discarded at
+    once, on a busy machine) hangs for ever in its destructor, because the loop's start undoes the stop request.
+    ``GET /slots`` is answered by the loop itself, so an answer proves it runs."""
+    try:
+        with urllib.request.urlopen(server.listening_address + "/slots", timeout=timeout) as response:
+            response.read()
+    except Exception as e:
+        raise LlmkitError(f"llama.cpp loaded the model but did not start serving it: {e}") from None
 
 
 def request(prompt_ids: list[int], options: Any, max_new_tokens: int) -> dict[str, Any]:
