@@ -248,9 +248,9 @@ def test_a_test_split_as_eval_is_refused_without_select_on_test(tiny_encoder, tm
 
 
 def test_select_on_test_runs_and_the_report_says_so(tiny_encoder, tmp_path):
-    train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
-    train.write_text("\n".join(json.dumps(r) for r in toy_sentiment(64)))
-    test.write_text("\n".join(json.dumps(r) for r in toy_sentiment(16, seed=7)))
+    test = tmp_path / "test.jsonl"
+    test.write_text("\n".join(json.dumps({"text": r["text"], "label": "great" if r["label"] == "POSITIVE" else "other"})
+                              for r in toy_sentiment(16, seed=7)))
     out = tmp_path / "o"
     # a built-in test split as --eval with the flag; a file as --test
     r = llmkit("finetune", "--model", str(tiny_encoder), "--train", "fine_food_reviews", "--eval",

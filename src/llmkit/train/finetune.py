@@ -1,8 +1,8 @@
 """``finetune(...)``: pretrained body + task head, fine-tuned on labelled data, saved as a model folder.
 
 >>> from llmkit.train.finetune import finetune
->>> out = finetune("all-minilm-l6-v2", "fine_food_reviews", eval_data="fine_food_reviews:test",
-...                output="runs/food", config=TrainConfig(epochs=1))           # doctest: +SKIP
+>>> out = finetune("all-minilm-l6-v2", "fine_food_reviews", output="runs/food",
+...                config=TrainConfig(epochs=1))  # selects on 10% of train, tests on :test  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def finetune(model: str | Path, train: Any, eval_data: Any = None, *, output: st
     one. The folder holds ``llmkit.json`` (what makes it a model) only once everything else is written."""
     cfg = config or TrainConfig()
     output = Path(output)
-    check_output(output, overwrite)
+    check_output(output, overwrite, resume)
     test_data = test_data if test_data is not None else default_test(train)
     data = prepare_task(task, train, eval_data, eval_split=eval_split, test_data=test_data,
                         select_on_test=select_on_test, text_column=text_column, label_column=label_column,

@@ -44,7 +44,7 @@ def multitask(config: MultitaskConfig | dict | str | Path, *, output: str | Path
     chosen on the other tasks alone and their heads are not saved."""
     cfg = _as_config(config)
     output = Path(output)
-    check_output(output, overwrite)
+    check_output(output, overwrite, resume)
     data = [load_task(t, cfg.train.seed) for t in cfg.tasks]
     _check_heads_against_base(cfg)
     run = prepare_output(output, overwrite=overwrite, resume=resume, parts=("baselines",))

@@ -38,9 +38,10 @@ def run_folder(output: Path) -> Path:
     return staging(output) if (output / MANIFEST).exists() else output
 
 
-def check_output(output: Path, overwrite: bool) -> None:
+def check_output(output: Path, overwrite: bool, resume: bool = False) -> None:
+    """Refuse to replace a finished model unless asked to (``--resume`` continues an interrupted --overwrite)."""
     _recover(output)
-    if (output / MANIFEST).exists() and not overwrite:
+    if (output / MANIFEST).exists() and not overwrite and not resume:
         raise InputError(f"{output} already holds a model; choose another --output or pass --overwrite.")
     if output.exists() and not output.is_dir():
         raise InputError(f"{output} is a file; --output must be a folder.")
