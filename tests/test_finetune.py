@@ -25,10 +25,8 @@ def _weights(folder):
     return {**load_file(str(folder / "model.safetensors")), **load_file(str(folder / "heads.safetensors"))}
 
 
-def test_resume_after_kill_reproduces_the_uninterrupted_run(tiny_encoder, tmp_path):
-    data, held = toy_sentiment(160), toy_sentiment(40, seed=5)
-    full = finetune(str(tiny_encoder), data, held, output=tmp_path / "full", config=TrainConfig(**CFG), progress=False)
-    killed = tmp_path / "killed"
+def _killed_at(step, tiny_encoder, output, overwrite=False):
+    """The CFG run on toy_sentiment(160) in a subprocess, killed with SIGKILL right after checkpoint ``step``."""
     script = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {str(sys.path[0])!r})
@@ -37,13 +35,20 @@ def test_resume_after_kill_reproduces_the_uninterrupted_run(tiny_encoder, tmp_pa
         from llmkit.train.config import TrainConfig
         from llmkit.train.finetune import finetune
         def hook(event):
-            if event.get("event") == "checkpoint" and event["step"] == 8:
+            if event.get("event") == "checkpoint" and event["step"] == {step}:
                 os.kill(os.getpid(), signal.SIGKILL)
-        finetune({str(tiny_encoder)!r}, toy_sentiment(160), toy_sentiment(40, seed=5), output={str(killed)!r},
-                 config=TrainConfig(**{CFG!r}), progress=False, on_event=hook)
+        finetune({str(tiny_encoder)!r}, toy_sentiment(160), toy_sentiment(40, seed=5), output={str(output)!r},
+                 config=TrainConfig(**{CFG!r}), progress=False, on_event=hook, overwrite={overwrite!r})
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+
+
+def test_resume_after_kill_reproduces_the_uninterrupted_run(tiny_encoder, tmp_path):
+    data, held = toy_sentiment(160), toy_sentiment(40, seed=5)
+    full = finetune(str(tiny_encoder), data, held, output=tmp_path / "full", config=TrainConfig(**CFG), progress=False)
+    killed = tmp_path / "killed"
+    _killed_at(8, tiny_encoder, killed)
     assert not (killed / "llmkit.json").exists(), "a killed run must not look finished"
     assert latest_checkpoint(killed).name == "step-8"
     with pytest.raises(InputError, match="--resume"):
@@ -180,21 +185,7 @@ def test_overwrite_with_a_bad_train_file_leaves_the_old_model_loadable(tiny_enco
 def test_kill_during_overwrite_keeps_the_old_model_and_resume_replaces_it(tiny_encoder, tmp_path):
     out = tmp_path / "model"
     before, old_heads = _old_model(tiny_encoder, out)
-    script = textwrap.dedent(f"""
-        import os, signal, sys
-        sys.path.insert(0, {str(sys.path[0])!r})
-        sys.path.insert(0, "tests")
-        from tiny import toy_sentiment
-        from llmkit.train.config import TrainConfig
-        from llmkit.train.finetune import finetune
-        def hook(event):
-            if event.get("event") == "checkpoint" and event["step"] == 4:
-                os.kill(os.getpid(), signal.SIGKILL)
-        finetune({str(tiny_encoder)!r}, toy_sentiment(160), toy_sentiment(40, seed=5), output={str(out)!r},
-                 config=TrainConfig(**{CFG!r}), progress=False, on_event=hook, overwrite=True)
-    """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
-    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    _killed_at(4, tiny_encoder, out, overwrite=True)
     assert _scores(out) == before, "a run killed mid-way must leave the old model as it was"
     data, held = toy_sentiment(160), toy_sentiment(40, seed=5)
     finetune(str(tiny_encoder), data, held, output=out, config=TrainConfig(**CFG), progress=False, resume=True)

@@ -270,3 +270,16 @@ def test_selection_on_held_out_train_and_the_comparison_on_the_test_data(tiny_en
         assert row["single"] == cmp["singles"][row["task"]]["test"]["metric"]
     report = (out / "report.md").read_text()
     assert "Compared on: each task's test data" in report and "Model selection (best checkpoint" in report
+
+
+def test_overwrite_with_a_bad_config_leaves_the_old_model_loadable(tiny_encoder, tmp_path):
+    from llmkit import pipeline
+
+    out = multitask(config(tiny_encoder, epochs=1), output=tmp_path / "m", progress=False)
+    before = pipeline("text-classification", model=str(out), engine="torch", task="topic")(["tea", "snack"], top_k=None)
+    (tmp_path / "t.yaml").write_text(f"model: {tiny_encoder}\ntasks:\n  - {{name: s, train: {tmp_path / 'typo.jsonl'}}}\n")
+    r = llmkit("multitask", "--config", str(tmp_path / "t.yaml"), "--output", str(out), "--overwrite", "-q")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "typo.jsonl" in err and len(err.strip().splitlines()) == 1
+    after = pipeline("text-classification", model=str(out), engine="torch", task="topic")(["tea", "snack"], top_k=None)
+    assert after == before

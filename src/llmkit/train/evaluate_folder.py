@@ -35,7 +35,8 @@ def evaluate_folder(model: str, *, data: str | None = None, task: str | None = N
     results = {}
     for name in [task] if task else list(tasks):
         recorded = {} if data else _recorded_eval(ref.path, name)
-        source = data or recorded.get("test") or recorded.get("eval")
+        named = [s for s in (recorded.get("test"), recorded.get("eval")) if s and not str(s).startswith("<")]
+        source = data or (named[0] if named else None)  # "<N records>": data that was passed in memory
         if source is None or str(source).startswith("<"):
             raise InputError(f"no evaluation data for task {name!r}: give --data FILE.")
         records = load_dataset(source, split="test")
