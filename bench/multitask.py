@@ -8,7 +8,8 @@ The anchor is one single-task model per dataset (same body, same TrainConfig, sa
 once and reused by every strategy. Each strategy then trains one joint model (hard sharing, proportional
 sampling; gradient-balancing strategies see every task in every step). The budget is a flag: ``--limit`` training
 examples per task (a fixed random subset; None = the full training split) and ``--epochs``. Evaluation uses the
-real test splits (``--eval-limit`` examples each, a fixed subset). Prints a markdown table with every strategy's
+real test splits (``--eval-limit`` examples each, a fixed subset), scored once at the end; the best checkpoint of
+every run is chosen on 10% of its training subset, held out. Prints a markdown table with every strategy's
 row, including the ones that lose, and writes it to ``<out>/results.md`` and ``<out>/results.json``.
 
 ``--seeds 13,14,15`` repeats the whole comparison once per seed (a seed picks the training subset, the heads' init
@@ -32,7 +33,7 @@ def config(args, weighting: str = "equal", architecture: str = "hard") -> dict:
     return {"model": args.model, "weighting": weighting, "architecture": architecture, "epochs": args.epochs,
             "max_length": args.max_length, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
             "threads": args.threads,
-            "tasks": [{"name": name, "train": data, "eval": data, "limit": args.limit, "eval_limit": args.eval_limit}
+            "tasks": [{"name": name, "train": data, "test": data, "limit": args.limit, "test_limit": args.eval_limit}
                       for name, data in TASKS]}
 
 
@@ -78,6 +79,9 @@ def run_one(args) -> dict:
     data = [load_task(t, base_cfg.train.seed) for t in base_cfg.tasks]
     t0 = time.perf_counter()
     singles = train_baselines(base_cfg, data, out, progress=False, on_event=None)
+    if any(not v.get("test") for v in singles.values()):
+        raise SystemExit(f"{out}: baselines from an older run (selected on the test split); use a fresh --out.")
+    singles = {k: {**v, "metric": v["test"]["metric"], "best": v["test"]} for k, v in singles.items()}  # test scores
     print(f"baselines done in {time.perf_counter() - t0:.0f} s: "
           + ", ".join(f"{k} {v['metric']:.4f}" for k, v in singles.items()), flush=True)
     runs = [("hard", w) for w in args.strategies.split(",") if w]
@@ -89,7 +93,7 @@ def run_one(args) -> dict:
         if not metrics_file.exists():  # finished runs are reused: the bench can be resumed
             multitask(config(args, weighting, arch), output=folder, overwrite=True, progress=False)
         metrics = json.loads(metrics_file.read_text())
-        cmp = compare(metrics["best"]["tasks"], singles)
+        cmp = compare(metrics["test"], singles)
         row = {"architecture": arch, "weighting": weighting, "delta_m": cmp["delta_m"],
                "worst_points": min(r["points"] for r in cmp["rows"]), "train_seconds": metrics["train_seconds"],
                "steps": metrics["steps"], "tasks": {r["task"]: r for r in cmp["rows"]}}

@@ -236,3 +236,50 @@ def test_noise_band_is_two_standard_errors_of_a_difference():
     assert rows["a"]["negative_transfer"] and rows["a"]["within_noise"]  # -1 point: inside the band
     assert rows["b"]["negative_transfer"] and not rows["b"]["within_noise"]  # -5 points: outside it
     assert rows["c"]["noise_points"] is None and not rows["c"]["within_noise"]  # regression: no band
+
+
+def test_a_test_split_as_eval_is_refused_without_select_on_test(tiny_encoder, tmp_path):
+    from llmkit.train.mtl_config import MultitaskConfig
+
+    task = {"name": "sentiment", "train": "fine_food_reviews", "eval": "fine_food_reviews"}
+    with pytest.raises(InputError, match=r"task 'sentiment': eval fine_food_reviews:test is a test split.*"
+                                         r"set select_on_test: true"):
+        MultitaskConfig.from_dict({"tasks": [task]})
+    allowed = MultitaskConfig.from_dict({"tasks": [{**task, "select_on_test": True}]}).tasks[0]
+    assert (allowed.eval, allowed.test) == ("fine_food_reviews:test", "fine_food_reviews:test")
+    (tmp_path / "t.yaml").write_text("tasks:\n  - {name: s, train: fine_food_reviews, eval: fine_food_reviews:test}\n")
+    r = llmkit("multitask", "--config", str(tmp_path / "t.yaml"), "--output", str(tmp_path / "o"), "-q")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and len(err.strip().splitlines()) == 1 and "select_on_test" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_selection_on_held_out_train_and_the_comparison_on_the_test_data(tiny_encoder, tmp_path):
+    cfg = config(tiny_encoder)
+    for t, test in zip(cfg["tasks"], (toy_sentiment(24, seed=8), topic_rows(24, seed=9))):
+        t.pop("eval")
+        t["test"] = test
+    out = multitask(cfg, output=tmp_path / "m", baselines=True, progress=False)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["selection"]["sentiment"]["eval"] == "<96 records> (9 records held out: 0.1 of the training data, seed 3)"
+    assert {k: m["n"] for k, m in metrics["best"]["tasks"].items()} == {"sentiment": 9, "topic": 9}
+    assert {k: m["n"] for k, m in metrics["test"].items()} == {"sentiment": 24, "topic": 24}
+    cmp = json.loads((out / "comparison.json").read_text())
+    for row in cmp["rows"]:  # single vs joint on the test data, which neither model was chosen on
+        assert row["joint"] == metrics["test"][row["task"]]["metric"]
+        assert row["single"] == cmp["singles"][row["task"]]["test"]["metric"]
+    report = (out / "report.md").read_text()
+    assert "Compared on: each task's test data" in report and "Model selection (best checkpoint" in report
+
+
+def test_overwrite_with_a_bad_config_leaves_the_old_model_loadable(tiny_encoder, tmp_path):
+    from llmkit import pipeline
+
+    out = multitask(config(tiny_encoder, epochs=1), output=tmp_path / "m", progress=False)
+    before = pipeline("text-classification", model=str(out), engine="torch", task="topic")(["tea", "snack"], top_k=None)
+    (tmp_path / "t.yaml").write_text(f"model: {tiny_encoder}\ntasks:\n  - {{name: s, train: {tmp_path / 'typo.jsonl'}}}\n")
+    r = llmkit("multitask", "--config", str(tmp_path / "t.yaml"), "--output", str(out), "--overwrite", "-q")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "typo.jsonl" in err and len(err.strip().splitlines()) == 1
+    after = pipeline("text-classification", model=str(out), engine="torch", task="topic")(["tea", "snack"], top_k=None)
+    assert after == before

@@ -5,8 +5,8 @@ import time
 
 HELP = "Fine-tune a pretrained body with a task head on labelled data (JSONL, CSV, Parquet or a built-in set)."
 EXAMPLES = """\
-  llmkit finetune --train fine_food_reviews --eval fine_food_reviews:test --epochs 1 --output runs/food
-  llmkit finetune --model all-minilm-l6-v2 --train data.csv --eval-split 0.1 --label-column topic --output runs/t
+  llmkit finetune --train fine_food_reviews --epochs 1 --output runs/food   # selects on 10% of train, tests on :test
+  llmkit finetune --model all-minilm-l6-v2 --train data.csv --eval dev.csv --test test.csv --label-column topic --output runs/t
   llmkit finetune --train tags.jsonl --head multi_label --method lora --output runs/tags
   llmkit finetune --config run.yaml --resume          # continue a run after a crash or Ctrl-C
 Then: llmkit classify --model runs/food "Lovely tea"   and   llmkit evaluate runs/food --data test.jsonl
@@ -32,15 +32,22 @@ TRAIN_FLAGS = {
     "lora_r": (int, "LoRA rank (default 8)"),
     "threads": (int, "CPU threads for training"),
 }
-DATA_FLAGS = ("model", "train", "eval", "eval_split", "text_column", "label_column", "head", "task", "output")
+DATA_FLAGS = ("model", "train", "eval", "eval_split", "test", "select_on_test", "text_column", "label_column", "head",
+              "task", "output")
 
 
 def add_arguments(p) -> None:
     p.add_argument("--config", metavar="run.yaml", help="options from a YAML file; flags given here win")
     p.add_argument("--model", "-m", help="body: catalog name, folder or hub id (default: all-minilm-l6-v2)")
     p.add_argument("--train", help="training data: file or built-in dataset name")
-    p.add_argument("--eval", help="evaluation data: file or built-in name (name:test for its test split)")
-    p.add_argument("--eval-split", type=float, help="hold out this fraction of --train for evaluation")
+    p.add_argument("--eval", help="validation data the best checkpoint and early stopping are chosen on: a file or a "
+                   "dataset split other than test (default: --eval-split of --train)")
+    p.add_argument("--eval-split", type=float, help="without --eval: the share of --train held out for validation "
+                   "(default 0.1, seeded)")
+    p.add_argument("--test", help="test data, scored once at the end with the kept weights (default: a built-in "
+                   "--train's test split, e.g. fine_food_reviews:test)")
+    p.add_argument("--select-on-test", action="store_true", default=None,
+                   help="allow a test split as --eval (its score is then optimistic; the report says so)")
     p.add_argument("--text-column", help="default: text")
     p.add_argument("--label-column", help="default: label")
     p.add_argument("--head", choices=["single_label", "multi_label", "regression"], help="default: single_label")
@@ -97,7 +104,8 @@ def run(args) -> int:
     cfg = TrainConfig(**train)
     output = data["output"] or f"runs/finetune-{time.strftime('%Y%m%d-%H%M%S')}"
     out = finetune(data["model"] or "all-minilm-l6-v2", data["train"], data["eval"], output=output, config=cfg,
-                   task=data["task"] or "default", eval_split=data["eval_split"],
+                   task=data["task"] or "default", eval_split=data["eval_split"], test_data=data["test"],
+                   select_on_test=bool(data["select_on_test"]),
                    text_column=data["text_column"] or "text", label_column=data["label_column"] or "label",
                    head_type=data["head"] or "single_label", overwrite=args.overwrite, resume=args.resume,
                    progress=not args.quiet)
@@ -111,8 +119,14 @@ def _summary(out, extra_lines: tuple[str, ...] = (), try_task: str | None = None
 
     metrics = json.loads((out / "metrics.json").read_text())
     for task, m in metrics["best"].get("tasks", {}).items():
+        where = metrics.get("selection", {}).get(task, {})
         extra = f", macro-F1 {m['macro_f1']:.4f}" if "macro_f1" in m else ""
-        print(f"{task}: {m['metric_name']} {m['metric']:.4f}{extra}")
+        note = " (a test split: optimistic)" if where.get("selected_on_test") else ""
+        print(f"{task}: {m['metric_name']} {m['metric']:.4f}{extra} on the selection data, {where.get('eval')}{note}")
+        if task in metrics.get("test", {}):
+            t = metrics["test"][task]
+            extra = f", macro-F1 {t['macro_f1']:.4f}" if "macro_f1" in t else ""
+            print(f"{task}: {t['metric_name']} {t['metric']:.4f}{extra} on the test data, {where.get('test')}")
     for line in extra_lines:
         print(line)
     print(f"model saved to {out}  (report: {out / 'report.md'})")

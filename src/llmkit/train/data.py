@@ -17,6 +17,8 @@ from ..errors import InputError
 from ..textio import column, read_records
 
 BUILTIN_DATASETS = ("fine_food_reviews", "fortune_topics", "austen_novels")
+# the share of the training data held out for model selection when no --eval is given (seeded, not stratified)
+DEFAULT_EVAL_SPLIT = 0.1
 
 
 def load_dataset(source: str | Path, split: str = "train") -> list[dict[str, Any]]:
@@ -29,10 +31,41 @@ def load_dataset(source: str | Path, split: str = "train") -> list[dict[str, Any
     if path.exists():
         return read_records(path)
     if "/" in text and not text.startswith((".", "/", "~")):
-        return _hub_dataset(text, split)
+        hub_id, _, hub_split = text.rpartition(":") if ":" in text else (text, "", "")
+        return _hub_dataset(hub_id, hub_split or split)
     raise InputError(
         f"{text}: no such file or built-in dataset; built-in: {', '.join(BUILTIN_DATASETS)} (add ':test' for the test split)."
     )
+
+
+def split_of(source: Any, default: str) -> str | None:
+    """The split a dataset source names (``name:test`` -> test, a bare name -> ``default``); None for a file or
+    in-memory records, which are whatever the user made them.
+
+    >>> split_of("fine_food_reviews", "test"), split_of("org/data:validation", "test"), split_of([], "test")
+    ('test', 'validation', None)
+    """
+    if not isinstance(source, (str, Path)) or Path(str(source)).expanduser().exists():
+        return None
+    name, _, explicit = str(source).rpartition(":") if ":" in str(source) else (str(source), "", "")
+    if name in BUILTIN_DATASETS or ("/" in name and not name.startswith((".", "/", "~"))):
+        return explicit or default
+    return None
+
+
+def check_selection_data(eval_data: Any, select_on_test: bool, flag: str, where: str = "--eval") -> None:
+    """Model selection (best checkpoint, early stopping) on a test split makes the test score optimistic: refused
+    unless the user insists (``flag``), and then the report says so."""
+    if split_of(eval_data, "test") == "test" and not select_on_test:
+        raise InputError(f"{where} {eval_data} is a test split, and the best checkpoint would be chosen on it; "
+                         f"give a validation file, or leave out {where} to hold out "
+                         f"{DEFAULT_EVAL_SPLIT:.0%} of the training data (or {flag} to select on it anyway).")
+
+
+def default_test(train: Any) -> str | None:
+    """A built-in training set's own test split, scored once at the end; other sources have no default."""
+    name = str(train).partition(":")[0] if isinstance(train, (str, Path)) else None
+    return f"{name}:test" if name in BUILTIN_DATASETS else None
 
 
 def _builtin(name: str, split: str) -> list[dict[str, Any]]:

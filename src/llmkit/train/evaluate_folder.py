@@ -11,14 +11,15 @@ from .evaluate import score
 
 
 def _recorded_eval(folder, task: str) -> dict[str, Any]:
-    """The eval data recorded at training time (and, for multi-task runs, that task's columns)."""
+    """The test data (else the eval data) recorded at training time (and, for multi-task runs, that task's
+    columns)."""
     run = folder / "run_config.json"
     if not run.exists():
         return {}
     cfg = json.loads(run.read_text())
     if "tasks" in cfg:  # multi-task runs record each task's data
         return next((t for t in cfg["tasks"] if t.get("name") == task), {})
-    return {"eval": cfg.get("eval")}
+    return {"eval": cfg.get("eval"), "test": cfg.get("test")}
 
 
 def evaluate_folder(model: str, *, data: str | None = None, task: str | None = None, text_column: str = "text",
@@ -34,7 +35,8 @@ def evaluate_folder(model: str, *, data: str | None = None, task: str | None = N
     results = {}
     for name in [task] if task else list(tasks):
         recorded = {} if data else _recorded_eval(ref.path, name)
-        source = data or recorded.get("eval")
+        named = [s for s in (recorded.get("test"), recorded.get("eval")) if s and not str(s).startswith("<")]
+        source = data or (named[0] if named else None)  # "<N records>": data that was passed in memory
         if source is None or str(source).startswith("<"):
             raise InputError(f"no evaluation data for task {name!r}: give --data FILE.")
         records = load_dataset(source, split="test")

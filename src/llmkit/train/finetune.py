@@ -1,8 +1,8 @@
 """``finetune(...)``: pretrained body + task head, fine-tuned on labelled data, saved as a model folder.
 
 >>> from llmkit.train.finetune import finetune
->>> out = finetune("all-minilm-l6-v2", "fine_food_reviews", eval_data="fine_food_reviews:test",
-...                output="runs/food", config=TrainConfig(epochs=1))           # doctest: +SKIP
+>>> out = finetune("all-minilm-l6-v2", "fine_food_reviews", output="runs/food",
+...                config=TrainConfig(epochs=1))  # selects on 10% of train, tests on :test  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from ..errors import InputError
 from ..hub import MANIFEST, resolve
 from ..modeling import TaskSpec, TextModel, read_manifest
 from .config import TrainConfig
-from .data import LabelledTexts, load_dataset, to_examples
-from .checkpoint import latest_checkpoint
+from .data import (DEFAULT_EVAL_SPLIT, LabelledTexts, check_selection_data, default_test, load_dataset, split_of,
+                   to_examples)
+from .output import check_output, finish_output, prepare_output
 from .loop import TaskData, Trainer, TrainResult, seed_everything
 from .methods import apply_method, finalize_method
 
@@ -44,31 +45,45 @@ def load_body(model: str | Path, tasks: list[TaskSpec], pooling: str | None = No
 
 
 def prepare_task(name: str, train: str | Path | list[dict], eval_data: str | Path | list[dict] | None = None, *,
-                 eval_split: float | None = None, text_column: str = "text", label_column: str = "label",
+                 eval_split: float | None = None, test_data: str | Path | list[dict] | None = None,
+                 select_on_test: bool = False, text_column: str = "text", label_column: str = "label",
                  head_type: str = "single_label", label_names: dict[str, str] | None = None,
-                 seed: int = 42) -> TaskData:
-    """Load, map and split one task's data. ``label_names`` renames raw labels (e.g. great -> POSITIVE)."""
+                 seed: int = 42, train_name: str = "data") -> TaskData:
+    """Load, map and split one task's data. ``label_names`` renames raw labels (e.g. great -> POSITIVE);
+    ``train_name`` names in-memory training records in messages and reports.
+
+    Selection data (best checkpoint, early stopping): ``eval_data``, else ``eval_split`` (default 10%) of the
+    training data held out with ``seed``. A test split as ``eval_data`` needs ``select_on_test``. ``test_data``
+    (default: a built-in training set's test split) is scored once at the end."""
+    check_selection_data(eval_data, select_on_test, "--select-on-test")
+    if eval_split is not None and not 0 < eval_split < 1:
+        raise InputError("--eval-split must be between 0 and 1 (e.g. 0.1).")
     records, where = _records(train, "train")
+    where = train_name if isinstance(train, list) else where
     eval_records, eval_where = (_records(eval_data, "test") if eval_data is not None else (None, ""))
-    if eval_records is None and eval_split:
-        if not 0 < eval_split < 1:
-            raise InputError("--eval-split must be between 0 and 1 (e.g. 0.1).")
+    if eval_records is None and len(records) > 1:
+        share = eval_split or DEFAULT_EVAL_SPLIT
         records = list(records)
         random.Random(seed).shuffle(records)
-        cut = max(1, int(len(records) * eval_split))
-        eval_records, records, eval_where = records[:cut], records[cut:], f"{where} (eval split)"
-    if label_names:
-        records = [{**r, label_column: label_names.get(str(r.get(label_column)), r.get(label_column))} for r in records]
-        if eval_records:
-            eval_records = [{**r, label_column: label_names.get(str(r.get(label_column)), r.get(label_column))}
-                            for r in eval_records]
-    train_ex, labels = to_examples(records, where, text_column=text_column, label_column=label_column,
-                                   head_type=head_type)
-    eval_ex = None
-    if eval_records is not None:
-        eval_ex, _ = to_examples(eval_records, eval_where, text_column=text_column, label_column=label_column,
-                                 head_type=head_type, labels=labels if head_type != "regression" else None)
-    return TaskData(TaskSpec(name, head_type, labels), train_ex, eval_ex)
+        cut = max(1, int(len(records) * share))
+        eval_records, records = records[:cut], records[cut:]
+        eval_where = f"{where} ({cut} records held out: {share:g} of the training data, seed {seed})"
+    test_data = test_data if test_data is not None else default_test(train)
+    test_records, test_where = (_records(test_data, "test") if test_data is not None else (None, ""))
+
+    def examples(rows: list[dict] | None, at: str, labels: list[str] | None = None) -> Any:
+        if rows is None:
+            return None, []
+        if label_names:
+            rows = [{**r, label_column: label_names.get(str(r.get(label_column)), r.get(label_column))} for r in rows]
+        return to_examples(rows, at, text_column=text_column, label_column=label_column, head_type=head_type,
+                           labels=labels)
+
+    train_ex, labels = examples(records, where)
+    known = labels if head_type != "regression" else None
+    eval_ex, test_ex = examples(eval_records, eval_where, known)[0], examples(test_records, test_where, known)[0]
+    return TaskData(TaskSpec(name, head_type, labels), train_ex, eval_ex, test=test_ex, eval_name=eval_where,
+                    test_name=test_where, selected_on_test=split_of(eval_data, "test") == "test")
 
 
 def _records(source: Any, split: str) -> tuple[list[dict], str]:
@@ -79,52 +94,41 @@ def _records(source: Any, split: str) -> tuple[list[dict], str]:
 
 def finetune(model: str | Path, train: Any, eval_data: Any = None, *, output: str | Path,
              config: TrainConfig | None = None, task: str = "default", eval_split: float | None = None,
+             test_data: Any = None, select_on_test: bool = False,
              text_column: str = "text", label_column: str = "label", head_type: str = "single_label",
              label_names: dict[str, str] | None = None, overwrite: bool = False, progress: bool = True,
              on_event: Callable[[dict[str, Any]], None] | None = None, extra_manifest: dict | None = None,
              resume: bool = False) -> Path:
     """Fine-tune ``model`` on ``train`` and write a self-contained model folder at ``output``.
 
-    Checkpoints go to ``output/checkpoints`` while training; ``resume=True`` continues from the newest one.
-    The folder holds ``llmkit.json`` (what makes it a model) only once everything else is written."""
+    The best weights and early stopping are chosen on ``eval_data`` (or ``eval_split`` of ``train``, see
+    ``prepare_task``); ``test_data`` is scored once at the end. Everything is validated before anything in
+    ``output`` changes; an old model there (``overwrite``) is replaced only once the new one is complete.
+    Checkpoints go to the run folder's ``checkpoints/`` while training; ``resume=True`` continues from the newest
+    one. The folder holds ``llmkit.json`` (what makes it a model) only once everything else is written."""
     cfg = config or TrainConfig()
     output = Path(output)
-    check_output(output, overwrite)
-    prepare_output(output, overwrite=overwrite, resume=resume)
-    data = prepare_task(task, train, eval_data, eval_split=eval_split, text_column=text_column,
-                        label_column=label_column, head_type=head_type, label_names=label_names, seed=cfg.seed)
+    check_output(output, overwrite, resume)
+    test_data = test_data if test_data is not None else default_test(train)
+    data = prepare_task(task, train, eval_data, eval_split=eval_split, test_data=test_data,
+                        select_on_test=select_on_test, text_column=text_column, label_column=label_column,
+                        head_type=head_type, label_names=label_names, seed=cfg.seed)
     seed_everything(cfg.seed)  # the heads' random init is part of the run: same seed, same model
     net, tokenizer, base = load_body(model, [data.spec])
     apply_method(net, cfg)
     trainer = Trainer(net, tokenizer, [data], cfg, progress=progress, on_event=on_event)
-    _write_json(output / "run_config.json", {"config": cfg.to_dict(), "model": str(model), "task": task,
-                                              "head_type": head_type, "train": _describe(train),
-                                              "eval": _describe(eval_data), "eval_split": eval_split,
-                                              "allocator": allocator.active()})
-    result = trainer.fit(run_dir=output, resume=resume)
+    run = prepare_output(output, overwrite=overwrite, resume=resume)
+    _write_json(run / "run_config.json", {"config": cfg.to_dict(), "model": str(model), "task": task,
+                                           "head_type": head_type, "train": _describe(train),
+                                           "eval": _describe(eval_data), "eval_split": eval_split,
+                                           "test": _describe(test_data), "select_on_test": select_on_test,
+                                           "allocator": allocator.active()})
+    result = trainer.fit(run_dir=run, resume=resume)
     finalize_method(net)
     manifest = {"base_model": base, "max_length": cfg.max_length, **(extra_manifest or {})}
-    save_run(net, tokenizer, output, manifest, cfg, result, [data])
+    save_run(net, tokenizer, run, manifest, cfg, result, [data])
+    finish_output(run, output)
     return output
-
-
-def prepare_output(output: Path, *, overwrite: bool, resume: bool) -> None:
-    """Refuse to clobber an interrupted run by accident; clear an old model only when asked to."""
-    has_checkpoint = latest_checkpoint(output) is not None
-    if resume and not has_checkpoint:
-        raise InputError(f"--resume: {output} has no checkpoint to resume from; start without --resume.")
-    if has_checkpoint and not resume and not overwrite:
-        raise InputError(f"{output} holds an interrupted run; continue it with --resume, or pass --overwrite.")
-    if overwrite and not resume:
-        (output / MANIFEST).unlink(missing_ok=True)  # from now on the folder no longer looks finished
-        shutil.rmtree(output / "checkpoints", ignore_errors=True)
-
-
-def check_output(output: Path, overwrite: bool) -> None:
-    if (output / MANIFEST).exists() and not overwrite:
-        raise InputError(f"{output} already holds a model; choose another --output or pass --overwrite.")
-    if output.exists() and not output.is_dir():
-        raise InputError(f"{output} is a file; --output must be a folder.")
 
 
 def _describe(source: Any) -> Any:
@@ -136,6 +140,12 @@ def _write_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(obj, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def selection(tasks: list[TaskData]) -> dict[str, dict[str, Any]]:
+    """Per task: the data the kept weights were chosen on and the test data, as the reports name them."""
+    return {t.spec.name: {"eval": t.eval_name or None, "test": t.test_name or None,
+                          "selected_on_test": t.selected_on_test} for t in tasks}
 
 
 def save_run(net: TextModel, tokenizer: Any, output: Path, manifest: dict[str, Any], cfg: TrainConfig,
@@ -152,7 +162,8 @@ def save_run(net: TextModel, tokenizer: Any, output: Path, manifest: dict[str, A
         metrics = {"best": result.best, "history": result.history, "steps": result.steps,
                    "train_seconds": round(result.train_seconds, 2),
                    "train_samples_per_second": round(result.samples_per_second, 2),
-                   "stopped_early": result.stopped_early, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                   "stopped_early": result.stopped_early, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                   "selection": selection(tasks), "test": result.test}
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (report or write_report)(tmp, result, tasks)
         files = sorted(tmp.iterdir(), key=lambda f: f.name == MANIFEST)  # the manifest goes last

@@ -34,6 +34,10 @@ class TaskData:
     eval: LabelledTexts | None = None
     metric: str | None = None  # a key of evaluate.score()'s result to select on (default: the head type's metric)
     auxiliary: bool = False  # trained and scored, but the kept weights are chosen on the other tasks
+    test: LabelledTexts | None = None  # scored once, with the kept weights, after training; never selected on
+    eval_name: str = ""  # where the selection data came from, for the report (e.g. "train.jsonl (10% held out)")
+    test_name: str = ""
+    selected_on_test: bool = False  # the user insisted (--select-on-test): the reports say so
 
 
 @dataclass
@@ -44,6 +48,7 @@ class TrainResult:
     train_seconds: float = 0.0
     samples_seen: int = 0
     stopped_early: bool = False
+    test: dict[str, Any] = field(default_factory=dict)  # per task: test metrics of the kept weights, scored once
 
     @property
     def samples_per_second(self) -> float:
@@ -190,7 +195,21 @@ class Trainer:
         if self._best_state is not None:
             self.model.load_state_dict(self._best_state)
         self.model.eval()
+        self.result.test = self._score_tests()
         return self.result
+
+    def _score_tests(self) -> dict[str, Any]:
+        """The test data, scored once at the end with the kept weights: nothing is chosen on it."""
+        tests = {}
+        for t in self.tasks:
+            if t.test is not None:
+                ids = encode(self.tokenizer, t.test.texts, self.cfg.max_length)
+                logits = predict_logits(self.model, ids, t.spec.name, self.pad_id)
+                tests[t.spec.name] = score(t.spec.type, logits, t.test.targets, t.spec.labels)
+        if tests:
+            self._emit({"event": "test", "test": {k: {"metric": v["metric"], "metric_name": v["metric_name"]}
+                                                   for k, v in tests.items()}})
+        return tests
 
     def _should_checkpoint(self, end_of_epoch: bool) -> bool:
         if self.cfg.checkpoint_every:

@@ -7,8 +7,8 @@ The smallest config::
     epochs: 1
     max_length: 64
     tasks:
-      - {name: sentiment, train: fine_food_reviews, eval: fine_food_reviews}   # built-in: its own test split
-      - {name: topic, train: path/to/train.jsonl, eval: path/to/test.jsonl}
+      - {name: sentiment, train: fine_food_reviews}    # selects on 10% of train; scored on its test split
+      - {name: topic, train: path/to/train.jsonl, eval: path/to/dev.jsonl, test: path/to/test.jsonl}
 
 Top-level keys: the multi-task options below, plus any ``TrainConfig`` option (epochs, lr, batch_size, ...).
 """
@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..modeling import HEAD_TYPES
 from ..mtl_arch import ARCHITECTURES
 from .config import TrainConfig
-from .data import BUILTIN_DATASETS
+from .data import BUILTIN_DATASETS, check_selection_data, default_test
 from .sampling import SAMPLERS
 from .weighting import STRATEGIES
 
@@ -43,6 +43,9 @@ class TaskConfig:
     label_names: dict[str, str] | None = None
     limit: int | None = None  # use at most this many training examples (a fixed random subset)
     eval_limit: int | None = None
+    test: Any = None  # scored once at the end (default: a built-in train set's test split; none for auxiliary)
+    test_limit: int | None = None
+    select_on_test: bool = False  # allow a test split as eval (optimistic scores; the report says so)
     auxiliary: bool = False  # trained with the others to help them; not selected on, not saved in the folder
 
     def __post_init__(self) -> None:
@@ -59,9 +62,15 @@ class TaskConfig:
                              f"{BUILTIN_DATASETS[0]}).")
         if isinstance(self.eval, str) and self.eval in BUILTIN_DATASETS:
             self.eval = f"{self.eval}:test"  # a built-in name as eval data means its own test split
-        if not isinstance(self.auxiliary, bool):
-            raise InputError(f"{where}: auxiliary must be true or false.")
-        for key in ("limit", "eval_limit"):
+        if isinstance(self.test, str) and self.test in BUILTIN_DATASETS:
+            self.test = f"{self.test}:test"
+        for key in ("auxiliary", "select_on_test"):
+            if not isinstance(getattr(self, key), bool):
+                raise InputError(f"{where}: {key} must be true or false.")
+        check_selection_data(self.eval, self.select_on_test, "set select_on_test: true", where=f"{where}: eval")
+        if self.test is None and not self.auxiliary:
+            self.test = default_test(self.train)
+        for key in ("limit", "eval_limit", "test_limit"):
             value = getattr(self, key)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise InputError(f"{where}: {key} must be a whole number >= 1.")

@@ -37,6 +37,14 @@ def compare(joint: dict[str, dict[str, Any]], singles: dict[str, dict[str, Any]]
     return {"rows": rows, "delta_m": delta_m}
 
 
+def on_test(joint_test: dict[str, dict[str, Any]], singles: dict[str, dict[str, Any]]) -> tuple[dict, dict] | None:
+    """The joint and single-task test scores in ``compare``'s shape, when every task has one; else None (compare
+    on the validation data, the same for both)."""
+    if not singles or any(not s.get("test") or name not in joint_test for name, s in singles.items()):
+        return None
+    return joint_test, {name: {**s, "metric": s["test"]["metric"], "best": s["test"]} for name, s in singles.items()}
+
+
 def eval_noise_points(accuracy: float, n: int | None) -> float | None:
     """2 standard errors of the difference between two accuracies near ``accuracy`` on ``n`` examples, in points."""
     if not n:
@@ -49,7 +57,8 @@ def write_mtl_report(folder: Path, result: Any, tasks: list[Any], *, cfg: Any, j
     write_report(folder, result, tasks)  # the per-task details (confusion matrices, curves) come first as a file
     details = (folder / "report.md").read_text().split("\n", 1)[1]
     best = result.best.get("tasks", {})
-    cmp = compare(best, singles)
+    tested = on_test(result.test, singles)
+    cmp = compare(*(tested or (best, singles)))
     lines = ["# Multi-task training report", "",
              f"- body: `{cfg.model}`, architecture: {cfg.architecture}, sampler: {cfg.sampler}"
              + (f" (T={cfg.temperature})" if cfg.sampler == "temperature" else "")
@@ -62,6 +71,9 @@ def write_mtl_report(folder: Path, result: Any, tasks: list[Any], *, cfg: Any, j
                      f"heads are not in the folder): {', '.join(auxiliary)}")
     lines.append("")
     if singles:
+        lines += ["Compared on: " + ("each task's test data, scored once at the end (no model was chosen on it)."
+                                     if tested else "each task's validation data (the data the kept weights were "
+                                     "chosen on, the same for both models)."), ""]
         lines += _comparison_section(cmp, joint, singles)
         plot_comparison(folder, cmp)
         (folder / "comparison.json").write_text(json.dumps({**cmp, "joint": joint, "singles": singles}, indent=2) + "\n")

@@ -23,10 +23,10 @@ from typing import Any
 
 from .. import allocator
 from ..errors import InputError
-from ..hub import MANIFEST
 from .checkpoint import latest_checkpoint
 from .data import load_dataset, subset
-from .finetune import _write_json, check_output, load_body, prepare_task, save_run
+from .finetune import _write_json, load_body, prepare_task, save_run
+from .output import check_output, finish_output, prepare_output
 from .loop import TaskData, Trainer, seed_everything
 from .methods import apply_method, finalize_method
 from .mtl_config import MultitaskConfig, TaskConfig
@@ -44,17 +44,18 @@ def multitask(config: MultitaskConfig | dict | str | Path, *, output: str | Path
     chosen on the other tasks alone and their heads are not saved."""
     cfg = _as_config(config)
     output = Path(output)
-    check_output(output, overwrite)
-    _prepare_output(output, overwrite=overwrite, resume=resume)
+    check_output(output, overwrite, resume)
     data = [load_task(t, cfg.train.seed) for t in cfg.tasks]
     _check_heads_against_base(cfg)
-    _write_json(output / "run_config.json", {
+    run = prepare_output(output, overwrite=overwrite, resume=resume, parts=("baselines",))
+    _write_json(run / "run_config.json", {
         "config": cfg.train.to_dict(), "multitask": cfg.to_dict(), "model": cfg.model,
         "tasks": [{"name": t.name, "head": t.head, "train": _describe(t.train), "eval": _describe(t.eval),
+                   "test": _describe(t.test), "select_on_test": t.select_on_test,
                    "text_column": t.text_column, "label_column": t.label_column} for t in cfg.tasks],
         "allocator": allocator.active()})
-    singles = train_baselines(cfg, data, output, progress, on_event) if baselines else {}
-    net, tokenizer, base, result, weights = _train_joint(cfg, data, output, progress, on_event)
+    singles = train_baselines(cfg, data, run, progress, on_event) if baselines else {}
+    net, tokenizer, base, result, weights = _train_joint(cfg, data, run, progress, on_event)
     auxiliary = [t.name for t in cfg.tasks if t.auxiliary]
     net.drop_tasks(auxiliary)  # helped train the body; the folder serves the other tasks only
     joint = {"params": sum(p.numel() for p in net.parameters()), "train_seconds": result.train_seconds}
@@ -65,7 +66,8 @@ def multitask(config: MultitaskConfig | dict | str | Path, *, output: str | Path
                 "description": "multi-task: " + ", ".join(t.name for t in cfg.tasks if not t.auxiliary)
                 + (f" (auxiliary in training: {', '.join(auxiliary)})" if auxiliary else ""),
                 **(extra_manifest or {})}
-    save_run(net, tokenizer, output, manifest, cfg.train, result, data, report=report)
+    save_run(net, tokenizer, run, manifest, cfg.train, result, data, report=report)
+    finish_output(run, output)
     return output
 
 
@@ -79,30 +81,27 @@ def _as_config(config: Any) -> MultitaskConfig:
     return MultitaskConfig.from_dict(dict(config))
 
 
-def _prepare_output(output: Path, *, overwrite: bool, resume: bool) -> None:
-    """Like finetune's: an interrupted run (joint checkpoints or baselines) continues only with --resume."""
-    started = latest_checkpoint(output) is not None or (output / "baselines").exists()
-    if resume and not started:
-        raise InputError(f"--resume: {output} has no interrupted run to resume; start without --resume.")
-    if started and not resume and not overwrite:
-        raise InputError(f"{output} holds an interrupted run; continue it with --resume, or pass --overwrite.")
-    if overwrite and not resume:
-        (output / MANIFEST).unlink(missing_ok=True)
-        for sub in ("checkpoints", "baselines"):
-            shutil.rmtree(output / sub, ignore_errors=True)
-
-
 def load_task(t: TaskConfig, seed: int) -> TaskData:
     """One task's data, with a fixed random subset when ``limit`` / ``eval_limit`` are set; errors name the task."""
     try:
         train = subset(_records(t.train, "train"), t.limit, seed, t.label_column)
         evals = subset(_records(t.eval, "test"), t.eval_limit, seed, t.label_column) if t.eval is not None else None
-        data = prepare_task(t.name, train, evals, eval_split=t.eval_split, text_column=t.text_column,
-                            label_column=t.label_column, head_type=t.head, label_names=t.label_names, seed=seed)
+        tests = subset(_records(t.test, "test"), t.test_limit, seed, t.label_column) if t.test is not None else None
+        data = prepare_task(t.name, train, evals, eval_split=t.eval_split, test_data=tests, train_name=_describe(t.train),
+                            text_column=t.text_column, label_column=t.label_column, head_type=t.head,
+                            label_names=t.label_names, seed=seed)
     except InputError as e:
         raise InputError(f"task {t.name!r}: {e}") from None
-    data.metric, data.auxiliary = t.metric, t.auxiliary
+    data.metric, data.auxiliary, data.selected_on_test = t.metric, t.auxiliary, t.select_on_test and t.eval is not None
+    if t.eval is not None:  # the records came in as lists: name them as the user did
+        data.eval_name = _named(t.eval, t.eval_limit, len(data.eval.texts))
+    if t.test is not None:
+        data.test_name = _named(t.test, t.test_limit, len(data.test.texts))
     return data
+
+
+def _named(source: Any, limit: int | None, n: int) -> str:
+    return f"{_describe(source)}" + (f" ({n} records, a fixed subset)" if limit and limit <= n else "")
 
 
 def _records(source: Any, split: str) -> list[dict]:
@@ -184,7 +183,8 @@ def train_baselines(cfg: MultitaskConfig, data: list[TaskData], output: Path, pr
         results[task.spec.name] = {
             "metric": best.get("metric"), "metric_name": best.get("metric_name"), "steps": res.steps,
             "train_seconds": round(res.train_seconds, 2), "params": sum(p.numel() for p in net.parameters()),
-            "best": {k: v for k, v in best.items() if isinstance(v, (int, float, str))}}
+            "best": {k: v for k, v in best.items() if isinstance(v, (int, float, str))},
+            "test": {k: v for k, v in res.test.get(task.spec.name, {}).items() if isinstance(v, (int, float, str))}}
         _write_json(done, results[task.spec.name])
         shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     return results

@@ -32,16 +32,18 @@ def sentiment_config() -> dict[str, Any]:
 def build_sentiment(target: Path, *, progress: bool = True) -> Path:
     """The default English sentiment model, made once: see ``sentiment_config``.
 
-    Model selection uses 10% of each training split; the test splits are never seen. A killed build resumes from
+    Model selection uses 10% of each training split; the sentiment test split is scored once at the end (report.md)
+    and never selected on. A killed build resumes from
     its last checkpoint; a model made by an older recipe version is replaced. Then the int8 ONNX export for fast
     CPU inference is added to the folder.
     """
     from .checkpoint import latest_checkpoint
     from .multitask import multitask
+    from .output import run_folder
 
     print("llmkit: making the default sentiment model once (fine-tuning all-minilm-l6-v2 on fine_food_reviews, "
           "with fortune_topics and austen_novels as auxiliary tasks)...")
-    resume = latest_checkpoint(target) is not None
+    resume = latest_checkpoint(run_folder(target)) is not None  # an old recipe's model is replaced from a sibling
     out = multitask(sentiment_config(), output=target, progress=progress, overwrite=not resume, resume=resume,
                     extra_manifest={"description": "English sentiment, POSITIVE / NEGATIVE", "recipe": RECIPE})
     try:

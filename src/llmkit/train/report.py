@@ -14,9 +14,11 @@ def write_report(folder: Path, result: Any, tasks: list[Any]) -> None:
         m = best.get(t.spec.name)
         if not m:
             continue
-        lines += [f"## {t.spec.name} ({t.spec.type})", ""]
+        lines += [f"## {t.spec.name} ({t.spec.type})", "", selection_line(t), ""]
+        if t.spec.name in result.test:
+            lines += [test_line(t, result.test[t.spec.name]), ""]
         if "per_class" in m:
-            lines += [f"accuracy **{m['accuracy']:.4f}**, macro-F1 **{m['macro_f1']:.4f}** "
+            lines += [f"On the selection data: accuracy **{m['accuracy']:.4f}**, macro-F1 **{m['macro_f1']:.4f}** "
                       f"(best weights, step {result.best.get('step')})", "",
                       "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
             lines += [f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |"
@@ -31,6 +33,22 @@ def write_report(folder: Path, result: Any, tasks: list[Any]) -> None:
         m = best.get(t.spec.name)
         if m and "confusion_matrix" in m:
             plot_confusion(folder / f"confusion_{t.spec.name}.png", m["confusion_matrix"], m["labels"], t.spec.name)
+
+
+def selection_line(task: Any) -> str:
+    """Which data chose the kept weights and early stopping; a loud note when it was a test split."""
+    line = f"Model selection (best checkpoint, early stopping) on: {task.eval_name or 'none'}."
+    if task.selected_on_test:
+        line += (" **Selected on a test split (--select-on-test)**: scores on it are optimistic, not an unbiased "
+                 "estimate.")
+    return line
+
+
+def test_line(task: Any, m: dict[str, Any]) -> str:
+    """The test score, computed once with the kept weights; nothing was chosen on it."""
+    extra = f", macro-F1 **{m['macro_f1']:.4f}**" if "macro_f1" in m else ""
+    return (f"Test ({task.test_name}, {m['n']} examples, scored once at the end): "
+            f"{m['metric_name']} **{m['metric']:.4f}**{extra}")
 
 
 def _plt():

@@ -16,27 +16,28 @@ from .jobs import Job
 from .jobview import attach, status_line
 
 BODIES = ["all-minilm-l6-v2"]
-MAX_EVAL = 500  # evaluation records kept from a built-in test split: enough for a report, quick on a CPU
+MAX_TEST = 500  # test records kept from a built-in test split: enough for a report, quick on a CPU
 
 
 def load_data(source: str, builtin: str, upload: str | None, text_column: str, label_column: str,
               max_examples: int) -> tuple[list[dict], list[dict] | None, str]:
-    """(train records, eval records or None for a split, a description). Checks the columns now, so a bad file
-    is reported before any training starts."""
+    """(train records, test records or None, a description). Model selection uses 20% of the training records
+    (held out by ``finetune``); a built-in set's test split is only scored at the end. Checks the columns now, so
+    a bad file is reported before any training starts."""
     if source == "Upload a file":
         if not upload:
             raise InputError("upload a .csv or .jsonl file with text and label columns, or pick a built-in dataset.")
-        train, evals, where = read_records(Path(upload)), None, Path(upload).name
+        train, tests, where = read_records(Path(upload)), None, Path(upload).name
     else:
         if builtin not in BUILTIN_DATASETS:
             raise InputError(f"choose a built-in dataset: {', '.join(BUILTIN_DATASETS)}.")
         train, where = load_dataset(builtin, split="train"), builtin
-        evals = load_dataset(builtin, split="test")
-        evals = random.Random(0).sample(evals, min(len(evals), MAX_EVAL))
+        tests = load_dataset(builtin, split="test")
+        tests = random.Random(0).sample(tests, min(len(tests), MAX_TEST))
     if max_examples and len(train) > max_examples:
         train = subset(train, int(max_examples), seed=0, label_column=label_column)
     to_examples(train, where, text_column=text_column, label_column=label_column)  # raises with the fix
-    return train, evals, where
+    return train, tests, where
 
 
 def start_job(ctx: UiContext, source: str, builtin: str, upload: str | None, text_column: str, label_column: str,
@@ -46,7 +47,7 @@ def start_job(ctx: UiContext, source: str, builtin: str, upload: str | None, tex
     from ..train.finetune import check_output, finetune
 
     text_column, label_column = (text_column or "text").strip(), (label_column or "label").strip()
-    train, evals, where = load_data(source, builtin, upload, text_column, label_column, int(max_examples or 0))
+    train, tests, where = load_data(source, builtin, upload, text_column, label_column, int(max_examples or 0))
     if not (body or "").strip():
         raise InputError("choose a body model (e.g. all-minilm-l6-v2) or give a model folder.")
     output = ctx.run_folder(name, "finetune")
@@ -56,8 +57,8 @@ def start_job(ctx: UiContext, source: str, builtin: str, upload: str | None, tex
     check_output(output, overwrite=False)
 
     def work(job: Job) -> dict[str, Any]:
-        job.emit({"event": "started", "train": len(train), "eval": len(evals) if evals else None})
-        finetune(body, train, evals, output=output, config=config, eval_split=None if evals else 0.2,
+        job.emit({"event": "started", "train": len(train), "test": len(tests) if tests else None})
+        finetune(body, train, output=output, config=config, eval_split=0.2, test_data=tests,
                  text_column=text_column, label_column=label_column, progress=False, on_event=job.emit)
         return {"output": str(output)}
 

@@ -35,7 +35,7 @@ def start_job(ctx: UiContext, tasks: list[str], body: str, weighting: str, sampl
     config = MultitaskConfig.from_dict({
         "model": ctx.model(body or "all-minilm-l6-v2"), "weighting": weighting, "sampler": sampler,
         "epochs": float(epochs), "lr": float(lr),
-        "tasks": [{"name": t, "train": t, "eval": f"{t}:test", "limit": limit, "eval_limit": 500} for t in tasks]})
+        "tasks": [{"name": t, "train": t, "test": f"{t}:test", "limit": limit, "test_limit": 500} for t in tasks]})
 
     def work(job: Job) -> dict[str, Any]:
         multitask(config, output=output, baselines=bool(baselines), progress=False, on_event=job.emit)
