@@ -78,6 +78,7 @@ def test_int8_agrees_with_fp32_on_fine_food_reviews():
     int8 = pipeline("sentence-embeddings", model="all-minilm-l6-v2", engine="onnx-int8")(texts)
     cos = np.sum(fp32 * int8, axis=1) / (np.linalg.norm(fp32, axis=1) * np.linalg.norm(int8, axis=1))
     assert cos.min() >= 0.995, (cos.mean(), cos.min())
-    labels = [pipeline("text-classification", model="minilm-sentiment", engine=e)(texts) for e in ("torch", "onnx-int8")]
+    labels = [pipeline("text-classification", model="minilm-sentiment", engine=e)(texts)
+              for e in ("torch", "onnx-int8")]
     agree = np.mean([a["label"] == b["label"] for a, b in zip(*labels)])
     assert agree >= 0.98

@@ -114,7 +114,7 @@ def _export(ref: ModelRef, optimize: bool) -> Path:
 
 def quantize_rowwise(src: Path, dst: Path) -> None:
     """Rewrite each MatMul by a constant 2-D weight W as, per row r of its input x (see the module docstring):
-    s_r = max|x_r| / 127;  q_r = round(x_r / s_r) + 128 (uint8);  y_r = s_r * (MatMulIntegerToFloat(q_r - 128, Wq) * s_w)
+    s_r = max|x_r| / 127;  q_r = round(x_r / s_r) + 128 (uint8);  y_r = s_r * ((q_r - 128) @ Wq) * s_w
     with Wq = round(W / s_w) in int8 per output column. Everything else (fused attention, LayerNorm, GELU, biases,
     softmax, pooling) stays fp32."""
     import onnx
