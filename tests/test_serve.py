@@ -276,8 +276,8 @@ def test_embeddings(client):
     raw = client.embeddings.with_raw_response.create(model="all-minilm-l6-v2", input="a cat",
                                                      encoding_format="base64").http_response.json()
     decoded = np.frombuffer(base64.b64decode(raw["data"][0]["embedding"]), dtype=np.float32)
-    # int8 dynamic quantisation scales activations per batch, so a text alone and in a batch differ slightly
-    assert decoded.shape == (384,) and decoded @ v[0] > 0.99
+    # the int8 engine quantises activations per row, so a text's vector is the same alone and in a batch
+    assert decoded.shape == (384,) and decoded @ v[0] >= 0.9999
 
 
 def test_classifications(http, client, classifier):
@@ -315,8 +315,8 @@ def test_concurrent_classifications_are_batched_and_correct(http, server, classi
         t.join()
     for i, t in enumerate(texts):
         assert results[i]["data"][0]["label"] == single[t]["label"]
-        # int8 dynamic quantisation scales activations per batch: scores move slightly with batch-mates
-        assert abs(results[i]["data"][0]["score"] - single[t]["score"]) < 0.05
+        # per-row int8 activations: a text's score does not depend on its batch-mates
+        assert abs(results[i]["data"][0]["score"] - single[t]["score"]) < 1e-4
     batches = metric(http, "llmkit_batch_size_count") - batches_before
     assert batches < len(texts), "concurrent requests should share batches"
 
