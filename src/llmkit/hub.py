@@ -253,17 +253,15 @@ def _join_parts(name: str, pip: dict[str, Any]) -> Path | None:
     return target
 
 
-def forget_joined(name: str) -> bool:
-    """Remove the joined copy of a split catalog model (``LLMKIT_HOME/models/<name>``) so that the next
-    ``resolve`` joins it again from its packages and re-checks it. False when the model is not a joined one."""
-    pip = CATALOG[name]["sources"].get("pip", {})
+def forget_joined(name: str) -> None:
+    """Remove the joined copy of a split catalog model (``LLMKIT_HOME/models/<name>``), if there is one, so
+    that the next ``resolve`` joins it again from its packages and re-checks it."""
     target = home() / "models" / name
-    if "parts" not in pip or not target.exists():
-        return False
+    if not target.exists():
+        return
     trash = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-old-"))
     os.replace(target, trash / name)  # out of the way at once (atomic); a reader never sees half a folder
     shutil.rmtree(trash, ignore_errors=True)
-    return True
 
 
 def _from_build(name: str, builder_path: str, *, build: bool, recipe: str | None = None) -> Path | None:

