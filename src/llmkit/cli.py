@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import re
 import sys
 
 from .errors import LlmkitError
@@ -31,8 +33,56 @@ COMMANDS: dict[str, str] = {
 TRAINING_VERBS = {"finetune", "multitask", "models", "ui"}
 
 
+class CliParser(argparse.ArgumentParser):
+    """Every parser of the CLI (subparsers inherit the class): a mistake in the arguments is one line on stderr
+    that names the flag and what it expects, and exit 2, instead of argparse's usage block. Arguments that are
+    not UTF-8 (bytes Python keeps as lone surrogates) are refused here too, before any verb sees them."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        bad = next((a for a in args if not _is_utf8(a)), None)
+        if bad is not None:
+            verb = next((a for a in args if a in COMMANDS), None) if self.prog == "llmkit" else None
+            shown = ascii(os.fsencode(bad))[2:-1]  # the raw bytes, printable on any terminal
+            _fail(f"{self.prog} {verb}" if verb else self.prog,
+                  f"argument '{shown}' is not valid UTF-8 text; convert it (e.g. with `iconv -t utf-8`) or "
+                  "rename the file")
+        return super().parse_known_args(args, namespace)
+
+    def parse_args(self, args=None, namespace=None):
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:  # argparse reports these from the top parser; name the verb they were given to
+            prog = getattr(ns, "_prog", self.prog)
+            _fail(prog, f"unrecognized arguments: {' '.join(extra)} (see `{prog} --help`)")
+        return ns
+
+    def error(self, message: str):
+        _fail(self.prog, _explain(message) + f" (see `{self.prog} --help`)")
+
+
+def _is_utf8(arg: str) -> bool:
+    try:
+        arg.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+# argparse says "invalid int value: 'x'"; say what is expected instead.
+_EXPECTED = {"int": "a whole number", "float": "a number"}
+
+
+def _explain(message: str) -> str:
+    return re.sub(r"invalid (int|float) value: (.*)$", lambda m: f"expected {_EXPECTED[m[1]]}, got {m[2]}", message)
+
+
+def _fail(prog: str, message: str):
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="llmkit",
         description="Run, adapt, combine, compare and serve open-source language and speech models, offline.",
         epilog="Run `llmkit COMMAND --help` for a command's options and examples.",
@@ -56,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _prog=p.prog)
     return parser
 
 

@@ -64,8 +64,9 @@ def _verified_cache() -> Path:
     return home() / "verified.json"
 
 
-def verify_sha256(path: Path, expected: str) -> None:
-    """Raise IntegrityError unless ``path`` hashes to ``expected``. Results are cached by (size, mtime)."""
+def verify_sha256(path: Path, expected: str, name: str | None = None) -> None:
+    """Raise IntegrityError unless ``path`` hashes to ``expected``. Results are cached by (size, mtime).
+    ``name``, the catalog model the file belongs to, goes into the message as the command that repairs it."""
     path = Path(path).resolve()
     st = path.stat()
     key = f"{path}:{st.st_size}:{st.st_mtime_ns}"
@@ -78,10 +79,10 @@ def verify_sha256(path: Path, expected: str) -> None:
         return
     actual = sha256_file(path)
     if actual != expected:
+        # A plain `pip install` leaves an installed package as it is, so the fix named is `pull --force`.
         raise IntegrityError(
             f"{path} is corrupt: sha256 {actual[:12]}... does not match the catalog's {expected[:12]}...; "
-            "reinstall the package that ships it (see `llmkit models info NAME`) or delete it and run "
-            "`llmkit models pull NAME`."
+            f"repair it with `llmkit models pull {name or 'NAME'} --force` (reinstalls, re-joins and re-checks)."
         )
     cache[key] = expected
     _atomic_write_text(cache_file, json.dumps(cache, indent=0))
@@ -207,13 +208,14 @@ def _from_pip(name: str, pip: dict[str, Any]) -> Path | None:
         return None
     path = root / pip["path"]
     if not path.exists():
-        raise IntegrityError(f"{pip['package']} is installed but {path} is missing; reinstall it: `{pip['install']}`.")
+        raise IntegrityError(f"{pip['package']} is installed but {path} is missing; reinstall it: "
+                             f"`llmkit models pull {name} --force`.")
     expected = pip.get("sha256")
     if isinstance(expected, str):
-        verify_sha256(path, expected)
+        verify_sha256(path, expected, name)
     elif isinstance(expected, dict):
         for rel, digest in expected.items():
-            verify_sha256(path / rel, digest)
+            verify_sha256(path / rel, digest, name)
     return path
 
 
@@ -223,7 +225,7 @@ def _join_parts(name: str, pip: dict[str, Any]) -> Path | None:
     digests: dict[str, str] = pip.get("sha256", {})
     if target.exists():
         for rel, digest in digests.items():
-            verify_sha256(target / rel, digest)
+            verify_sha256(target / rel, digest, name)
         return target
     sources: dict[str, list[Path]] = {}
     for rel, parts in pip["parts"].items():
@@ -243,12 +245,23 @@ def _join_parts(name: str, pip: dict[str, Any]) -> Path | None:
                     with open(p, "rb") as f:
                         shutil.copyfileobj(f, out, 1 << 22)
         for rel, digest in digests.items():
-            verify_sha256(tmp / rel, digest)
+            verify_sha256(tmp / rel, digest, name)
         os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def forget_joined(name: str) -> None:
+    """Remove the joined copy of a split catalog model (``LLMKIT_HOME/models/<name>``), if there is one, so
+    that the next ``resolve`` joins it again from its packages and re-checks it."""
+    target = home() / "models" / name
+    if not target.exists():
+        return
+    trash = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-old-"))
+    os.replace(target, trash / name)  # out of the way at once (atomic); a reader never sees half a folder
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _from_build(name: str, builder_path: str, *, build: bool, recipe: str | None = None) -> Path | None:

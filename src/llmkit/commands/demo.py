@@ -32,16 +32,12 @@ def run(args) -> int:
     if args.no_chat:
         return 0
     gen = pipeline("text-generation")
-    print(f"\nChat ({gen.ref.name}). Ask anything; an empty line or Ctrl-D ends the demo.")
-    messages = []
+    print(f"\nChat ({gen.model_name}, engine {gen.engine.name}). Ask anything; an empty line or Ctrl-D ends the demo.")
+    conv = gen.chat(max_new_tokens=256)  # the history and the model's default system prompt, as `llmkit chat`
     while (line := _ask("you> ")) is not None and line.strip():
-        messages.append({"role": "user", "content": line})
-        pieces = []
         sys.stdout.write("assistant> ")
-        for piece in gen(messages, stream=True, max_new_tokens=256):
-            pieces.append(piece)
+        for piece in conv.stream(line):
             sys.stdout.write(piece)
             sys.stdout.flush()
         print()
-        messages.append({"role": "assistant", "content": "".join(pieces)})
     return 0

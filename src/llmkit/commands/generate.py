@@ -39,7 +39,6 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", type=int, default=None, metavar="N", help="context window in tokens "
                         "(default: the model's, up to 8192); longer prompts are cut from the left")
     parser.add_argument("--json", action="store_true", help="print one JSON object with text and usage")
-    _one_line_errors(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,16 +74,12 @@ def load_pipeline(args: argparse.Namespace, options: Any):
 
 
 def read_prompt(prompt: str | None) -> str:
-    """The prompt argument, or stdin; refuses non-UTF-8 bytes and blank text with one clear line."""
+    """The prompt argument, or stdin; refuses non-UTF-8 stdin and blank text with one clear line (a non-UTF-8
+    argument is refused by the CLI's parser, for every verb)."""
     if prompt is None or prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise InputError('give a prompt: `llmkit generate "Your question"`, or pipe text on stdin.')
         prompt = decode_utf8(sys.stdin.buffer.read(), "stdin")
-    else:
-        try:
-            prompt.encode("utf-8")
-        except UnicodeEncodeError:  # argv bytes that are not UTF-8 arrive as lone surrogates
-            raise InputError("the prompt is not valid UTF-8 text; convert it, e.g. with `iconv -t utf-8`.") from None
     if not prompt.strip():
         raise InputError("the prompt is empty: give some text (as an argument or on stdin).")
     return prompt
@@ -140,12 +135,3 @@ def result_json(result: Any, pipe: Any) -> dict[str, Any]:
         out["logprobs"] = [{"token": t.token, "logprob": t.logprob} for t in result.logprobs]
     return out
 
-
-def _one_line_errors(parser: argparse.ArgumentParser) -> None:
-    """Bad flags print one line naming the flag (not argparse's usage block) and exit 2."""
-
-    def error(message: str) -> None:
-        print(f"llmkit {parser.prog.split()[-1]}: error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-    parser.error = error  # type: ignore[method-assign]

