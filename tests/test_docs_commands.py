@@ -75,6 +75,8 @@ INPUTS: dict[str, object] = {
     "reviews.csv": _csv("text,stars", [f'"{t}",{1 + 4 * y}' for t, y in _rows(6)]),
     "ratings.csv": _csv("text,stars", [f'"{t}",{1 + 4 * y}' for t, y in _rows()]),
     "data.csv": _csv("body,topic", [f'"{t}",{"food" if y else "post"}' for t, y in _rows()]),
+    "dev.csv": _csv("body,topic", [f'"{t}",{"food" if y else "post"}' for t, y in _rows()]),
+    "test.csv": _csv("body,topic", [f'"{t}",{"food" if y else "post"}' for t, y in _rows()]),
     "data.jsonl": _jsonl([{"text": t, "label": ["NEGATIVE", "POSITIVE"][y]} for t, y in _rows()]),
     "tags.jsonl": _jsonl([{"text": t, "tags": ["tea", "gift"][: 1 + y]} for t, y in _rows()]),
     "tasks.yaml": _TASKS_YAML,
@@ -108,7 +110,6 @@ STDIN: dict[str, str] = {
 LONG_RUNNING: dict[str, str] = {"serve": "/health", "ui": "/"}
 # Lines that cannot run in a test, matched by their start: the reason.
 CANNOT_RUN: dict[str, str] = {
-    "llmkit ui --share": "needs the internet (a public Gradio share link)",
     "llmkit generate \"Hi\" --system \"Answer in French.\" --engine torch":
         "the torch engine loads SmolLM2's transformers weights from the hub (network); test_generate_unit "
         "covers the torch engine on a tiny model",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -188,7 +189,7 @@ def _folder_names(models: list[str]) -> dict[str, str]:
     for spec in models:
         if canonical_name(spec) or not Path(spec).expanduser().exists():
             continue  # a catalog name or a hub id: already a name
-        name = Path(spec).expanduser().resolve().name
+        name = Path(os.path.abspath(Path(spec).expanduser())).name  # a link is served by its own name
         if name in out or canonical_name(name):
             other = out.get(name) or f"the catalog model {canonical_name(name)}"
             raise InputError(f"--model {spec} would be served as {name!r}, the name of {other} too; rename the "
