@@ -29,7 +29,7 @@ def full_manifest() -> Manifest:
                "stars": TaskSpec("stars", "regression", [])},
         default_task="topics", base_model="all-minilm-l6-v2", pooling="cls", max_length=64,
         architecture={"type": "mmoe", "experts": 3}, engines={"onnx-int8": "model.int8.onnx"},
-        description="three heads", recipe="r9", extra={"owner": "team-a", "notes": {"k": [1, 2]}})
+        description="three heads", recipe="r9", extra={"owner": "team-a", "notes": {"k": [1, 2]}, "FILE": "x"})
 
 
 def test_round_trip_keeps_every_field_and_unknown_keys(tmp_path):
@@ -39,7 +39,8 @@ def test_round_trip_keeps_every_field_and_unknown_keys(tmp_path):
     assert back == m
     raw = json.loads((tmp_path / Manifest.FILE).read_text())
     assert raw["format"] == "llmkit" and raw["format_version"] == FORMAT_VERSION == 1
-    assert raw["owner"] == "team-a" and raw["notes"] == {"k": [1, 2]}
+    assert raw["owner"] == "team-a" and raw["notes"] == {"k": [1, 2]} and raw["FILE"] == "x"
+    assert Manifest.FILE == "llmkit.json"
     assert raw["tasks"]["stars"] == {"type": "regression", "labels": []}
     back.write(tmp_path)
     assert json.loads((tmp_path / Manifest.FILE).read_text()) == raw, "a second round-trip changes nothing"

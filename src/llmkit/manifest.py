@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -61,7 +61,7 @@ class Manifest:
     engines: dict[str, str] = field(default_factory=dict)  # engine -> artefact in the folder (onnx-int8 -> file)
     description: str | None = None
     recipe: str | None = None  # the catalog recipe version that built it (a model from an older one is rebuilt)
-    format_version: int = FORMAT_VERSION
+    format_version: int = FORMAT_VERSION  # the version the file was read as; ``write`` writes today's format
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept on round-trip
 
     FILE: ClassVar[str] = "llmkit.json"
@@ -119,8 +119,8 @@ class Manifest:
         if version > FORMAT_VERSION:
             raise InputError(f"{where} was written by a newer llmkit (model folder format {version}; this llmkit "
                              f"reads up to {FORMAT_VERSION}); upgrade llmkit to load it.")
-        known = {f for f in cls.__dataclass_fields__ if f not in ("extra", "format_version")}
-        m = cls(tasks=_tasks(data.get("tasks") or {}, where),
+        known = _fields() - {"extra", "format_version"}
+        m = cls(tasks=_tasks(data.get("tasks") or {}, where), format_version=version,
                 extra={k: v for k, v in data.items() if k not in known and k not in cls._READ_ONLY})
         for key in known - {"tasks"}:
             if data.get(key) is not None:
@@ -131,10 +131,10 @@ class Manifest:
         return m
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"format": "llmkit", "format_version": self.format_version,
+        d: dict[str, Any] = {"format": "llmkit", "format_version": FORMAT_VERSION,
                              "pipeline_task": self.pipeline_task, "pooling": self.pooling}
         d.update({k: getattr(self, k) for k in self._OPTIONAL if getattr(self, k) is not None})
-        d.update({k: v for k, v in self.extra.items() if k not in self.__dataclass_fields__ and k not in d})
+        d.update({k: v for k, v in self.extra.items() if k not in _fields() and k not in d})
         if self.architecture is not None:
             d["architecture"] = self.architecture
         d["tasks"] = {name: {"type": t.type, "labels": list(t.labels)} for name, t in self.tasks.items()}
@@ -143,6 +143,10 @@ class Manifest:
         if self.engines:
             d["engines"] = dict(self.engines)
         return d
+
+
+def _fields() -> set[str]:
+    return {f.name for f in fields(Manifest)}
 
 
 def _tasks(raw: Any, where: str) -> dict[str, TaskSpec]:
