@@ -38,11 +38,11 @@ def transformers_anchor(folder, max_length: int):
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoTokenizer, pipeline
 
-    from llmkit.modeling import read_manifest
+    from llmkit.manifest import Manifest
 
-    manifest = read_manifest(folder)
-    task = manifest["default_task"]
-    labels = manifest["tasks"][task]["labels"]
+    manifest = Manifest.read(folder)
+    task = manifest.default_task
+    labels = manifest.tasks[task].labels
 
     MeanPooledBertForSequenceClassification = mean_pooled_classifier_class()
 
@@ -74,7 +74,7 @@ def run_one(name: str, model: str, limit: int, threads: int) -> dict:
     from llmkit import pipeline, resolve
 
     ref = resolve(model)
-    max_length = int(ref.manifest.get("max_length", 128))
+    max_length = ref.manifest.max_length or 128
     texts, _ = load_texts(limit)
     if name.startswith("transformers"):
         hf, _ = transformers_anchor(ref.path, max_length)

@@ -22,8 +22,7 @@ from typing import Any
 
 from .catalog import CATALOG, canonical_name
 from .errors import IntegrityError, LlmkitError, ModelNotFoundError
-
-MANIFEST = "llmkit.json"
+from .manifest import Manifest
 
 
 def home() -> Path:
@@ -45,9 +44,9 @@ class ModelRef:
     entry: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def manifest(self) -> dict[str, Any]:
-        f = self.path / MANIFEST
-        return json.loads(f.read_text()) if self.path.is_dir() and f.exists() else {}
+    def manifest(self) -> Manifest | None:
+        """The folder's llmkit manifest (read each time: an export may have added an engine); None if it has none."""
+        return Manifest.read_if_present(self.path)
 
 
 # ---------------------------------------------------------------------------------------------- hashing
@@ -103,7 +102,7 @@ def detect_format(path: Path) -> str:
         if path.suffix == ".gguf":
             return "gguf"
         raise ModelNotFoundError(f"{path} is not a model: give a model folder, a .gguf file or a catalog name.")
-    if (path / MANIFEST).exists():
+    if Manifest.present(path):
         return "llmkit"
     if any(path.glob("*.gguf")):
         return "gguf"
@@ -127,7 +126,7 @@ def detect_task(path: Path, fmt: str) -> str:
     if fmt == "gguf":
         return "text-generation"
     if fmt == "llmkit":
-        return json.loads((path / MANIFEST).read_text()).get("pipeline_task", "text-classification")
+        return Manifest.read(path).pipeline_task
     if fmt == "ctranslate2":
         return "automatic-speech-recognition"
     config = json.loads((path / "config.json").read_text())
@@ -266,8 +265,8 @@ def forget_joined(name: str) -> None:
 
 def _from_build(name: str, builder_path: str, *, build: bool, recipe: str | None = None) -> Path | None:
     target = home() / "models" / name
-    if (target / MANIFEST).exists():
-        made_by = json.loads((target / MANIFEST).read_text()).get("recipe")
+    if Manifest.present(target):
+        made_by = Manifest.read(target).recipe
         if recipe is None or made_by == recipe:
             return target
     if not build:

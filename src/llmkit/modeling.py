@@ -5,37 +5,21 @@ Building from a config (``TextModel.from_config``) is separate from loading weig
 tests can use tiny random bodies.
 
 A saved model folder holds the body in standard transformers files (``config.json``, ``model.safetensors``,
-tokenizer files), the heads in ``heads.safetensors``, and ``llmkit.json``, the manifest::
-
-    {"format": "llmkit", "version": 1, "pipeline_task": "text-classification", "base_model": "all-minilm-l6-v2",
-     "pooling": "mean", "max_length": 256, "default_task": "sentiment",
-     "tasks": {"sentiment": {"type": "single_label", "labels": ["NEGATIVE", "POSITIVE"]}}, "engines": {...}}
+tokenizer files), the heads in ``heads.safetensors``, and the manifest ``llmkit.json`` (``manifest.Manifest``:
+tasks with their head types and labels, pooling, base model, max length, engine artefacts).
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-HEAD_TYPES = ("single_label", "multi_label", "regression")
+from .manifest import HEAD_TYPES, Manifest, TaskSpec  # noqa: F401  (HEAD_TYPES, TaskSpec: re-exported here)
+
 POOLINGS = ("mean", "cls")
-
-
-@dataclass
-class TaskSpec:
-    """One task's head: its type and label names (one output per label; regression has one output)."""
-
-    name: str
-    type: str = "single_label"
-    labels: list[str] = field(default_factory=list)
-
-    @property
-    def num_outputs(self) -> int:
-        return 1 if self.type == "regression" else len(self.labels)
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -115,17 +99,19 @@ class TextModel(nn.Module):
         from safetensors.torch import load_file
 
         folder = Path(folder)
-        manifest = read_manifest(folder)
-        tasks = [TaskSpec(name, t["type"], list(t.get("labels", []))) for name, t in manifest["tasks"].items()]
-        model = cls.from_body(folder, tasks, manifest.get("pooling", "mean"), manifest.get("architecture"))
+        manifest = Manifest.read(folder)
+        tasks = [replace(t) for t in manifest.tasks.values()]
+        model = cls.from_body(folder, tasks, manifest.pooling, manifest.architecture)
         weights = load_file(str(folder / "heads.safetensors"))
         model.heads.load_state_dict({k: v for k, v in weights.items() if not k.startswith("mixer.")})
         if model.mixer is not None:
             model.mixer.load_state_dict({k[6:]: v for k, v in weights.items() if k.startswith("mixer.")})
         return model.eval()
 
-    def save(self, folder: str | Path, manifest: dict[str, Any], tokenizer: Any = None) -> None:
-        """Write body, heads and manifest into ``folder`` (the caller makes this atomic)."""
+    def save(self, folder: str | Path, manifest: Manifest, tokenizer: Any = None) -> None:
+        """Write body, heads and manifest into ``folder`` (the caller makes this atomic). ``manifest`` carries what
+        the model cannot know (base model, max length, description...); tasks, pooling and architecture are the
+        model's own."""
         from safetensors.torch import save_file
 
         folder = Path(folder)
@@ -139,19 +125,7 @@ class TextModel(nn.Module):
         heads = {k: v.detach().contiguous() for k, v in self.heads.state_dict().items()}
         if self.mixer is not None:  # the mixer's weights travel with the heads; the manifest says how to rebuild it
             heads.update({f"mixer.{k}": v.detach().contiguous() for k, v in self.mixer.state_dict().items()})
-            manifest = {**manifest, "architecture": self.mixer.describe()}
         save_file(heads, str(folder / "heads.safetensors"))
-        full = {
-            "format": "llmkit",
-            "version": 1,
-            "pipeline_task": "text-classification",
-            "pooling": self.pooling,
-            **manifest,
-            "tasks": {name: {k: v for k, v in asdict(t).items() if k != "name"} for name, t in self.tasks.items()},
-        }
-        full.setdefault("default_task", next(iter(self.tasks)))
-        (folder / "llmkit.json").write_text(json.dumps(full, indent=2) + "\n")
-
-
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    return json.loads((Path(folder) / "llmkit.json").read_text())
+        replace(manifest, pooling=self.pooling, tasks={name: replace(t) for name, t in self.tasks.items()},
+                architecture=self.mixer.describe() if self.mixer is not None else None,
+                default_task=manifest.default_task or next(iter(self.tasks))).write(folder)

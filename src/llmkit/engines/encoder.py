@@ -11,12 +11,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from ..errors import InputError
 from ..hub import ModelRef
+from ..manifest import TaskSpec
 
 
 class EncoderBackend(Protocol):
@@ -27,9 +28,9 @@ class EncoderBackend(Protocol):
 
 @dataclass
 class Heads:
-    """What a folder's heads are: task name -> (type, labels); and which task is the default."""
+    """What a folder's heads are: task name -> spec (type, labels); and which task is the default."""
 
-    tasks: dict[str, dict[str, Any]]
+    tasks: dict[str, TaskSpec]
     default: str | None
     pooling: str = "mean"
     max_length: int = 512
@@ -37,15 +38,15 @@ class Heads:
 
 def read_heads(ref: ModelRef) -> Heads:
     """Heads from an llmkit manifest, or from a transformers classifier's ``id2label``, or none (an encoder)."""
-    if ref.format == "llmkit":
-        m = ref.manifest
-        return Heads(m["tasks"], m.get("default_task"), m.get("pooling", "mean"), int(m.get("max_length", 512)))
+    m = ref.manifest if ref.format == "llmkit" else None
+    if m is not None:
+        return Heads(m.tasks, m.default_task, m.pooling, m.max_length or 512)
     config = json.loads((ref.path / "config.json").read_text())
     max_len = int(config.get("max_position_embeddings", 512))
     if ref.task == "text-classification" and "id2label" in config:
         labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
         kind = "multi_label" if config.get("problem_type") == "multi_label_classification" else "single_label"
-        return Heads({"default": {"type": kind, "labels": labels}}, "default", "cls", max_len)
+        return Heads({"default": TaskSpec("default", kind, labels)}, "default", "cls", max_len)
     return Heads({}, None, ref.entry.get("pooling", "mean"), max_len)
 
 

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hub import MANIFEST, ModelRef, home
+from ..hub import ModelRef, home
+from ..manifest import Manifest
 from ..quiet import quiet
 
 ONNX_FILE = "model.int8.onnx"
@@ -106,9 +107,9 @@ def _export(ref: ModelRef, optimize: bool) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if ref.format == "llmkit":
-        manifest = json.loads((ref.path / MANIFEST).read_text())
-        manifest.setdefault("engines", {})["onnx-int8"] = ONNX_FILE
-        (ref.path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        manifest = Manifest.read(ref.path)
+        manifest.engines["onnx-int8"] = ONNX_FILE
+        manifest.write(ref.path)
     return target
 
 

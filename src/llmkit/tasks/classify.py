@@ -59,8 +59,8 @@ class TextClassificationPipeline:
         if task not in heads.tasks:
             raise InputError(f"{ref.name} has no task {task!r}; its tasks: {', '.join(heads.tasks)} (use --task).")
         self.task = task
-        self.labels: list[str] = heads.tasks[task].get("labels") or [task]
-        self.head_type: str = heads.tasks[task]["type"]
+        self.labels: list[str] = heads.tasks[task].labels or [task]
+        self.head_type: str = heads.tasks[task].type
         max_length = min(options.max_length or heads.max_length, heads.max_length)
         self.tokenizer = Tokenizer(ref.path, max_length)
         self.backend = encoder_backend(ref, heads, engine, options.threads or default_threads())

@@ -27,7 +27,8 @@ def evaluate_folder(model: str, *, data: str | None = None, task: str | None = N
     from ..pipelines import pipeline
 
     ref = resolve(model)
-    tasks = ref.manifest.get("tasks") or {}
+    manifest = ref.manifest
+    tasks = manifest.tasks if manifest else {}
     if not tasks:
         raise InputError(f"{ref.name} has no task heads to evaluate.")
     if task and task not in tasks:
@@ -43,8 +44,8 @@ def evaluate_folder(model: str, *, data: str | None = None, task: str | None = N
         spec = tasks[name]
         examples, _ = to_examples(records, str(source), text_column=recorded.get("text_column", text_column),
                                   label_column=recorded.get("label_column", label_column),
-                                  head_type=spec["type"], labels=spec.get("labels") if spec["type"] != "regression" else None)
+                                  head_type=spec.type, labels=spec.labels if spec.type != "regression" else None)
         clf = pipeline("text-classification", model=ref, engine=engine, task=name)
-        m = score(spec["type"], clf.logits(examples.texts), examples.targets, spec.get("labels", []))
+        m = score(spec.type, clf.logits(examples.texts), examples.targets, spec.labels)
         results[name] = {"n": len(examples.texts), "data": str(source), "engine": clf.engine, **m}
     return results

@@ -18,8 +18,9 @@ from typing import Any
 
 from .. import allocator
 from ..errors import InputError
-from ..hub import MANIFEST, resolve
-from ..modeling import TaskSpec, TextModel, read_manifest
+from ..hub import resolve
+from ..manifest import Manifest
+from ..modeling import TaskSpec, TextModel
 from .config import TrainConfig
 from .data import (DEFAULT_EVAL_SPLIT, LabelledTexts, check_selection_data, default_test, load_dataset, split_of,
                    to_examples)
@@ -36,9 +37,8 @@ def load_body(model: str | Path, tasks: list[TaskSpec], pooling: str | None = No
     if ref.format not in ("transformers", "llmkit"):
         raise InputError(f"{ref.name!r} is a {ref.format} model; fine-tuning needs a transformers encoder "
                          "such as all-minilm-l6-v2.")
-    base = ref.name
-    if ref.format == "llmkit":
-        base = read_manifest(ref.path).get("base_model", ref.name)
+    manifest = ref.manifest if ref.format == "llmkit" else None
+    base = (manifest.base_model if manifest else None) or ref.name
     pool = pooling or ref.entry.get("pooling", "mean")
     tokenizer = AutoTokenizer.from_pretrained(str(ref.path))
     return TextModel.from_body(ref.path, tasks, pool), tokenizer, base
@@ -125,7 +125,8 @@ def finetune(model: str | Path, train: Any, eval_data: Any = None, *, output: st
                                            "allocator": allocator.active()})
     result = trainer.fit(run_dir=run, resume=resume)
     finalize_method(net)
-    manifest = {"base_model": base, "max_length": cfg.max_length, **(extra_manifest or {})}
+    manifest = Manifest.from_dict({"base_model": base, "max_length": cfg.max_length, **(extra_manifest or {})},
+                                  where="extra_manifest")
     save_run(net, tokenizer, run, manifest, cfg, result, [data])
     finish_output(run, output)
     return output
@@ -148,7 +149,7 @@ def selection(tasks: list[TaskData]) -> dict[str, dict[str, Any]]:
                           "selected_on_test": t.selected_on_test} for t in tasks}
 
 
-def save_run(net: TextModel, tokenizer: Any, output: Path, manifest: dict[str, Any], cfg: TrainConfig,
+def save_run(net: TextModel, tokenizer: Any, output: Path, manifest: Manifest, cfg: TrainConfig,
              result: TrainResult, tasks: list[TaskData], report: Callable[..., None] | None = None) -> None:
     """Write the finished model into ``output``: every file renamed into place from a temp folder, the manifest
     last (a folder without ``llmkit.json`` never looks finished); then drop the checkpoints. ``report(folder, result,
@@ -166,7 +167,7 @@ def save_run(net: TextModel, tokenizer: Any, output: Path, manifest: dict[str, A
                    "selection": selection(tasks), "test": result.test}
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (report or write_report)(tmp, result, tasks)
-        files = sorted(tmp.iterdir(), key=lambda f: f.name == MANIFEST)  # the manifest goes last
+        files = sorted(tmp.iterdir(), key=lambda f: f.name == Manifest.FILE)  # the manifest goes last
         for f in files:
             target = output / f.name
             if target.is_dir():

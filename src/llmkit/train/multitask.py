@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import allocator
 from ..errors import InputError
+from ..manifest import Manifest
 from .checkpoint import latest_checkpoint
 from .data import load_dataset, subset
 from .finetune import _write_json, load_body, prepare_task, save_run
@@ -62,10 +63,11 @@ def multitask(config: MultitaskConfig | dict | str | Path, *, output: str | Path
     from .mtl_report import write_mtl_report
 
     report = functools.partial(write_mtl_report, cfg=cfg, joint=joint, singles=singles, weights=weights)
-    manifest = {"base_model": base, "max_length": cfg.train.max_length,
-                "description": "multi-task: " + ", ".join(t.name for t in cfg.tasks if not t.auxiliary)
-                + (f" (auxiliary in training: {', '.join(auxiliary)})" if auxiliary else ""),
-                **(extra_manifest or {})}
+    manifest = Manifest.from_dict({
+        "base_model": base, "max_length": cfg.train.max_length,
+        "description": "multi-task: " + ", ".join(t.name for t in cfg.tasks if not t.auxiliary)
+        + (f" (auxiliary in training: {', '.join(auxiliary)})" if auxiliary else ""),
+        **(extra_manifest or {})}, where="extra_manifest")
     save_run(net, tokenizer, run, manifest, cfg.train, result, data, report=report)
     finish_output(run, output)
     return output
@@ -118,10 +120,11 @@ def _check_heads_against_base(cfg: MultitaskConfig) -> None:
     ref = resolve(cfg.model)
     if ref.format != "llmkit":
         return
-    existing = ref.manifest.get("tasks", {})
+    manifest = ref.manifest
+    existing = manifest.tasks if manifest else {}
     for t in cfg.tasks:
-        if t.name in existing and existing[t.name]["type"] != t.head:
-            raise InputError(f"task {t.name!r} is a {existing[t.name]['type']} head in {cfg.model} but {t.head} "
+        if t.name in existing and existing[t.name].type != t.head:
+            raise InputError(f"task {t.name!r} is a {existing[t.name].type} head in {cfg.model} but {t.head} "
                              "in the config; use the same head type or another task name.")
 
 

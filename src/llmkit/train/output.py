@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import InputError
-from ..hub import MANIFEST
+from ..manifest import Manifest
 from .checkpoint import latest_checkpoint
 
 # what a run writes besides the files it always rewrites; an old folder's copy of these is not carried over
@@ -35,13 +35,13 @@ def _old(output: Path) -> Path:
 def run_folder(output: Path) -> Path:
     """Where a run writes its checkpoints and model: ``output`` itself, or its staging sibling while ``output``
     still holds a finished model."""
-    return staging(output) if (output / MANIFEST).exists() else output
+    return staging(output) if Manifest.present(output) else output
 
 
 def check_output(output: Path, overwrite: bool, resume: bool = False) -> None:
     """Refuse to replace a finished model unless asked to (``--resume`` continues an interrupted --overwrite)."""
     _recover(output)
-    if (output / MANIFEST).exists() and not overwrite and not resume:
+    if Manifest.present(output) and not overwrite and not resume:
         raise InputError(f"{output} already holds a model; choose another --output or pass --overwrite.")
     if output.exists() and not output.is_dir():
         raise InputError(f"{output} is a file; --output must be a folder.")
@@ -116,5 +116,5 @@ def _exchange(a: Path, b: Path) -> bool:
 def _recover(output: Path) -> None:
     """A crash between the two fallback renames leaves the old model at ``.<name>.old``: put it back."""
     old = _old(output)
-    if not output.exists() and (old / MANIFEST).exists():
+    if not output.exists() and Manifest.present(old):
         os.replace(old, output)

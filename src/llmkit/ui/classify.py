@@ -21,7 +21,8 @@ def heads_of(ctx: UiContext, model: str) -> list[str]:
         ref = resolve(ctx.model(model), build=False)
     except LlmkitError:
         return []
-    return list(ref.manifest.get("tasks", {})) if ref.format == "llmkit" else []
+    manifest = ref.manifest if ref.format == "llmkit" else None
+    return list(manifest.tasks) if manifest else []
 
 
 def classify_text(ctx: UiContext, model: str, head: str | None, text: str) -> tuple[dict[str, float] | None, str]:

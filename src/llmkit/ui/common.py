@@ -17,7 +17,8 @@ from typing import Any
 
 from ..catalog import CATALOG, canonical_name
 from ..errors import InputError, LlmkitError
-from ..hub import MANIFEST, is_installed, resolve
+from ..hub import is_installed, resolve
+from ..manifest import Manifest
 from .jobs import JobManager
 
 
@@ -97,7 +98,7 @@ class UiContext:
     def finetuned(self) -> list[str]:
         """Fine-tuned model folders under the runs folder, newest first."""
         runs = self.settings.runs()
-        done = [p for p in runs.iterdir() if (p / MANIFEST).exists()]
+        done = [p for p in runs.iterdir() if Manifest.present(p)]
         return [str(p) for p in sorted(done, key=lambda p: p.stat().st_mtime, reverse=True)]
 
     def models_for(self, task: str) -> list[str]:
