@@ -5,8 +5,9 @@ import warnings
 
 import pytest
 
+from llmkit.engines.decoding import Detokenizer
 from llmkit.errors import InputError
-from llmkit.tasks.decoding import Detokenizer, StopMatcher, check_messages, render_chat
+from llmkit.tasks.decoding import StopMatcher, check_messages, render_chat
 from llmkit.tasks.generate_options import GenerationOptions
 
 # ---------------------------------------------------------------------------------------------- options

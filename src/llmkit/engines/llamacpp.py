@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from ..errors import EngineUnavailableError, LlmkitError
 from ..hub import ModelRef
-from ..tasks.decoding import Piece, TokenLogprob
+from .decoding import Piece, TokenLogprob
 from .gguf_meta import GGUFInfo
 
 MISSING = "the llama.cpp engine is not installed: `pip install 'llmkit[llamacpp]'` (or use --engine torch)."

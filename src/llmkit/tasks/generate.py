@@ -25,7 +25,8 @@ from typing import Any, Iterator, Protocol
 
 from ..errors import EngineUnavailableError, InputError
 from ..hub import ModelRef
-from .decoding import Piece, StopMatcher, TokenLogprob, check_messages, render_chat
+from ..engines.decoding import Piece, TokenLogprob
+from .decoding import StopMatcher, check_messages, render_chat
 from .generate_options import GenerationOptions
 
 __all__ = ["GenerationOptions", "GenerationResult", "Usage", "TokenLogprob", "TextStream", "Conversation",
