@@ -1,12 +1,13 @@
-"""What every text-generation engine yields, and the incremental detokeniser the Python-loop engines share.
+"""The contract every text-generation engine meets (``TextEngine``), what it yields (``Piece``), and the
+incremental detokeniser the Python-loop engines share.
 
-An engine turns prompt token ids into ``Piece``s (new text, token count, log-probs); the task layer
-(``llmkit.tasks.generate``) makes the result out of them the same way for every engine.
+An engine turns prompt token ids into ``Piece``s (new text, token count, log-probs) and stops when the generator
+is closed; the task layer (``llmkit.tasks.generate``) makes the result out of them the same way for every engine.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Iterator, Protocol
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,20 @@ class Piece:
     tokens: int = 1
     logprobs: tuple[TokenLogprob, ...] = ()
     finish_reason: str | None = None  # on an engine's last piece: "stop" (end of turn) or "length"
+
+
+class TextEngine(Protocol):
+    name: str
+    context_length: int
+    chat_template: str | None
+    bos_token: str
+    eos_token: str
+    eos_token_ids: frozenset[int]
+
+    def tokenize(self, text: str) -> list[int]: ...
+    # ``options`` is a ``llmkit.tasks.generate_options.GenerationOptions`` (read by field name). An engine with
+    # a ``slots`` attribute serves that many ``generate()`` calls at once (1 when absent).
+    def generate(self, prompt_ids: list[int], options: Any, max_new_tokens: int) -> Iterator[Piece]: ...
 
 
 class Detokenizer:
