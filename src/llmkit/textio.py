@@ -1,13 +1,13 @@
-"""Reading user records (JSONL / CSV / Parquet) with errors that name the file, line and fix.
+"""Reading user text: records (JSONL / CSV / Parquet) and input texts, with errors that name the file, line and fix.
 
-Shared by ``llmkit classify --file``, ``llmkit finetune`` and friends.
+Shared by ``llmkit classify --file``, ``llmkit finetune``, the encoder tasks, the server and friends.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +91,17 @@ def column(records: list[dict[str, Any]], name: str, path: str | Path, *, requir
             have = ", ".join(sorted(records[0])) or "none"
             raise InputError(f"{path}: record {n} has no {name!r} column (columns: {have}); pick one with the column flag.")
     return [r[name] for r in records]
+
+
+def check_texts(texts: Sequence[Any]) -> list[str]:
+    """Every input must be non-empty text; the error names the first bad one (1-based)."""
+    out = []
+    for n, t in enumerate(texts, 1):
+        if not isinstance(t, str):
+            raise InputError(f"input {n} is {type(t).__name__}, not text.")
+        if not t.strip():
+            raise InputError(f"input {n} is empty; give some text to classify.")
+        out.append(t)
+    if not out:
+        raise InputError("no input texts; give at least one.")
+    return out

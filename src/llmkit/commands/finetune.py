@@ -109,11 +109,11 @@ def run(args) -> int:
                    text_column=data["text_column"] or "text", label_column=data["label_column"] or "label",
                    head_type=data["head"] or "single_label", overwrite=args.overwrite, resume=args.resume,
                    progress=not args.quiet)
-    _summary(out)
+    print_summary(out)
     return 0
 
 
-def _summary(out, extra_lines: tuple[str, ...] = (), try_task: str | None = None) -> None:
+def print_summary(out, extra_lines: tuple[str, ...] = (), try_task: str | None = None) -> None:
     """What a finished training run prints: each task's best metric, then where the model is and how to use it."""
     import json
 

@@ -54,7 +54,7 @@ def run(args) -> int:
 def _summary(out) -> None:
     import json
 
-    from .finetune import _summary as print_summary
+    from .finetune import print_summary
 
     tasks = list(json.loads((out / "metrics.json").read_text())["best"].get("tasks", {}))
     lines = []
