@@ -1,6 +1,8 @@
-"""Reading user text: records (JSONL / CSV / Parquet) and input texts, with errors that name the file, line and fix.
+"""Reading user text: records (JSONL / CSV / Parquet), YAML configs and input texts, with errors that name the
+file, line and fix.
 
-Shared by ``llmkit classify --file``, ``llmkit finetune``, the encoder tasks, the server and friends.
+Shared by ``llmkit classify --file``, ``llmkit finetune``, ``llmkit.multitask(config)``, the encoder tasks, the
+server and friends.
 """
 from __future__ import annotations
 
@@ -105,3 +107,21 @@ def check_texts(texts: Sequence[Any]) -> list[str]:
     if not out:
         raise InputError("no input texts; give at least one.")
     return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML config file as a dict of options (``some-key`` read as ``some_key``)."""
+    import yaml  # lazy: only training configs need it
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such config file.") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise InputError(f"{path}{where}: malformed YAML ({getattr(e, 'problem', e)}).") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping of options (key: value).")
+    return {k.replace("-", "_"): v for k, v in data.items()}

@@ -39,8 +39,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from ..textio import load_yaml
     from ..train.multitask import multitask
-    from .finetune import load_yaml
 
     options = load_yaml(args.config)
     options.update({k: v for k, v in vars(args).items() if k in OVERRIDES and v is not None})

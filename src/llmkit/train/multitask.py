@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import allocator
 from ..errors import InputError
+from ..textio import load_yaml
 from .checkpoint import latest_checkpoint
 from .data import load_dataset, subset
 from .finetune import load_body, prepare_task, save_run
@@ -75,8 +76,6 @@ def _as_config(config: Any) -> MultitaskConfig:
     if isinstance(config, MultitaskConfig):
         return config
     if isinstance(config, (str, Path)):
-        from ..commands.finetune import load_yaml
-
         config = load_yaml(str(config))
     return MultitaskConfig.from_dict(dict(config))
 
