@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -68,6 +68,13 @@ class Transcription:
     duration: float
     model: str = ""
     task: str = "transcribe"
+
+    @classmethod
+    def from_segments(cls, info: TranscriptionInfo, segments: Iterable[Segment]) -> "Transcription":
+        """The result of a run: what ``start()`` knew up front, and the segments (consumed here, if a generator)."""
+        segs = tuple(segments)
+        return cls(" ".join(s.text for s in segs), segs, info.language, info.language_probability, info.duration,
+                   info.model, info.task)
 
     @property
     def words(self) -> tuple[Word, ...]:
@@ -142,11 +149,7 @@ class SpeechRecognitionPipeline:
     def __call__(self, audio: AudioInput | list, **overrides: Any) -> Transcription | list[Transcription]:
         if isinstance(audio, list):
             return [self(a, **overrides) for a in audio]
-        info, segments = self.start(audio, **overrides)
-        segs = tuple(segments)
-        text = " ".join(s.text for s in segs)
-        return Transcription(text, segs, info.language, info.language_probability, info.duration, info.model,
-                             info.task)
+        return Transcription.from_segments(*self.start(audio, **overrides))
 
     def detect_language(self, audio: AudioInput) -> tuple[str, float]:
         samples = self.preprocess(audio, self.options)
