@@ -28,7 +28,7 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return _read_parquet(path)
-    text = _read_text(path)
+    text = decode_utf8(path.read_bytes(), path)
     if suffix in (".csv", ".tsv"):
         return list(_read_csv(path, text, "\t" if suffix == ".tsv" else ","))
     if suffix in (".jsonl", ".json", ".ndjson") or text.lstrip().startswith("{"):
@@ -36,13 +36,20 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     raise InputError(f"{path}: unknown file type {suffix!r}; use .jsonl, .csv, .tsv or .parquet.")
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
+def decode_utf8(data: bytes, where: str | Path) -> str:
+    """``data`` (a file's bytes, or stdin's) as text, a leading byte-order mark dropped. Bytes that are not UTF-8
+    are refused with one line that names ``where``, the line and the byte, and how to convert.
+
+    >>> decode_utf8(b"caf\\xe9", "stdin")
+    Traceback (most recent call last):
+    llmkit.errors.InputError: stdin:1: not valid UTF-8 text (byte 0xe9); convert it, e.g. with `iconv -f latin1 -t utf-8`.
+    """
     try:
-        return raw.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}: not valid UTF-8 text; re-save the file as UTF-8.") from None
+        line = data[: e.start].count(b"\n") + 1
+        raise InputError(f"{where}:{line}: not valid UTF-8 text (byte 0x{data[e.start]:02x}); convert it, e.g. with "
+                         "`iconv -f latin1 -t utf-8`.") from None
 
 
 def _read_jsonl(path: Path, text: str) -> Iterator[dict[str, Any]]:
