@@ -40,9 +40,9 @@ def decode_utf8(data: bytes, where: str | Path) -> str:
     """``data`` (a file's bytes, or stdin's) as text, a leading byte-order mark dropped. Bytes that are not UTF-8
     are refused with one line that names ``where``, the line and the byte, and how to convert.
 
-    >>> decode_utf8(b"caf\\xe9", "stdin")
+    >>> decode_utf8(b"caf\\xe9", "stdin")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    llmkit.errors.InputError: stdin:1: not valid UTF-8 text (byte 0xe9); convert it, e.g. with `iconv -f latin1 -t utf-8`.
+    llmkit.errors.InputError: stdin:1: not valid UTF-8 text (byte 0xe9); convert it, e.g. with `iconv ...`.
     """
     try:
         return data.decode("utf-8-sig")
