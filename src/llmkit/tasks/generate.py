@@ -142,6 +142,11 @@ class TextGenerationPipeline:
         """Like ``generate`` but a ``TextStream`` of pieces. Bad input raises here, before any text is made."""
         return self._open(prompt, self.options.replace(**options))
 
+    def stream_ids(self, ids: list[int], **options: Any) -> TextStream:
+        """Like ``stream`` for a prompt already made into token ids by ``prompt_ids`` (the server counts a prompt's
+        tokens before it queues the request, then generates from the same ids); nothing is dropped here."""
+        return TextStream(self, list(ids), self.options.replace(**options), 0)
+
     def _open(self, prompt: str | list[dict[str, str]], opts: GenerationOptions) -> TextStream:
         ids, truncated = self.prompt_ids(prompt, opts.max_new_tokens)
         if truncated:
