@@ -40,8 +40,6 @@ def start_job(ctx: UiContext, audio: str | None, model: str, language: str, pres
         for seg in segments:
             segs.append(seg)
             job.emit({"event": "segment", "start": seg.start, "end": seg.end, "text": seg.text})
-            if job.cancel_requested.is_set():
-                break
         result = Transcription.from_segments(info, segs)
         folder = Path(tempfile.mkdtemp(prefix="llmkit-ui-asr-"))
         stem = Path(name).stem or "transcript"
