@@ -46,6 +46,7 @@ class CTranslate2Whisper:
     def detect_language(self, audio: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
         return detect_language(self.model, audio)
 
+
 def _faster_whisper():
     try:
         import faster_whisper
