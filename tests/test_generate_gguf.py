@@ -53,12 +53,12 @@ def test_engine_and_context(llama, request):
 def test_auto_prefers_a_native_llama_cpp_python_build(home):
     from llmkit.engines import llamacpp, llamacpp_python
     from llmkit.hub import resolve
-    from llmkit.tasks.generate import load_engine
+    from llmkit.engines.select import text_engine
 
     expected = "llama-cpp-python" if llamacpp_python.available() else "llamacpp" if llamacpp.available() else None
     if expected is None:
         pytest.skip("no llama.cpp binding installed")
-    assert load_engine(resolve("smollm2-135m-instruct"), "auto", threads=2).name == expected
+    assert text_engine(resolve("smollm2-135m-instruct"), "auto", threads=2).name == expected
 
 
 def test_llama_cpp_python_logprobs_match_the_bindings_own(home):

@@ -5,8 +5,9 @@ import warnings
 
 import pytest
 
+from llmkit.engines.decoding import Detokenizer
 from llmkit.errors import InputError
-from llmkit.tasks.decoding import Detokenizer, StopMatcher, check_messages, render_chat
+from llmkit.tasks.decoding import StopMatcher, check_messages, render_chat
 from llmkit.tasks.generate_options import GenerationOptions
 
 # ---------------------------------------------------------------------------------------------- options
@@ -190,14 +191,14 @@ def test_engine_choice_errors_name_the_fix(monkeypatch, tmp_path):
     from llmkit.engines import llamacpp_python
     from llmkit.errors import EngineUnavailableError
     from llmkit.hub import ModelRef
-    from llmkit.tasks.generate import load_engine
+    from llmkit.engines.select import text_engine
 
     gguf = ModelRef("m", tmp_path / "m.gguf", "text-generation", "gguf", "llamacpp")
     folder = ModelRef("f", tmp_path, "text-generation", "transformers", "torch")
     monkeypatch.setattr(llamacpp_python, "available", lambda: False)
     with pytest.raises(EngineUnavailableError, match="pip install llama-cpp-python"):
-        load_engine(gguf, "llama-cpp-python")
+        text_engine(gguf, "llama-cpp-python")
     with pytest.raises(InputError, match="needs a GGUF model"):
-        load_engine(folder, "llama-cpp-python")
+        text_engine(folder, "llama-cpp-python")
     with pytest.raises(InputError, match="must be one of auto, llamacpp, llama-cpp-python, torch"):
-        load_engine(folder, "vllm")
+        text_engine(folder, "vllm")

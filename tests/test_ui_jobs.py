@@ -35,8 +35,6 @@ def test_job_errors_are_one_line_messages():
 def test_multitask_tab_job_trains_and_reports_baselines(tmp_path, tiny_encoder):
     from llmkit.ui import multitask
 
-    if multitask.available():
-        pytest.skip(multitask.available())
     ctx = UiContext(UiSettings(runs_dir=tmp_path / "runs", allow_any_model=True))  # the body is a tmp folder
     with pytest.raises(InputError, match="at least two tasks"):
         multitask.start_job(ctx, ["fine_food_reviews"], str(tiny_encoder), "equal", "proportional", 1, 1e-3, 40,

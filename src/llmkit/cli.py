@@ -92,12 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"llmkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for verb, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name == module_name:  # a command not built yet in this checkout
-                continue
-            raise
+        module = importlib.import_module(module_name)
         p = sub.add_parser(
             verb,
             help=module.HELP,

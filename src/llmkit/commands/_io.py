@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..textio import column, read_records
+from ..textio import column, decode_utf8, read_records
 
 
 def add_text_input_arguments(parser, noun: str = "texts") -> None:
@@ -19,12 +19,7 @@ def add_text_input_arguments(parser, noun: str = "texts") -> None:
 
 
 def read_stdin_lines() -> list[str]:
-    raw = sys.stdin.buffer.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise InputError(f"stdin line {line}: not valid UTF-8 text; convert the input to UTF-8.") from None
+    text = decode_utf8(sys.stdin.buffer.read(), "stdin")
     return [line for line in text.splitlines() if line.strip()]
 
 

@@ -60,28 +60,10 @@ def add_arguments(p) -> None:
         p.add_argument("--" + flag.replace("_", "-"), type=kind, help=text)
 
 
-def load_yaml(path: str) -> dict:
-    import yaml
-
-    from ..errors import InputError
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such config file.") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise InputError(f"{path}{where}: malformed YAML ({getattr(e, 'problem', e)}).") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a mapping of options (key: value).")
-    return {k.replace("-", "_"): v for k, v in data.items()}
-
-
 def merged_options(args) -> tuple[dict, dict]:
     """(data options, training options): TrainConfig defaults < --config file < flags."""
     from ..errors import InputError
+    from ..textio import load_yaml
 
     file = load_yaml(args.config) if args.config else {}
     unknown = sorted(set(file) - set(TRAIN_FLAGS) - set(DATA_FLAGS) - {"resume", "overwrite"})
@@ -109,11 +91,11 @@ def run(args) -> int:
                    text_column=data["text_column"] or "text", label_column=data["label_column"] or "label",
                    head_type=data["head"] or "single_label", overwrite=args.overwrite, resume=args.resume,
                    progress=not args.quiet)
-    _summary(out)
+    print_summary(out)
     return 0
 
 
-def _summary(out, extra_lines: tuple[str, ...] = (), try_task: str | None = None) -> None:
+def print_summary(out, extra_lines: tuple[str, ...] = (), try_task: str | None = None) -> None:
     """What a finished training run prints: each task's best metric, then where the model is and how to use it."""
     import json
 

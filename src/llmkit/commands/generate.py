@@ -79,18 +79,12 @@ def read_prompt(prompt: str | None) -> str:
     if prompt is None or prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise InputError('give a prompt: `llmkit generate "Your question"`, or pipe text on stdin.')
+        from ..textio import decode_utf8
+
         prompt = decode_utf8(sys.stdin.buffer.read(), "stdin")
     if not prompt.strip():
         raise InputError("the prompt is empty: give some text (as an argument or on stdin).")
     return prompt
-
-
-def decode_utf8(data: bytes, where: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{where} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); convert "
-                         "it, e.g. with `iconv -f latin1 -t utf-8`.") from None
 
 
 def open_stream(pipe: Any, prompt: Any):

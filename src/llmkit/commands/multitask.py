@@ -39,8 +39,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from ..textio import load_yaml
     from ..train.multitask import multitask
-    from .finetune import load_yaml
 
     options = load_yaml(args.config)
     options.update({k: v for k, v in vars(args).items() if k in OVERRIDES and v is not None})
@@ -54,7 +54,7 @@ def run(args) -> int:
 def _summary(out) -> None:
     import json
 
-    from .finetune import _summary as print_summary
+    from .finetune import print_summary
 
     tasks = list(json.loads((out / "metrics.json").read_text())["best"].get("tasks", {}))
     lines = []

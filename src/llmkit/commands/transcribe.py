@@ -118,9 +118,7 @@ def _transcribe_one(asr, path: Path, formats: list[str], output_dir: Path | None
     from ..writers import render, write
 
     info, stream = asr.start(path)
-    segments = tuple(_with_progress(stream, info.duration, path))
-    result = Transcription(" ".join(s.text for s in segments), segments, info.language,
-                           info.language_probability, info.duration, info.model, info.task)
+    result = Transcription.from_segments(info, _with_progress(stream, info.duration, path))
     if output_dir is not None:
         for fmt in formats:
             out = write(result, fmt, output_dir / f"{path.stem}.{fmt}")

@@ -1,5 +1,6 @@
 """Whisper on CTranslate2 through faster-whisper: int8 on CPU by default, batched long-form decoding.
 
+``CTranslate2Whisper.from_ref(ref, options)`` is the engine (the ``SpeechEngine`` contract of ``speech.py``);
 ``load(path)`` builds a ``faster_whisper.WhisperModel``; ``transcribe(model, audio, options)`` yields
 ``(info, raw segments)``. A transformers-format Whisper folder is converted to CTranslate2 once, on first
 use, and cached under ``LLMKIT_HOME/cache/ct2/`` (``ensure_ctranslate2``).
@@ -15,20 +16,35 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from ..errors import EngineUnavailableError, InputError, ModelNotFoundError
+from ..hub import ModelRef, home
+from .speech import RawInfo
 
 
-@dataclass(frozen=True)
-class RawInfo:
-    language: str
-    language_probability: float
-    duration: float
+class CTranslate2Whisper:
+    """The default speech engine: a ``WhisperModel`` (a transformers-format folder is converted once)."""
+
+    name = "ctranslate2"
+
+    def __init__(self, model: Any):
+        self.model = model
+
+    @classmethod
+    def from_ref(cls, ref: ModelRef, options: Any) -> "CTranslate2Whisper":
+        path = ref.path if ref.format == "ctranslate2" else ensure_ctranslate2(ref.path, home() / "cache")
+        return cls(load(path, device=options.device, compute_type=options.compute_type,
+                        cpu_threads=options.cpu_threads))
+
+    def transcribe(self, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterator[Any]]:
+        return transcribe(self.model, audio, options)
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
+        return detect_language(self.model, audio)
 
 
 def _faster_whisper():

@@ -4,8 +4,8 @@ Why xllamacpp rather than llama-cpp-python: BENCHMARKS.md, "Text generation". In
 installs in seconds (llama-cpp-python compiles llama.cpp on every fresh machine), the same speed, and llama.cpp's
 own C++ server loop (sampling, stop strings, prompt cache, a thread-safe request queue) instead of a Python one.
 
-xllamacpp speaks the llama.cpp server's JSON protocol in-process; this module adapts it to the engine contract of
-``llmkit.tasks.generate``: ``tokenize`` and a generator of ``Piece``s that stops llama.cpp when it is closed.
+xllamacpp speaks the llama.cpp server's JSON protocol in-process; this module adapts it to the engine contract
+(``TextEngine`` in ``decoding.py``): ``tokenize`` and a generator of ``Piece``s that stops llama.cpp when it is closed.
 
 >>> engine = LlamaCppEngine.from_ref(resolve("smollm2-135m-instruct"), threads=2)
 >>> [p.text for p in engine.generate(engine.tokenize("The sky is"), GenerationOptions(temperature=0), 3)]
@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from ..errors import EngineUnavailableError, LlmkitError
 from ..hub import ModelRef
-from ..tasks.decoding import Piece, TokenLogprob
+from .decoding import Piece, TokenLogprob
 from .gguf_meta import GGUFInfo
 
 MISSING = "the llama.cpp engine is not installed: `pip install 'llmkit[llamacpp]'` (or use --engine torch)."

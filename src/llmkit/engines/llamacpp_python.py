@@ -8,7 +8,7 @@ stays on xllamacpp and ``engine="llama-cpp-python"`` asks for this one.
 
 The decode loop runs in the caller's thread: llama-cpp-python's ``Llama.generate`` evaluates and samples in C, one
 token per step, reusing the KV cache of a prompt prefix it has seen (a chat's next turn). Text is made by
-``tasks.decoding.Detokenizer``, stop strings by the pipeline, as for the torch engine.
+``engines.decoding.Detokenizer``, stop strings by the pipeline, as for the torch engine.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from ..errors import EngineUnavailableError, LlmkitError
 from ..hub import ModelRef
-from ..tasks.decoding import Detokenizer, Piece, TokenLogprob
+from .decoding import Detokenizer, Piece, TokenLogprob
 from .gguf_meta import GGUFInfo
 from .llamacpp import DEFAULT_MAX_CTX, default_threads
 

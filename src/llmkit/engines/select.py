@@ -1,14 +1,27 @@
-"""``engine="auto"`` for encoders: the fastest installed engine that can serve the model."""
+"""Which engine runs a model, for every family: ``engine="auto"`` picks the fastest installed engine that can
+serve it; a named engine is checked against the model's format, and a missing one names the package to install.
+
+- encoders (classification, embeddings): ``encoder_backend`` -> ``EncoderBackend`` (``encoder.py``)
+- text generation: ``text_engine`` -> ``TextEngine`` (``decoding.py``)
+- speech-to-text: ``speech_engine`` -> ``SpeechEngine`` (``speech.py``)
+
+Engine modules are imported here, lazily, only once chosen: each needs its own extra.
+"""
 from __future__ import annotations
 
 import importlib.util
 import sys
+from typing import Any
 
 from ..errors import EngineUnavailableError, InputError
 from ..hub import ModelRef
+from .decoding import TextEngine
 from .encoder import EncoderBackend, Heads, TorchBackend
+from .speech import SpeechEngine
 
 ENCODER_ENGINES = ("auto", "onnx-int8", "torch")
+TEXT_ENGINES = ("auto", "llamacpp", "llama-cpp-python", "torch")
+SPEECH_ENGINES = ("auto", "ctranslate2", "torch")
 
 
 def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int) -> EncoderBackend:
@@ -30,3 +43,48 @@ def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int) -> E
             path = export_int8(ref)
         return OnnxBackend(path, threads)
     return TorchBackend(ref, heads, threads)
+
+
+def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None,
+                parallel: int = 1) -> TextEngine:
+    """The engine for a model. GGUF: llama-cpp-python when the user has built it (a native build, the fastest
+    measured), else xllamacpp (``llamacpp``, the default install), else transformers/torch; everything else: torch.
+
+    ``parallel`` asks for that many concurrent generations in one loaded model (llama.cpp's slots, decoded as one
+    batch); only xllamacpp has them, so with ``parallel > 1`` auto prefers it. An engine's ``slots`` attribute says
+    how many ``generate()`` calls it serves at once (1 when absent)."""
+    if engine not in TEXT_ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(TEXT_ENGINES)} (got {engine!r}).")
+    if engine in ("llamacpp", "llama-cpp-python") and ref.format != "gguf":
+        raise InputError(f"--engine {engine} needs a GGUF model; {ref.name!r} is {ref.format}: use --engine torch.")
+    if (engine == "llama-cpp-python" or (engine == "auto" and parallel == 1)) and ref.format == "gguf":
+        from . import llamacpp_python
+
+        if llamacpp_python.available():
+            return llamacpp_python.LlamaCppPythonEngine.from_ref(ref, threads=threads, n_ctx=n_ctx)
+        if engine == "llama-cpp-python":
+            raise EngineUnavailableError(llamacpp_python.MISSING)
+    if engine in ("auto", "llamacpp") and ref.format == "gguf":
+        from . import llamacpp
+
+        if llamacpp.available():
+            return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, parallel=parallel)
+        if engine == "llamacpp":
+            raise EngineUnavailableError(llamacpp.MISSING)
+    from . import torch_causal
+
+    return torch_causal.TorchCausalEngine.from_ref(ref, threads=threads, n_ctx=n_ctx)
+
+
+def speech_engine(ref: ModelRef, engine: str, options: Any) -> SpeechEngine:
+    """Whisper on CTranslate2 (``auto``: int8, any folder, a transformers one converted once) or on transformers
+    (``torch``, the reference; transformers-format folders only). ``options`` is a ``TranscribeOptions``."""
+    if engine not in SPEECH_ENGINES:
+        raise InputError(f"engine {engine!r}: choose one of {', '.join(SPEECH_ENGINES)}.")
+    if engine == "torch":
+        from .torch_whisper import TorchWhisper
+
+        return TorchWhisper.from_ref(ref, options)
+    from .ctranslate2_whisper import CTranslate2Whisper
+
+    return CTranslate2Whisper.from_ref(ref, options)

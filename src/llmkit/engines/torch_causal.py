@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from ..errors import EngineUnavailableError
 from ..hub import ModelRef, home
-from ..tasks.decoding import Detokenizer, Piece, TokenLogprob
+from .decoding import Detokenizer, Piece, TokenLogprob
 
 MISSING = "the torch engine is not installed; install it with `pip install 'llmkit[torch]'`."
 

@@ -15,7 +15,30 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import EngineUnavailableError, InputError
-from .ctranslate2_whisper import RawInfo
+from ..hub import ModelRef
+from .speech import RawInfo
+
+
+class TorchWhisper:
+    """The reference speech engine (the ``SpeechEngine`` contract of ``speech.py``) on a transformers folder."""
+
+    name = "torch"
+
+    def __init__(self, model: Any):
+        self.model = model
+
+    @classmethod
+    def from_ref(cls, ref: ModelRef, options: Any = None) -> "TorchWhisper":
+        if ref.format != "transformers":
+            raise EngineUnavailableError(f"the torch engine needs a transformers-format Whisper folder; {ref.name!r} "
+                                         f"is {ref.format}. Use engine='ctranslate2' (the default).")
+        return cls(load(ref.path))
+
+    def transcribe(self, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterator[Any]]:
+        return transcribe(self.model, audio, options)
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
+        return detect_language(self.model, audio)
 
 
 @dataclass(frozen=True)

@@ -104,25 +104,26 @@ def _generate(pipe: Any, run: Run, emit, settings: ServeSettings, metrics: Metri
     engine = pipe.engine
     ctx = engine.context_length
     limit = min(settings.max_prompt_tokens, ctx - 1)
-    counts: dict[int, int] = {}
+    prompts: dict[int, list[int]] = {}  # each distinct prompt is rendered and tokenised once, by the pipeline
     for c in run.choices:
         key = id(c.prompt)
-        if key not in counts:
-            text = c.prompt if isinstance(c.prompt, str) else pipe.render(c.prompt)
-            if not text.strip():
+        if key not in prompts:
+            if isinstance(c.prompt, str) and not c.prompt.strip():
                 raise invalid("the prompt is empty; give some text.", param=param)
-            counts[key] = len(engine.tokenize(text))
-            if counts[key] > limit:
-                raise APIError(400, f"the prompt is {counts[key]} tokens, over this server's limit of {limit} "
+            ids, dropped = pipe.prompt_ids(c.prompt, 0)  # asking no room for the answer: cut only past the context
+            if len(ids) + dropped > limit:
+                n = len(ids) + dropped
+                raise APIError(400, f"the prompt is {n} tokens, over this server's limit of {limit} "
                                     "(--max-prompt-tokens and the model's context); shorten it.",
                                param=param, code="context_length_exceeded")
-    run.prompt_tokens = list(counts.values())
-    metrics.inc("llmkit_prompt_tokens_total", float(sum(counts.values())), model=run.model)
+            prompts[key] = ids
+    run.prompt_tokens = [len(ids) for ids in prompts.values()]
+    metrics.inc("llmkit_prompt_tokens_total", float(sum(run.prompt_tokens)), model=run.model)
     emit(("start",))
     for c in run.choices:
-        n_prompt = counts[id(c.prompt)]
-        max_new = max(1, min(run.options["max_new_tokens"], ctx - n_prompt))
-        stream = pipe.stream(c.prompt, **{**run.options, "max_new_tokens": max_new, "seed": c.seed})
+        ids = prompts[id(c.prompt)]
+        max_new = max(1, min(run.options["max_new_tokens"], ctx - len(ids)))  # within the limit: never cut
+        stream = pipe.stream_ids(ids, **{**run.options, "max_new_tokens": max_new, "seed": c.seed})
         try:
             for piece in stream:
                 if run.cancelled.is_set():

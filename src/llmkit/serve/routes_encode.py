@@ -9,7 +9,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 
 from ..errors import InputError
-from ..tasks.classify import check_texts
+from ..textio import check_texts
 from .deps import require_key, server
 from .errors import invalid, openapi_errors
 from .responses import fast_json

@@ -20,6 +20,7 @@ from ..engines.encoder import Heads, Tokenizer, default_threads, read_heads, run
 from ..engines.select import encoder_backend
 from ..errors import InputError
 from ..hub import ModelRef
+from ..textio import check_texts
 
 
 @dataclass(frozen=True)
@@ -34,20 +35,6 @@ class ClassifyOptions:
             raise InputError("--batch-size must be >= 1.")
         if self.max_length is not None and self.max_length < 8:
             raise InputError("--max-length must be >= 8.")
-
-
-def check_texts(texts: Sequence[Any]) -> list[str]:
-    """Every input must be non-empty text; the error names the first bad one (1-based)."""
-    out = []
-    for n, t in enumerate(texts, 1):
-        if not isinstance(t, str):
-            raise InputError(f"input {n} is {type(t).__name__}, not text.")
-        if not t.strip():
-            raise InputError(f"input {n} is empty; give some text to classify.")
-        out.append(t)
-    if not out:
-        raise InputError("no input texts; give at least one.")
-    return out
 
 
 class TextClassificationPipeline:

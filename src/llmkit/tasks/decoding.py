@@ -1,13 +1,13 @@
-"""Engine-independent pieces of text generation: chat templates, incremental detokenisation, stop strings.
+"""Engine-independent pieces of text generation: chat templates and stop strings.
 
-Every engine only turns prompt token ids into a stream of new token ids; these helpers make the text out of
-them the same way for all engines, so ``llmkit generate --engine torch`` and ``--engine llamacpp`` behave alike.
+Every engine only turns prompt token ids into a stream of ``Piece``s (``llmkit.engines.decoding``); these helpers
+make the prompt and cut the text the same way for all engines, so ``llmkit generate --engine torch`` and
+``--engine llamacpp`` behave alike.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ..errors import InputError
 
@@ -17,22 +17,6 @@ CHATML = (
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 ROLES = ("system", "user", "assistant", "tool")
-
-
-@dataclass(frozen=True)
-class TokenLogprob:
-    token: str
-    logprob: float  # log-softmax of the model's raw logits (before temperature, top-k/p and penalties)
-
-
-@dataclass(frozen=True)
-class Piece:
-    """What an engine yields: new text (complete characters only) and how many tokens it took."""
-
-    text: str
-    tokens: int = 1
-    logprobs: tuple[TokenLogprob, ...] = ()
-    finish_reason: str | None = None  # on an engine's last piece: "stop" (end of turn) or "length"
 
 
 def check_messages(messages: Any) -> list[dict[str, str]]:
@@ -72,37 +56,6 @@ def _compiled(template: str) -> Any:
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.globals["raise_exception"] = raise_exception
     return env.from_string(template)
-
-
-class Detokenizer:
-    """Turn token ids into text pieces as they arrive.
-
-    Decoding one token at a time breaks multi-byte characters and word-initial spaces, so each step decodes a
-    short window with some context before it and emits only the new, complete characters (the approach of
-    vLLM's ``detokenize_incrementally``). The pieces join to ``decode(all ids)``.
-    """
-
-    def __init__(self, decode: Callable[[list[int]], str]):
-        self._decode = decode
-        self._ids: list[int] = []
-        self._prefix = 0  # start of the context window
-        self._read = 0  # ids up to here have been emitted
-
-    def add(self, token_id: int) -> str:
-        self._ids.append(token_id)
-        before = self._decode(self._ids[self._prefix:self._read])
-        after = self._decode(self._ids[self._prefix:])
-        if len(after) > len(before) and not after.endswith("\ufffd"):  # U+FFFD: an incomplete UTF-8 sequence
-            self._prefix, self._read = self._read, len(self._ids)
-            return after[len(before):]
-        return ""
-
-    def flush(self) -> str:
-        """Whatever is still held back at the end (e.g. a truncated multi-byte character)."""
-        before = self._decode(self._ids[self._prefix:self._read])
-        after = self._decode(self._ids[self._prefix:])
-        self._prefix = self._read = len(self._ids)
-        return after[len(before):]
 
 
 class StopMatcher:

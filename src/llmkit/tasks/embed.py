@@ -18,7 +18,7 @@ from ..engines.encoder import Tokenizer, default_threads, read_heads, run_bucket
 from ..engines.select import encoder_backend
 from ..errors import InputError
 from ..hub import ModelRef
-from .classify import check_texts
+from ..textio import check_texts
 
 
 @dataclass(frozen=True)

@@ -11,38 +11,28 @@
 >>> conv = gen.chat(system="You are terse.")                  # a conversation that keeps its history
 >>> conv.send("Name a colour").text
 
-The contract every engine meets (``llmkit.engines.llamacpp``, ``llmkit.engines.torch_causal``) is small:
-``tokenize(text)`` and ``generate(prompt_ids, options, max_new_tokens)``, a generator of ``Piece``s (text, token
-count, log-probs) that stops the engine when closed. Chat templates, stop strings, truncation and usage are done
-here once, so all engines behave alike, and ``generate()``/``stream()`` are what the CLI and the server sit on.
+The contract every engine meets (``TextEngine`` in ``llmkit.engines.decoding``; chosen by
+``llmkit.engines.select.text_engine``) is small: ``tokenize(text)`` and ``generate(prompt_ids, options,
+max_new_tokens)``, a generator of ``Piece``s (text, token count, log-probs) that stops the engine when closed.
+Chat templates, stop strings, truncation and usage are done here once, so all engines behave alike, and
+``generate()``/``stream()`` are what the CLI and the server sit on.
 """
 from __future__ import annotations
 
 import random
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator
 
-from ..errors import EngineUnavailableError, InputError
+from ..errors import InputError
 from ..hub import ModelRef
-from .decoding import Piece, StopMatcher, TokenLogprob, check_messages, render_chat
+from ..engines.decoding import TextEngine, TokenLogprob
+from ..engines.select import text_engine
+from .decoding import StopMatcher, check_messages, render_chat
 from .generate_options import GenerationOptions
 
 __all__ = ["GenerationOptions", "GenerationResult", "Usage", "TokenLogprob", "TextStream", "Conversation",
-           "TextGenerationPipeline", "load_engine"]
-
-
-class TextEngine(Protocol):
-    name: str
-    context_length: int
-    chat_template: str | None
-    bos_token: str
-    eos_token: str
-    eos_token_ids: frozenset[int]
-
-    def tokenize(self, text: str) -> list[int]: ...
-    def generate(self, prompt_ids: list[int], options: GenerationOptions,
-                 max_new_tokens: int) -> Iterator[Piece]: ...
+           "TextGenerationPipeline"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +111,7 @@ class TextGenerationPipeline:
     def from_ref(cls, ref: ModelRef, engine: str = "auto", *, threads: int | None = None,
                  n_ctx: int | None = None, parallel: int = 1, **options: Any) -> "TextGenerationPipeline":
         defaults = GenerationOptions().replace(**options)  # validate before the (slow) load
-        return cls(load_engine(ref, engine, threads=threads, n_ctx=n_ctx, parallel=parallel), defaults,
+        return cls(text_engine(ref, engine, threads=threads, n_ctx=n_ctx, parallel=parallel), defaults,
                    model_name=ref.name,
                    default_system=ref.entry.get("default_system"))
 
@@ -151,6 +141,11 @@ class TextGenerationPipeline:
     def stream(self, prompt: str | list[dict[str, str]], **options: Any) -> TextStream:
         """Like ``generate`` but a ``TextStream`` of pieces. Bad input raises here, before any text is made."""
         return self._open(prompt, self.options.replace(**options))
+
+    def stream_ids(self, ids: list[int], **options: Any) -> TextStream:
+        """Like ``stream`` for a prompt already made into token ids by ``prompt_ids`` (the server counts a prompt's
+        tokens before it queues the request, then generates from the same ids); nothing is dropped here."""
+        return TextStream(self, list(ids), self.options.replace(**options), 0)
 
     def _open(self, prompt: str | list[dict[str, str]], opts: GenerationOptions) -> TextStream:
         ids, truncated = self.prompt_ids(prompt, opts.max_new_tokens)
@@ -270,37 +265,3 @@ class Conversation:
             stream.close()
             self.last = stream.result
             self.messages = [*turn, {"role": "assistant", "content": stream.result.text if stream.result else ""}]
-
-
-ENGINES = ("auto", "llamacpp", "llama-cpp-python", "torch")
-
-
-def load_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None,
-                parallel: int = 1):
-    """The engine for a model. GGUF: llama-cpp-python when the user has built it (a native build, the fastest
-    measured), else xllamacpp (``llamacpp``, the default install), else transformers/torch; everything else: torch.
-
-    ``parallel`` asks for that many concurrent generations in one loaded model (llama.cpp's slots, decoded as one
-    batch); only xllamacpp has them, so with ``parallel > 1`` auto prefers it. An engine's ``slots`` attribute says
-    how many ``generate()`` calls it serves at once (1 when absent)."""
-    if engine not in ENGINES:
-        raise InputError(f"--engine must be one of {', '.join(ENGINES)} (got {engine!r}).")
-    if engine in ("llamacpp", "llama-cpp-python") and ref.format != "gguf":
-        raise InputError(f"--engine {engine} needs a GGUF model; {ref.name!r} is {ref.format}: use --engine torch.")
-    if (engine == "llama-cpp-python" or (engine == "auto" and parallel == 1)) and ref.format == "gguf":
-        from ..engines import llamacpp_python
-
-        if llamacpp_python.available():
-            return llamacpp_python.LlamaCppPythonEngine.from_ref(ref, threads=threads, n_ctx=n_ctx)
-        if engine == "llama-cpp-python":
-            raise EngineUnavailableError(llamacpp_python.MISSING)
-    if engine in ("auto", "llamacpp") and ref.format == "gguf":
-        from ..engines import llamacpp
-
-        if llamacpp.available():
-            return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, parallel=parallel)
-        if engine == "llamacpp":
-            raise EngineUnavailableError(llamacpp.MISSING)
-    from ..engines import torch_causal
-
-    return torch_causal.TorchCausalEngine.from_ref(ref, threads=threads, n_ctx=n_ctx)

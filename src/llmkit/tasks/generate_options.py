@@ -1,6 +1,6 @@
 """``GenerationOptions``: the one typed, validated set of sampling options for every entry point.
 
-The CLI, the Python API and (later) the server all build one of these; nothing else checks values. Each error
+The CLI, the Python API, the server and the web app all build one of these; nothing else checks values. Each error
 names the option, its CLI flag and the valid range (the pattern of whisper's ``DecodingOptions``).
 
 >>> GenerationOptions(temperature=0, max_new_tokens=32).replace(top_p=0.5).top_p

@@ -16,17 +16,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from ..audio import AudioInput, duration_of, load_audio
-from ..errors import EngineUnavailableError, InputError
-from ..hub import ModelRef, home
+from ..engines.select import speech_engine
+from ..engines.speech import SpeechEngine
+from ..errors import InputError
+from ..hub import ModelRef
 from .transcribe_options import DEFAULT_PRESET, PRESETS, TASKS, TranscribeOptions  # noqa: F401 (re-exported)
-
-ENGINES = ("auto", "ctranslate2", "torch")
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,13 @@ class Transcription:
     model: str = ""
     task: str = "transcribe"
 
+    @classmethod
+    def from_segments(cls, info: TranscriptionInfo, segments: Iterable[Segment]) -> "Transcription":
+        """The result of a run: what ``start()`` knew up front, and the segments (consumed here, if a generator)."""
+        segs = tuple(segments)
+        return cls(" ".join(s.text for s in segs), segs, info.language, info.language_probability, info.duration,
+                   info.model, info.task)
+
     @property
     def words(self) -> tuple[Word, ...]:
         return tuple(w for s in self.segments for w in s.words)
@@ -83,29 +89,21 @@ class SpeechRecognitionPipeline:
 
     task = "automatic-speech-recognition"
 
-    def __init__(self, ref: ModelRef, engine: str, model: Any, options: TranscribeOptions):
-        self.ref, self.engine, self.model, self.options = ref, engine, model, options
+    def __init__(self, ref: ModelRef, backend: SpeechEngine, options: TranscribeOptions):
+        self.ref, self.backend, self.options = ref, backend, options
 
     @classmethod
     def from_ref(cls, ref: ModelRef, engine: str = "auto", **options: Any) -> "SpeechRecognitionPipeline":
         opts = options.pop("options", None) or TranscribeOptions()
         opts = opts.replace(**options) if options else opts
-        if engine not in ENGINES:
-            raise InputError(f"engine {engine!r}: choose one of {', '.join(ENGINES)}.")
         if ref.task != cls.task:
             raise InputError(f"model {ref.name!r} is for {ref.task!r}, not speech recognition; "
                              "use --model whisper-tiny.en or whisper-base.")
-        if engine == "auto":
-            engine = "ctranslate2"
-        if engine == "torch":
-            from ..engines import torch_whisper
+        return cls(ref, speech_engine(ref, engine, opts), opts)
 
-            return cls(ref, engine, torch_whisper.load(_transformers_path(ref)), opts)
-        from ..engines import ctranslate2_whisper as ct2w
-
-        path = ref.path if ref.format == "ctranslate2" else ct2w.ensure_ctranslate2(ref.path, home() / "cache")
-        model = ct2w.load(path, device=opts.device, compute_type=opts.compute_type, cpu_threads=opts.cpu_threads)
-        return cls(ref, engine, model, opts)
+    @property
+    def engine(self) -> str:
+        return self.backend.name
 
     # -- the contract -----------------------------------------------------------------------------------
 
@@ -113,8 +111,7 @@ class SpeechRecognitionPipeline:
         return load_audio(audio, max_duration=options.max_duration)
 
     def forward(self, audio: np.ndarray, options: TranscribeOptions) -> tuple[TranscriptionInfo, Iterator[Any]]:
-        engine = self._engine_module()
-        raw_info, raw_segments = engine.transcribe(self.model, audio, options)
+        raw_info, raw_segments = self.backend.transcribe(audio, options)
         info = TranscriptionInfo(raw_info.language, raw_info.language_probability, duration_of(audio),
                                  self.ref.name, options.task)
         return info, raw_segments
@@ -152,30 +149,12 @@ class SpeechRecognitionPipeline:
     def __call__(self, audio: AudioInput | list, **overrides: Any) -> Transcription | list[Transcription]:
         if isinstance(audio, list):
             return [self(a, **overrides) for a in audio]
-        info, segments = self.start(audio, **overrides)
-        segs = tuple(segments)
-        text = " ".join(s.text for s in segs)
-        return Transcription(text, segs, info.language, info.language_probability, info.duration, info.model,
-                             info.task)
+        return Transcription.from_segments(*self.start(audio, **overrides))
 
     def detect_language(self, audio: AudioInput) -> tuple[str, float]:
         samples = self.preprocess(audio, self.options)
-        language, probability, _ = self._engine_module().detect_language(self.model, samples)
+        language, probability, _ = self.backend.detect_language(samples)
         return language, probability
-
-    def _engine_module(self):
-        if self.engine == "torch":
-            from ..engines import torch_whisper as module
-        else:
-            from ..engines import ctranslate2_whisper as module
-        return module
-
-
-def _transformers_path(ref: ModelRef) -> Path:
-    if ref.format != "transformers":
-        raise EngineUnavailableError(f"the torch engine needs a transformers-format Whisper folder; {ref.name!r} "
-                                     f"is {ref.format}. Use engine='ctranslate2' (the default).")
-    return ref.path
 
 
 def _is_hallucination(raw: Any, options: TranscribeOptions) -> bool:

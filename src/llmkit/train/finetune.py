@@ -24,7 +24,7 @@ from ..modeling import TaskSpec, TextModel
 from .config import TrainConfig
 from .data import (DEFAULT_EVAL_SPLIT, LabelledTexts, check_selection_data, default_test, load_dataset, split_of,
                    to_examples)
-from .output import check_output, finish_output, prepare_output
+from .output import check_output, finish_output, prepare_output, write_json
 from .loop import TaskData, Trainer, TrainResult, seed_everything
 from .methods import apply_method, finalize_method
 
@@ -118,11 +118,11 @@ def finetune(model: str | Path, train: Any, eval_data: Any = None, *, output: st
     apply_method(net, cfg)
     trainer = Trainer(net, tokenizer, [data], cfg, progress=progress, on_event=on_event)
     run = prepare_output(output, overwrite=overwrite, resume=resume)
-    _write_json(run / "run_config.json", {"config": cfg.to_dict(), "model": str(model), "task": task,
-                                           "head_type": head_type, "train": _describe(train),
-                                           "eval": _describe(eval_data), "eval_split": eval_split,
-                                           "test": _describe(test_data), "select_on_test": select_on_test,
-                                           "allocator": allocator.active()})
+    write_json(run / "run_config.json", {"config": cfg.to_dict(), "model": str(model), "task": task,
+                                          "head_type": head_type, "train": _describe(train),
+                                          "eval": _describe(eval_data), "eval_split": eval_split,
+                                          "test": _describe(test_data), "select_on_test": select_on_test,
+                                          "allocator": allocator.active()})
     result = trainer.fit(run_dir=run, resume=resume)
     finalize_method(net)
     manifest = Manifest.from_dict({"base_model": base, "max_length": cfg.max_length, **(extra_manifest or {})},
@@ -134,13 +134,6 @@ def finetune(model: str | Path, train: Any, eval_data: Any = None, *, output: st
 
 def _describe(source: Any) -> Any:
     return f"<{len(source)} records>" if isinstance(source, list) else (str(source) if source is not None else None)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def selection(tasks: list[TaskData]) -> dict[str, dict[str, Any]]:

@@ -31,8 +31,3 @@ def finalize_method(model: TextModel) -> TextModel:
     for p in model.parameters():
         p.requires_grad_(True)
     return model
-
-
-def trainable_parameters(model: TextModel) -> tuple[int, int]:
-    total = sum(p.numel() for p in model.parameters())
-    return sum(p.numel() for p in model.parameters() if p.requires_grad), total

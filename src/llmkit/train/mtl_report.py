@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .report import _plt, write_report
+from .report import pyplot, write_report
 
 
 def compare(joint: dict[str, dict[str, Any]], singles: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def _comparison_section(cmp: dict[str, Any], joint: dict[str, Any], singles: dic
 
 
 def plot_comparison(folder: Path, cmp: dict[str, Any]) -> None:
-    plt = _plt()
+    plt = pyplot()
     rows = cmp["rows"]
     if not rows:
         return
@@ -141,7 +141,7 @@ def plot_comparison(folder: Path, cmp: dict[str, Any]) -> None:
 
 
 def plot_weights(path: Path, trace: list[dict[str, float]], points: int = 200) -> None:
-    plt = _plt()
+    plt = pyplot()
     stride = max(1, len(trace) // points)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for task in sorted({k for row in trace for k in row}):

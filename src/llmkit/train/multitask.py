@@ -24,10 +24,11 @@ from typing import Any
 from .. import allocator
 from ..errors import InputError
 from ..manifest import Manifest
+from ..textio import load_yaml
 from .checkpoint import latest_checkpoint
 from .data import load_dataset, subset
-from .finetune import _write_json, load_body, prepare_task, save_run
-from .output import check_output, finish_output, prepare_output
+from .finetune import load_body, prepare_task, save_run
+from .output import check_output, finish_output, prepare_output, write_json
 from .loop import TaskData, Trainer, seed_everything
 from .methods import apply_method, finalize_method
 from .mtl_config import MultitaskConfig, TaskConfig
@@ -49,7 +50,7 @@ def multitask(config: MultitaskConfig | dict | str | Path, *, output: str | Path
     data = [load_task(t, cfg.train.seed) for t in cfg.tasks]
     _check_heads_against_base(cfg)
     run = prepare_output(output, overwrite=overwrite, resume=resume, parts=("baselines",))
-    _write_json(run / "run_config.json", {
+    write_json(run / "run_config.json", {
         "config": cfg.train.to_dict(), "multitask": cfg.to_dict(), "model": cfg.model,
         "tasks": [{"name": t.name, "head": t.head, "train": _describe(t.train), "eval": _describe(t.eval),
                    "test": _describe(t.test), "select_on_test": t.select_on_test,
@@ -77,8 +78,6 @@ def _as_config(config: Any) -> MultitaskConfig:
     if isinstance(config, MultitaskConfig):
         return config
     if isinstance(config, (str, Path)):
-        from ..commands.finetune import load_yaml
-
         config = load_yaml(str(config))
     return MultitaskConfig.from_dict(dict(config))
 
@@ -188,7 +187,7 @@ def train_baselines(cfg: MultitaskConfig, data: list[TaskData], output: Path, pr
             "train_seconds": round(res.train_seconds, 2), "params": sum(p.numel() for p in net.parameters()),
             "best": {k: v for k, v in best.items() if isinstance(v, (int, float, str))},
             "test": {k: v for k, v in res.test.get(task.spec.name, {}).items() if isinstance(v, (int, float, str))}}
-        _write_json(done, results[task.spec.name])
+        write_json(done, results[task.spec.name])
         shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     return results
 

@@ -11,9 +11,11 @@ data, a crash or Ctrl-C leaves the old model where it was, loadable. Other runs 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from ..manifest import Manifest
@@ -65,6 +67,15 @@ def prepare_output(output: Path, *, overwrite: bool, resume: bool, parts: tuple[
                 shutil.rmtree(run / sub, ignore_errors=True)
     run.mkdir(parents=True, exist_ok=True)
     return run
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically (a temp file renamed into place): a killed run leaves the old file
+    or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
 
 
 def finish_output(run: Path, output: Path) -> None:

@@ -51,7 +51,8 @@ def test_line(task: Any, m: dict[str, Any]) -> str:
             f"{m['metric_name']} **{m['metric']:.4f}**{extra}")
 
 
-def _plt():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (files only: no display needed), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -61,7 +62,7 @@ def _plt():
 
 
 def plot_curves(folder: Path, history: list[dict[str, Any]]) -> None:
-    plt = _plt()
+    plt = pyplot()
     rows = [h for h in history if "train_loss" in h]
     if not rows:
         return
@@ -85,7 +86,7 @@ def plot_curves(folder: Path, history: list[dict[str, Any]]) -> None:
 
 
 def plot_confusion(path: Path, matrix: list[list[int]], labels: list[str], title: str) -> None:
-    plt = _plt()
+    plt = pyplot()
     k = len(labels)
     fig, ax = plt.subplots(figsize=(1.2 + 0.6 * k, 1 + 0.6 * k))
     ax.imshow(matrix, cmap="Blues")

@@ -124,13 +124,7 @@ def error_html(e: BaseException | str) -> str:
     return f'<div class="llmkit-error" role="alert">{html.escape(text)}</div>'
 
 
-def info_html(text: str) -> str:
-    return f'<div class="llmkit-info">{html.escape(text)}</div>'
-
-
 CSS = """
 .llmkit-error { color: #b91c1c; background: #fef2f2; border: 1px solid #fecaca; border-radius: 6px;
                 padding: 8px 12px; font-weight: 600; }
-.llmkit-info { color: #1e3a8a; background: #eff6ff; border: 1px solid #bfdbfe; border-radius: 6px;
-               padding: 8px 12px; }
 """

@@ -26,13 +26,12 @@ class Job:
     id: str
     kind: str
     title: str
-    status: str = "running"  # running | done | failed | cancelled
+    status: str = "running"  # running | done | failed
     events: list[dict[str, Any]] = field(default_factory=list)
     result: Any = None
     error: str = ""
     started: float = field(default_factory=time.time)
     finished: float | None = None
-    cancel_requested: threading.Event = field(default_factory=threading.Event)
     _done: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -80,7 +79,7 @@ class JobManager:
     def _run(self, job: Job, fn: Callable[[Job], Any]) -> None:
         try:
             result = fn(job)
-            status, error = ("cancelled" if job.cancel_requested.is_set() else "done"), ""
+            status, error = "done", ""
         except LlmkitError as e:  # a user's mistake: one line that says what to do, never a traceback
             result, status, error = None, "failed", str(e)
         except Exception as e:  # a bug: the page still gets one line; the log gets the traceback

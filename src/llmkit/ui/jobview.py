@@ -58,5 +58,5 @@ def attach(ctx: UiContext, *, key: str, start: Callable[..., Job], inputs: list,
 
 
 def status_line(job: Job, detail: str = "") -> str:
-    state = {"running": "running…", "done": "done", "failed": "failed", "cancelled": "cancelled"}[job.status]
+    state = {"running": "running…", "done": "done", "failed": "failed"}[job.status]
     return f"**{job.title}** · {state} · {job.elapsed():.0f} s · job `{job.id}`" + (f" · {detail}" if detail else "")

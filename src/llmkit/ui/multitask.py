@@ -1,6 +1,6 @@
 """The Multi-task tab: choose tasks (built-in datasets) and a weighting strategy, train one shared body, and see
 the report against single-task baselines as a table and a chart. A thin shell over ``llmkit.train.multitask``,
-imported lazily (the tab says so when this build lacks it)."""
+imported when a job starts."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,19 +8,9 @@ from typing import Any
 
 from ..errors import InputError
 from ..train.data import BUILTIN_DATASETS
-from .common import UiContext, error_html, info_html
+from .common import UiContext, error_html
 from .jobs import Job
 from .jobview import attach, status_line
-
-
-def available() -> str | None:
-    """None when multi-task training can be used, else why not (one line for the page)."""
-    try:
-        from ..train import multitask  # noqa: F401
-    except ImportError as e:
-        return (f"Multi-task training is not available in this build of llmkit ({e}). "
-                "Fine-tune single tasks in the Fine-tune tab meanwhile.")
-    return None
 
 
 def start_job(ctx: UiContext, tasks: list[str], body: str, weighting: str, sampler: str, epochs: float, lr: float,
@@ -78,10 +68,6 @@ def report(output: str) -> tuple[str, Any]:
 def build(ctx: UiContext, demo) -> None:
     import gradio as gr
 
-    why = available()
-    if why:
-        gr.HTML(info_html(why), elem_id="mt-unavailable")
-        return
     from ..train.sampling import SAMPLERS
     from ..train.weighting import STRATEGIES
 

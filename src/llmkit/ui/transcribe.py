@@ -40,10 +40,7 @@ def start_job(ctx: UiContext, audio: str | None, model: str, language: str, pres
         for seg in segments:
             segs.append(seg)
             job.emit({"event": "segment", "start": seg.start, "end": seg.end, "text": seg.text})
-            if job.cancel_requested.is_set():
-                break
-        result = Transcription(" ".join(s.text for s in segs), tuple(segs), info.language,
-                               info.language_probability, info.duration, info.model, info.task)
+        result = Transcription.from_segments(info, segs)
         folder = Path(tempfile.mkdtemp(prefix="llmkit-ui-asr-"))
         stem = Path(name).stem or "transcript"
         return {"files": [str(write(result, fmt, folder / f"{stem}.{fmt}")) for fmt in ("txt", "srt", "vtt", "json")]}
