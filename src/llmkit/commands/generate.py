@@ -59,15 +59,15 @@ def options_from_args(args: argparse.Namespace, **extra: Any):
 
 
 def load_pipeline(args: argparse.Namespace, options: Any):
-    from ..catalog import DEFAULTS
     from ..hub import resolve
+    from ..task_table import get
     from ..tasks.generate import TextGenerationPipeline
 
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads must be 1 or more (got {args.threads}).")
     if args.context is not None and args.context < 64:
         raise InputError(f"--context must be 64 tokens or more (got {args.context}).")
-    ref = resolve(args.model or DEFAULTS["text-generation"])
+    ref = resolve(args.model or get(TextGenerationPipeline.task).default_model)
     pipe = TextGenerationPipeline.from_ref(ref, engine=args.engine, threads=args.threads, n_ctx=args.context)
     pipe.options = options
     return pipe
