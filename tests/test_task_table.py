@@ -141,3 +141,25 @@ def test_the_server_and_the_web_app_take_default_models_from_the_table():
     found = [hit for p in shells for hit in _model_defaults(p.read_text(encoding="utf-8"), p.name)]
     assert not found, "use llmkit.task_table's default_model / model_for(route): " + "; ".join(found)
     assert _model_defaults('async def f(model: str = "whisper-base"): ...', "old") == ["old line 1: 'whisper-base'"]
+
+
+@pytest.mark.real_home
+def test_each_route_serves_its_task_and_names_the_route_of_another(tiny_encoder):
+    """The server reads the table: a task's alias is served by its task's route (the tiny encoder is a
+    feature-extraction model), and a model of another task is refused with the route that serves it."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    from llmkit.serve import ServeSettings
+    from llmkit.serve.background import running
+
+    with running(ServeSettings(allow_any_model=True)) as url:
+        ok = httpx.post(url + "/v1/embeddings", json={"model": str(tiny_encoder), "input": "hello"}, timeout=120)
+        assert ok.status_code == 200 and len(ok.json()["data"][0]["embedding"]) > 0
+        for route, model, served_by in [("/v1/classifications", str(tiny_encoder), "/v1/embeddings"),
+                                        ("/v1/embeddings", "whisper-tiny.en", "/v1/audio/transcriptions"),
+                                        ("/v1/chat/completions", "all-minilm-l6-v2", "/v1/embeddings")]:
+            body = {"model": model, "input": "hi", "messages": [{"role": "user", "content": "hi"}]}
+            r = httpx.post(url + route, json=body, timeout=120)
+            error = r.json()["error"]
+            assert r.status_code == 400 and error["code"] == "model_task_mismatch", (route, r.text)
+            assert f"use it with {served_by} " in error["message"], error["message"]
