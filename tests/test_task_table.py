@@ -131,7 +131,8 @@ def _model_defaults(source: str, where: str) -> list[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = node.args
             for default in [*args.defaults, *args.kw_defaults]:
-                if isinstance(default, ast.Constant) and isinstance(default.value, str) and canonical_name(default.value):
+                value = default.value if isinstance(default, ast.Constant) else None
+                if isinstance(value, str) and canonical_name(value):
                     found.append(f"{where} line {default.lineno}: {default.value!r}")
     return found
 

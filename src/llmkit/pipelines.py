@@ -23,7 +23,8 @@ def pipeline(task: str | None = None, /, model: str | ModelRef | None = None, *,
     >>> clf(["I love it", "Stale and tasteless"])
     [{'label': 'POSITIVE', 'score': 0.99...}, {'label': 'NEGATIVE', 'score': 0.98...}]
     """
-    if task is None and task_table.find(options.get("task")):  # pipeline(task="text-classification"), transformers-style
+    # pipeline(task="text-classification"), transformers-style (otherwise task= names a head)
+    if task is None and task_table.find(options.get("task")):
         task = options.pop("task")
     if task is None and model is None:
         raise InputError(f"give a task ({', '.join(task_table.names())}) or a model.")

@@ -4,7 +4,8 @@
 >>> launch(UiSettings(port=7860))          # doctest: +SKIP  (what `llmkit ui` and `make run` do)
 
 Each tab lives in its own module and is a thin shell over a task object (a task's tab is named in the task
-table, ``llmkit.task_table``); long jobs run in ``JobManager`` threads. Nothing here reaches the network: analytics are off and there is no share link unless asked for.
+table, ``llmkit.task_table``); long jobs run in ``JobManager`` threads. Nothing here reaches the network:
+analytics are off and there is no share link unless asked for.
 
 Who may reach the app is ``llmkit.netguard``'s rule, the same as ``llmkit serve``'s: requests whose Host header
 names another site are refused (DNS rebinding), and anything beyond this machine needs a login (``auth``).
