@@ -119,8 +119,8 @@ def add_flags(parser: Any, cls: type, *, only: Iterable[str] | None = None, skip
         spellings = list(o.extra.get("flags") or [o.flag])
         kwargs: dict[str, Any] = {"dest": o.name, "default": None,
                                   "help": _help(o, shown.get(o.name, o.default))}
-        if o.kind is bool and not o.many:
-            kwargs["action"] = argparse.BooleanOptionalAction
+        if o.kind is bool and not o.many:  # off by default: --flag; on (or None, "auto"): --flag / --no-flag
+            kwargs["action"] = "store_true" if o.default is False else argparse.BooleanOptionalAction
         else:
             kwargs["type"] = o.extra.get("type", o.kind)
             if o.choices:
