@@ -139,7 +139,7 @@ _METAVARS = {int: "N", float: "X"}
 
 def _help(o: Option, default: Any) -> str:
     text = o.help.replace("%", "%%")  # argparse formats help with %
-    if "default" in text or default is None or default == () or default == []:
+    if "default" in text or default is None or default is False or default == () or default == []:
         return text
     if o.kind is bool:
         shown = "on" if default else "off"
