@@ -30,15 +30,20 @@ def add_arguments(p) -> None:
     add_flags(p.add_argument_group("training options (override tasks.yaml)"), TrainConfig)
 
 
-def run(args) -> int:
+def merged_options(args) -> dict:
+    """The YAML file's options with the flags given on top (checked by MultitaskConfig.from_dict)."""
     from ..options import given
     from ..textio import load_yaml
     from ..train.config import TrainConfig
     from ..train.mtl_config import MultitaskConfig
+
+    return {**load_yaml(args.config), **given(args, MultitaskConfig), **given(args, TrainConfig)}
+
+
+def run(args) -> int:
     from ..train.multitask import multitask
 
-    options = load_yaml(args.config)
-    options.update({**given(args, MultitaskConfig), **given(args, TrainConfig)})
+    options = merged_options(args)
     output = args.output or f"runs/multitask-{time.strftime('%Y%m%d-%H%M%S')}"
     out = multitask(options, output=output, baselines=args.baselines, overwrite=args.overwrite, resume=args.resume,
                     progress=not args.quiet)

@@ -25,10 +25,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_flags(p.add_argument_group("limits and queues"), ServeSettings, skip=ACCESS)
 
 
-def run(args: argparse.Namespace) -> int:
+def settings_from_args(args: argparse.Namespace):
+    """ServeSettings: defaults < --config file < LLMKIT_SERVE_* environment < the flags given."""
     from ..options import given
-    from ..serve import ServeSettings, load_settings, serve
+    from ..serve.settings import ServeSettings, load_settings
 
-    settings = load_settings(args.config, **given(args, ServeSettings))
+    return load_settings(args.config, **given(args, ServeSettings))
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..serve import serve
+
+    settings = settings_from_args(args)
     serve(settings)  # refuses a non-loopback --host without a key (create_app: one place for every entry point)
     return 0
