@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 from pathlib import Path
 
@@ -50,6 +51,9 @@ def test_bad_prompts_files_are_one_clear_error(tmp_path, content, needle):
     ([SMOL, "other", "--prompts", "p.txt", "--max-tokens", "0"], 2, "--max-tokens"),
     ([SMOL, "other"], 2, "--prompts FILE"),
     ([SMOL, "all-minilm-l6-v2", "--prompts", "p.txt"], 2, "text-generation"),
+    pytest.param([SMOL, "other", "--suite", "chat"], 2, "no eval suites",
+                 marks=pytest.mark.skipif(importlib.util.find_spec("llmkit.evals") is not None,
+                                          reason="this build has eval suites")),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, code, needle):
     (tmp_path / "p.txt").write_text("Hi\n")

@@ -63,14 +63,19 @@ def test_vote_blind_then_see_names_and_leaderboard_after_restart(tmp_path):
             page.locator("#cmp-vote-a").click()
             shown = wait_text(page, "#cmp-reveal", "Model A was")
             winner = re.search(r"Model A was (\S+?),", shown)[1]
-            assert {winner, re.search(r"model B was (\S+?)\.", shown)[1]} == {SMOL, str(QWEN)}
+            assert {winner, re.search(r"model B was (\S+)\. Your vote", shown)[1]} == {SMOL, str(QWEN)}
             wait_text(page, "#cmp-leaderboard", "rank")
             assert votes_in_board(page) == {SMOL: 1, str(QWEN): 1}
-            assert votes_in_board(page) and page.locator("#cmp-leaderboard").inner_text().index(winner) < \
-                page.locator("#cmp-leaderboard").inner_text().index(SMOL if winner != SMOL else str(QWEN))
+            loser = SMOL if winner != SMOL else str(QWEN)
+            board = page.locator("#cmp-leaderboard").inner_text()
+            assert board.index(winner) < board.index(loser)  # the model voted better ranks first
             assert page.locator("#cmp-vote-a").is_disabled()  # one vote per answer pair
             page.locator("#cmp-export").click()
-            page.locator("#cmp-export-file a").first.wait_for()
+            link = page.locator("#cmp-export-file a").first
+            link.wait_for()
+            href = link.get_attribute("href")
+            exported = page.request.get(href if href.startswith("http") else url + href).text()
+            assert exported.startswith("id,time,model_a,model_b,outcome") and winner in exported
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "compare-vote.png"), full_page=True)
         with running_ui(["--allow-any-model"], tmp_path / "server2.log", env, timeout=120) as url:  # a restart

@@ -87,9 +87,9 @@ def check_suite(suite: str) -> None:
 def compare(models: list[str], prompts: list[Messages], options: CompareOptions,
             progress: Callable[[str], None] | None = None) -> CompareResult:
     """Each model in turn, in a fresh process; a model that fails stops the comparison with its own error."""
-    check_models(models)
     if options.suite:
         check_suite(options.suite)
+    check_models(models)
     say = progress or (lambda line: None)
     runs = []
     for i, model in enumerate(models, 1):

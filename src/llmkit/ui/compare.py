@@ -125,7 +125,7 @@ def build(ctx: UiContext, store: VoteStore | None = None) -> None:
         return vote
 
     def on_export():
-        return store.export_csv(Path(tempfile.mkdtemp(prefix="llmkit-ui-votes-")) / "votes.csv")
+        return str(store.export_csv(Path(tempfile.mkdtemp(prefix="llmkit-ui-votes-")) / "votes.csv"))  # Gradio wants str
 
     ask.click(on_ask, [first, second, prompt, max_new],
               [answer_a, answer_b, stats_a, stats_b, reveal, error, state, *vote_buttons])
