@@ -80,6 +80,7 @@ INPUTS: dict[str, object] = {
     "data.jsonl": _jsonl([{"text": t, "label": ["NEGATIVE", "POSITIVE"][y]} for t, y in _rows()]),
     "tags.jsonl": _jsonl([{"text": t, "tags": ["tea", "gift"][: 1 + y]} for t, y in _rows()]),
     "tasks.yaml": _TASKS_YAML,
+    "prompts.txt": "What is the capital of France?\nName a colour.\n",
     "run.yaml": _RUN_YAML,
     "talk.wav": ("audio", "wav"), "talk.mp3": ("audio", "mp3"), "talk.flac": ("audio", "flac"),
     "meeting.wav": ("audio", "wav"), "meeting.flac": ("audio", "flac"),

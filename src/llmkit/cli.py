@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "multitask": "llmkit.commands.multitask",
     "evaluate": "llmkit.commands.evaluate",
     "models": "llmkit.commands.models",
+    "compare": "llmkit.commands.compare",
     "demo": "llmkit.commands.demo",
     "serve": "llmkit.commands.serve",
     "ui": "llmkit.commands.ui",

@@ -23,7 +23,7 @@ __all__ = ["UiSettings", "access", "create_app", "launch"]
 def create_app(settings: UiSettings | None = None, ctx: UiContext | None = None):
     import gradio as gr
 
-    from . import chat, classify, finetune, jobview, models, multitask, transcribe
+    from . import chat, classify, compare, finetune, jobview, models, multitask, transcribe
 
     ctx = ctx or UiContext(settings or UiSettings())
     with gr.Blocks(title="llmkit", analytics_enabled=False) as demo:
@@ -34,6 +34,8 @@ def create_app(settings: UiSettings | None = None, ctx: UiContext | None = None)
                 classify_model, refresh_models = classify.build(ctx)
             with gr.Tab("Chat", id=get(chat.TASK).tab):
                 chat.build(ctx)
+            with gr.Tab("Compare", id="compare"):
+                compare.build(ctx)
             with gr.Tab("Transcribe", id=get(transcribe.TASK).tab):
                 transcribe.build(ctx, demo)
             with gr.Tab("Fine-tune", id="finetune"):
