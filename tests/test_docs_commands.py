@@ -81,6 +81,7 @@ INPUTS: dict[str, object] = {
     "tags.jsonl": _jsonl([{"text": t, "tags": ["tea", "gift"][: 1 + y]} for t, y in _rows()]),
     "tasks.yaml": _TASKS_YAML,
     "run.yaml": _RUN_YAML,
+    "notes.txt": "Notes for the meeting. Bring the report.\n",
     "talk.wav": ("audio", "wav"), "talk.mp3": ("audio", "mp3"), "talk.flac": ("audio", "flac"),
     "meeting.wav": ("audio", "wav"), "meeting.flac": ("audio", "flac"),
     "a.wav": ("audio", "wav"), "b.flac": ("audio", "flac"), "c.m4a": ("audio", "m4a"),

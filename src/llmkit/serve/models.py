@@ -36,6 +36,7 @@ KINDS: dict[str, tuple[frozenset[str], str, str]] = {
                        "/v1/classifications"),
     "speech": (frozenset({"automatic-speech-recognition"}), "automatic-speech-recognition",
                "/v1/audio/transcriptions"),
+    "speech-synthesis": (frozenset({"text-to-speech"}), "text-to-speech", "/v1/audio/speech"),
 }
 
 
@@ -142,7 +143,8 @@ class ModelPool:
                 opts: dict[str, Any] = {"threads": s.threads, "n_ctx": s.n_ctx, "parallel": workers}
                 load = shared_when_concurrent(lambda: self._load(task, ref, **opts), workers)
             else:
-                opts, workers = {"cpu_threads": s.threads or 0}, 1
+                opts = {"threads": s.threads} if kind == "speech-synthesis" else {"cpu_threads": s.threads or 0}
+                workers = 1
                 load = lambda: self._load(task, ref, **opts)  # noqa: E731
             self._queues[key] = FairQueue(ref.name, load, workers=workers,
                                           max_size=s.queue_size, max_per_client=s.queue_per_client,
