@@ -13,6 +13,7 @@ EXAMPLES = """\
   llmkit transcribe interview.m4a --model whisper-base --language auto --format json
   llmkit transcribe rede.ogg --model whisper-base --task translate
   llmkit transcribe a.flac b.webm --word-timestamps --format json --output-dir out
+  llmkit transcribe talk.wav --format vtt --max-line-width 42 --max-line-count 2 --highlight-words
   llmkit transcribe long.wav --fast --batch-size 16 --max-duration 7200  # greedy: faster, less accurate
   llmkit transcribe short.wav --no-vad --batch-size 1 --beam-size 3"""
 
@@ -29,7 +30,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output format (default: txt); all needs --output-dir")
     p.add_argument("--output-dir", type=Path, metavar="D",
                    help="write D/<input stem>.<format> instead of printing to stdout")
-    p.add_argument("--word-timestamps", action="store_true", help="time every word (in json; subtitles stay per segment)")
+    p.add_argument("--word-timestamps", action="store_true",
+                   help="time every word, with its probability (in json; subtitles stay per segment)")
+    p.add_argument("--highlight-words", action="store_true",
+                   help="srt/vtt: one cue per word with the spoken word underlined (implies --word-timestamps)")
+    p.add_argument("--max-line-width", type=int, metavar="N",
+                   help="srt/vtt: at most N characters per line, breaking between words (implies --word-timestamps)")
+    p.add_argument("--max-line-count", type=int, metavar="N",
+                   help="srt/vtt: at most N lines per cue (implies --word-timestamps)")
     p.add_argument("--vad", action=argparse.BooleanOptionalAction, default=True,
                    help="skip silence and noise with Silero VAD before decoding (default: on)")
     p.add_argument("--batch-size", type=int, default=8, metavar="N",
@@ -52,21 +60,27 @@ def run(args: argparse.Namespace) -> int:
     from ..tasks.transcribe_options import TranscribeOptions
     from ..writers import FORMATS
 
+    from ..writers import SubtitleLayout
+
     formats = list(FORMATS) if args.format == "all" else [args.format]
+    layout = SubtitleLayout(args.highlight_words, args.max_line_width, args.max_line_count)
+    if layout.by_words and not set(formats) & {"srt", "vtt"}:
+        raise InputError("--highlight-words, --max-line-width and --max-line-count shape subtitles: "
+                         "add --format srt or vtt.")
     if args.format == "all" and args.output_dir is None:
         raise InputError("--format all writes five files per input: add --output-dir D.")
     explicit = {"beam_size": args.beam_size} if args.beam_size is not None else {}
     options = TranscribeOptions.preset(
         "fast" if args.fast else "accurate", **explicit,
         language=args.language, task=args.task, batch_size=args.batch_size,
-        vad=args.vad, word_timestamps=args.word_timestamps, max_duration=args.max_duration,
+        vad=args.vad, word_timestamps=args.word_timestamps or layout.by_words, max_duration=args.max_duration,
         timestamps=True if set(formats) & {"srt", "vtt", "tsv"} else None)  # subtitles want short cues
     files, failures = expand_inputs(args.inputs)
     _check_collisions(files, args.output_dir)
     asr = pipeline("automatic-speech-recognition", model=args.model, options=options)
     for path in files:
         try:
-            _transcribe_one(asr, path, formats, args.output_dir, several=len(files) > 1)
+            _transcribe_one(asr, path, formats, args.output_dir, several=len(files) > 1, layout=layout)
         except LlmkitError as e:
             failures.append((path, e))
             print(f"llmkit: error: {e}", file=sys.stderr)
@@ -113,7 +127,8 @@ def _check_collisions(files: list[Path], output_dir: Path | None) -> None:
         seen[f.stem] = f
 
 
-def _transcribe_one(asr, path: Path, formats: list[str], output_dir: Path | None, several: bool) -> None:
+def _transcribe_one(asr, path: Path, formats: list[str], output_dir: Path | None, several: bool,
+                    layout=None) -> None:
     from ..tasks.transcribe import Transcription
     from ..writers import render, write
 
@@ -121,12 +136,12 @@ def _transcribe_one(asr, path: Path, formats: list[str], output_dir: Path | None
     result = Transcription.from_segments(info, _with_progress(stream, info.duration, path))
     if output_dir is not None:
         for fmt in formats:
-            out = write(result, fmt, output_dir / f"{path.stem}.{fmt}")
+            out = write(result, fmt, output_dir / f"{path.stem}.{fmt}", layout)
             print(f"wrote {out}", file=sys.stderr)
         return
     if several:
         print(f"==> {path} <==")
-    sys.stdout.write(render(result, formats[0]))
+    sys.stdout.write(render(result, formats[0], layout))
     sys.stdout.flush()
 
 
