@@ -106,6 +106,21 @@ CATALOG: dict[str, dict[str, Any]] = {
             "hub": "Systran/faster-whisper-base",
         },
     },
+    "wav2vec2-base-960h": {
+        "task": "automatic-speech-recognition",
+        "engine": "ctc",
+        "format": "transformers",
+        "description": (
+            "Meta's wav2vec2 base fine-tuned with CTC on LibriSpeech 960 h (English, upper-case letters, no "
+            "punctuation). No registry package ships CTC weights: it comes from the hub when online (or any local "
+            "wav2vec2 / HuBERT *ForCTC folder), and runs on llmkit's ctc engine."
+        ),
+        "parameters": "95M",
+        "size_mb": 378,
+        "license": "Apache-2.0",
+        "languages": ["en"],
+        "sources": {"hub": "facebook/wav2vec2-base-960h"},
+    },
     "piper-joe-medium": {
         "task": "text-to-speech",
         "engine": "piper",

@@ -142,7 +142,7 @@ def detect_task(path: Path, fmt: str) -> str:
         return "text-classification"
     if "ForCausalLM" in archs:
         return "text-generation"
-    if "Whisper" in archs:
+    if "Whisper" in archs or "ForCTC" in archs:
         return "automatic-speech-recognition"
     return "feature-extraction"
 

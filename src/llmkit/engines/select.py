@@ -22,7 +22,7 @@ from .speech import SpeechEngine, SynthesisEngine
 
 ENCODER_ENGINES = ("auto", "onnx-int8", "torch")
 TEXT_ENGINES = ("auto", "llamacpp", "llama-cpp-python", "torch")
-SPEECH_ENGINES = ("auto", "ctranslate2", "torch")
+SPEECH_ENGINES = ("auto", "ctranslate2", "torch", "ctc")
 SYNTHESIS_ENGINES = ("auto", "piper")
 
 
@@ -80,9 +80,18 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
 
 def speech_engine(ref: ModelRef, engine: str, options: Any) -> SpeechEngine:
     """Whisper on CTranslate2 (``auto``: int8, any folder, a transformers one converted once) or on transformers
-    (``torch``, the reference; transformers-format folders only). ``options`` is a ``TranscribeOptions``."""
+    (``torch``, the reference; transformers-format folders only); a CTC model (wav2vec2, HuBERT) on ``ctc``.
+    ``options`` is a ``TranscribeOptions``."""
     if engine not in SPEECH_ENGINES:
         raise InputError(f"engine {engine!r}: choose one of {', '.join(SPEECH_ENGINES)}.")
+    from .ctc_speech import CTCSpeech, is_ctc
+
+    if ref.format == "transformers" and is_ctc(ref.path):  # wav2vec2 / HuBERT: only the CTC engine runs them
+        if engine not in ("auto", "ctc", "torch"):
+            raise InputError(f"{ref.name} is a CTC model (wav2vec2/HuBERT); it runs on engine 'ctc' (the default).")
+        return CTCSpeech.from_ref(ref, options)
+    if engine == "ctc":
+        raise InputError(f"engine 'ctc' runs wav2vec2/HuBERT CTC models; {ref.name} is Whisper: use the default.")
     if engine == "torch":
         from .torch_whisper import TorchWhisper
 
