@@ -8,6 +8,8 @@ Sources, tried in order:
   (in order) into ``LLMKIT_HOME/models/<name>/`` and checked against ``sha256``.
 * ``build``: a recipe that llmkit runs once to make the model (e.g. the default sentiment classifier).
 * ``hub``: a Hugging Face hub id, used only when online (or already in the local HF cache).
+
+Which model a task uses when none is named is the task table's (``llmkit.task_table``), not the catalog's.
 """
 from __future__ import annotations
 
@@ -159,17 +161,6 @@ CATALOG: dict[str, dict[str, Any]] = {
         # "recipe" names the recipe version: a cached model made by another version is rebuilt.
         "sources": {"build": "llmkit.train.recipes:build_sentiment", "recipe": "sentiment-v2"},
     },
-}
-
-# The model each task uses when none is named.
-DEFAULTS: dict[str, str] = {
-    "text-classification": "minilm-sentiment",
-    "sentiment-analysis": "minilm-sentiment",
-    "feature-extraction": "all-minilm-l6-v2",
-    "sentence-embeddings": "all-minilm-l6-v2",
-    "text-generation": "smollm2-135m-instruct",
-    "automatic-speech-recognition": "whisper-tiny.en",
-    "text-to-speech": "piper-joe-medium",
 }
 
 

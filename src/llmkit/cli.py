@@ -82,7 +82,9 @@ def _fail(prog: str, message: str):
     raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verbs: set[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (``verbs``) one whose other verbs have no flags yet: flags come from the options
+    classes (llmkit.options), and `llmkit classify` need not import the server's settings to build `serve`'s."""
     parser = CliParser(
         prog="llmkit",
         description="Run, adapt, combine, compare and serve open-source language and speech models, offline.",
@@ -101,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
             epilog="examples:\n" + module.EXAMPLES if getattr(module, "EXAMPLES", "") else None,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        module.add_arguments(p)
+        if verbs is None or verb in verbs:
+            module.add_arguments(p)
         p.set_defaults(_run=module.run, _prog=p.prog)
     return parser
 
@@ -111,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         from .allocator import relaunch_under_tcmalloc
 
         relaunch_under_tcmalloc(sys.argv[1:])
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser({words[0]} if words and words[0] in COMMANDS else set())
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

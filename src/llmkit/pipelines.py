@@ -1,26 +1,16 @@
 """``pipeline(task, model=...)``: the one entry point, shaped like transformers' ``pipeline``.
 
 Each task class (one file each under ``llmkit.tasks``) has ``from_ref(ref, engine="auto", **options)`` and
-``__call__``. The CLI, the server and the web app are thin shells over these objects.
+``__call__``. The CLI, the server and the web app are thin shells over these objects. Which class and which default
+model a task has is the task table's (``llmkit.task_table``).
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from .catalog import DEFAULTS
+from . import task_table
 from .errors import InputError
 from .hub import ModelRef, resolve
-
-TASKS: dict[str, str] = {
-    "text-classification": "llmkit.tasks.classify:TextClassificationPipeline",
-    "sentiment-analysis": "llmkit.tasks.classify:TextClassificationPipeline",
-    "feature-extraction": "llmkit.tasks.embed:EmbeddingPipeline",
-    "sentence-embeddings": "llmkit.tasks.embed:EmbeddingPipeline",
-    "text-generation": "llmkit.tasks.generate:TextGenerationPipeline",
-    "automatic-speech-recognition": "llmkit.tasks.transcribe:SpeechRecognitionPipeline",
-    "text-to-speech": "llmkit.tasks.speak:TextToSpeechPipeline",
-}
 
 
 def pipeline(task: str | None = None, /, model: str | ModelRef | None = None, *, engine: str = "auto",
@@ -33,16 +23,15 @@ def pipeline(task: str | None = None, /, model: str | ModelRef | None = None, *,
     >>> clf(["I love it", "Stale and tasteless"])
     [{'label': 'POSITIVE', 'score': 0.99...}, {'label': 'NEGATIVE', 'score': 0.98...}]
     """
-    if task is None and options.get("task") in TASKS:  # pipeline(task="text-classification"), transformers-style
+    # pipeline(task="text-classification"), transformers-style (otherwise task= names a head)
+    if task is None and task_table.find(options.get("task")):
         task = options.pop("task")
     if task is None and model is None:
-        raise InputError(f"give a task ({', '.join(TASKS)}) or a model.")
-    if task is not None and task not in TASKS:
-        raise InputError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}.")
-    ref = model if isinstance(model, ModelRef) else resolve(model or DEFAULTS[task])
-    task = task or ref.task
-    if task not in TASKS:
+        raise InputError(f"give a task ({', '.join(task_table.names())}) or a model.")
+    if task is not None and task_table.find(task) is None:
+        raise InputError(f"unknown task {task!r}; choose one of: {', '.join(task_table.names())}.")
+    ref = model if isinstance(model, ModelRef) else resolve(model or task_table.get(task).default_model)
+    entry = task_table.find(task or ref.task)
+    if entry is None:
         raise InputError(f"model {ref.name!r} is for {ref.task!r}, which has no pipeline yet.")
-    module_name, cls_name = TASKS[task].split(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls.from_ref(ref, engine=engine, **options)
+    return entry.load_class().from_ref(ref, engine=engine, **options)

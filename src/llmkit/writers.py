@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import InputError
+from .options import opt
 
 FORMATS = ("txt", "srt", "vtt", "json", "tsv")
 
@@ -37,9 +38,12 @@ def timestamp(seconds: float, *, decimal: str = ".", always_hours: bool = True) 
 
 @dataclass(frozen=True)
 class SubtitleLayout:
-    highlight_words: bool = False
-    max_line_width: int | None = None
-    max_line_count: int | None = None
+    highlight_words: bool = opt(False, "srt/vtt: one cue per word with the spoken word underlined "
+                                       "(turns word timestamps on)")
+    max_line_width: int | None = opt(None, "srt/vtt: at most N characters per line, breaking between words "
+                                           "(turns word timestamps on)", metavar="N")
+    max_line_count: int | None = opt(None, "srt/vtt: at most N lines per cue (turns word timestamps on)",
+                                     metavar="N")
 
     def __post_init__(self) -> None:
         for name in ("max_line_width", "max_line_count"):

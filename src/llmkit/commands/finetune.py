@@ -12,26 +12,7 @@ EXAMPLES = """\
 Then: llmkit classify --model runs/food "Lovely tea"   and   llmkit evaluate runs/food --data test.jsonl
 """
 
-# flag -> (type, help); defaults come from TrainConfig, then --config, then the flag.
-TRAIN_FLAGS = {
-    "epochs": (float, "passes over the training data (default 3)"),
-    "lr": (float, "peak learning rate of the body (default 5e-5)"),
-    "head_lr": (float, "learning rate of the head (default 20x --lr)"),
-    "batch_size": (int, "examples per batch (default 32)"),
-    "max_length": (int, "truncate texts to this many tokens (default 128)"),
-    "warmup": (float, "warm-up: a fraction of the steps, or a step count if >= 1 (default 0.06)"),
-    "weight_decay": (float, "AdamW weight decay (default 0.01)"),
-    "grad_accum": (int, "micro-batches per optimizer step (default 1)"),
-    "precision": (str, "fp32 or bf16 (bf16 autocast on CPUs that support it)"),
-    "scheduler": (str, "linear, cosine or constant decay after warm-up"),
-    "method": (str, "full, lora or head (frozen body)"),
-    "seed": (int, "random seed; the same seed gives the same model"),
-    "early_stopping": (int, "stop after N evaluations without improvement"),
-    "eval_every": (int, "optimizer steps between evaluations (default: each epoch)"),
-    "checkpoint_every": (int, "optimizer steps between checkpoints (default: each epoch)"),
-    "lora_r": (int, "LoRA rank (default 8)"),
-    "threads": (int, "CPU threads for training"),
-}
+# The training flags come from TrainConfig's fields (llmkit.options); defaults: TrainConfig < --config < flags.
 DATA_FLAGS = ("model", "train", "eval", "eval_split", "test", "select_on_test", "text_column", "label_column", "head",
               "task", "output")
 
@@ -56,21 +37,23 @@ def add_arguments(p) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in --output")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    for flag, (kind, text) in TRAIN_FLAGS.items():
-        p.add_argument("--" + flag.replace("_", "-"), type=kind, help=text)
+    from ..options import add_flags
+    from ..train.config import TrainConfig
+
+    add_flags(p.add_argument_group("training options (also YAML keys of --config)"), TrainConfig)
 
 
 def merged_options(args) -> tuple[dict, dict]:
     """(data options, training options): TrainConfig defaults < --config file < flags."""
-    from ..errors import InputError
+    from ..options import given, merge_keys
     from ..textio import load_yaml
+    from ..train.config import TrainConfig
 
     file = load_yaml(args.config) if args.config else {}
-    unknown = sorted(set(file) - set(TRAIN_FLAGS) - set(DATA_FLAGS) - {"resume", "overwrite"})
-    if unknown:
-        raise InputError(f"{args.config}: unknown option(s) {unknown}.")
-    merged = {**file, **{k: v for k, v in vars(args).items() if v is not None and k in set(TRAIN_FLAGS) | set(DATA_FLAGS)}}
-    train = {k: merged[k] for k in TRAIN_FLAGS if k in merged}
+    file = merge_keys(TrainConfig, file, where=str(args.config), extra=(*DATA_FLAGS, "resume", "overwrite"))
+    merged = {**file, **{k: v for k, v in vars(args).items() if v is not None and k in DATA_FLAGS},
+              **given(args, TrainConfig)}
+    train = {k: v for k, v in merged.items() if k in TrainConfig.__dataclass_fields__}
     data = {k: merged.get(k) for k in DATA_FLAGS}
     return data, train
 

@@ -26,14 +26,10 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=["auto", "llamacpp", "llama-cpp-python", "torch"], default="auto",
                         help="auto: for GGUF llama-cpp-python if you built it, else llama.cpp via xllamacpp "
                              "(llamacpp), else torch")
-    parser.add_argument("--max-new-tokens", type=int, default=None, metavar="N", help="at most N new tokens "
-                        "(default 256)")
-    parser.add_argument("--temperature", type=float, default=None, help="0 is greedy; 0-2 (default 0.2)")
-    parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling, (0, 1] (default 0.9)")
-    parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest tokens; 0 is off (default 50)")
-    parser.add_argument("--repetition-penalty", type=float, default=None, help="> 1 discourages repeats (default 1)")
-    parser.add_argument("--stop", action="append", default=None, metavar="S", help="stop before S (repeatable)")
-    parser.add_argument("--seed", type=int, default=None, help="make sampling reproducible")
+    from ..options import add_flags
+    from ..tasks.generate_options import GenerationOptions
+
+    add_flags(parser, GenerationOptions)
     parser.add_argument("--system", default=None, metavar="TEXT", help="a system prompt")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: the engine's choice)")
     parser.add_argument("--context", type=int, default=None, metavar="N", help="context window in tokens "
@@ -45,29 +41,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", nargs="?", default=None, help="the prompt; read from stdin when absent or '-'")
     add_generation_arguments(parser)
     parser.add_argument("--raw", action="store_true", help="send the prompt as is, without the chat template")
-    parser.add_argument("--logprobs", action="store_true", help="with --json: each token's log-probability")
 
 
 def options_from_args(args: argparse.Namespace, **extra: Any):
+    from ..options import given
     from ..tasks.generate_options import GenerationOptions
 
-    return GenerationOptions().replace(
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
-        repetition_penalty=args.repetition_penalty, stop=tuple(args.stop) if args.stop else None, seed=args.seed,
-        **extra,
-    )
+    return GenerationOptions().replace(**{**given(args, GenerationOptions), **extra})
 
 
 def load_pipeline(args: argparse.Namespace, options: Any):
-    from ..catalog import DEFAULTS
     from ..hub import resolve
+    from ..task_table import get
     from ..tasks.generate import TextGenerationPipeline
 
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads must be 1 or more (got {args.threads}).")
     if args.context is not None and args.context < 64:
         raise InputError(f"--context must be 64 tokens or more (got {args.context}).")
-    ref = resolve(args.model or DEFAULTS["text-generation"])
+    ref = resolve(args.model or get(TextGenerationPipeline.task).default_model)
     pipe = TextGenerationPipeline.from_ref(ref, engine=args.engine, threads=args.threads, n_ctx=args.context)
     pipe.options = options
     return pipe
@@ -98,7 +90,7 @@ def open_stream(pipe: Any, prompt: Any):
 
 
 def run(args: argparse.Namespace) -> int:
-    options = options_from_args(args, logprobs=bool(args.logprobs))  # bad values fail before the model loads
+    options = options_from_args(args)  # bad values fail before the model loads
     prompt_text = read_prompt(args.prompt)
     pipe = load_pipeline(args, options)
     prompt: Any = prompt_text

@@ -12,19 +12,7 @@ EXAMPLES = """\
 Then: llmkit classify --model runs/multi --task sentiment "Lovely tea"   and   llmkit evaluate runs/multi
 """
 
-# flags that override the YAML file's top-level options
-OVERRIDES = {
-    "model": (str, "body: catalog name, folder or hub id (default: all-minilm-l6-v2)"),
-    "architecture": (str, "hard (shared body + heads) or mmoe (shared experts, a gate per task)"),
-    "sampler": (str, "proportional, temperature, uniform, round_robin or annealed"),
-    "temperature": (float, "T of the temperature sampler (default 2)"),
-    "weighting": (str, "equal, uncertainty, dwa, gradnorm, pcgrad, cagrad, famo, imtl or rlw"),
-    "epochs": (float, "passes over the training data"),
-    "lr": (float, "peak learning rate of the body"),
-    "batch_size": (int, "examples per task batch"),
-    "max_length": (int, "truncate texts to this many tokens"),
-    "seed": (int, "random seed; the same seed gives the same model"),
-}
+# Flags override the YAML file's top-level keys; both come from MultitaskConfig's and TrainConfig's fields.
 
 
 def add_arguments(p) -> None:
@@ -34,16 +22,28 @@ def add_arguments(p) -> None:
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --output")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in --output")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    for flag, (kind, text) in OVERRIDES.items():
-        p.add_argument("--" + flag.replace("_", "-"), type=kind, help=text)
+    from ..options import add_flags
+    from ..train.config import TrainConfig
+    from ..train.mtl_config import MultitaskConfig
+
+    add_flags(p.add_argument_group("multi-task options (override tasks.yaml)"), MultitaskConfig)
+    add_flags(p.add_argument_group("training options (override tasks.yaml)"), TrainConfig)
+
+
+def merged_options(args) -> dict:
+    """The YAML file's options with the flags given on top (checked by MultitaskConfig.from_dict)."""
+    from ..options import given
+    from ..textio import load_yaml
+    from ..train.config import TrainConfig
+    from ..train.mtl_config import MultitaskConfig
+
+    return {**load_yaml(args.config), **given(args, MultitaskConfig), **given(args, TrainConfig)}
 
 
 def run(args) -> int:
-    from ..textio import load_yaml
     from ..train.multitask import multitask
 
-    options = load_yaml(args.config)
-    options.update({k: v for k, v in vars(args).items() if k in OVERRIDES and v is not None})
+    options = merged_options(args)
     output = args.output or f"runs/multitask-{time.strftime('%Y%m%d-%H%M%S')}"
     out = multitask(options, output=output, baselines=args.baselines, overwrite=args.overwrite, resume=args.resume,
                     progress=not args.quiet)

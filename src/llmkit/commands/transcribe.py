@@ -23,58 +23,62 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="whisper-tiny.en",
                    help="catalog name (whisper-tiny.en, whisper-base), a hub id or a local folder "
                         "(CTranslate2 or transformers format) (default: %(default)s)")
-    p.add_argument("--language", default="auto", help="language code (en, de, ...) or auto to detect (default: auto)")
-    p.add_argument("--task", default="transcribe", choices=["transcribe", "translate"],
-                   help="translate: speech in any language to English text (multilingual models only)")
     p.add_argument("--format", default="txt", choices=["txt", "srt", "vtt", "json", "tsv", "all"],
                    help="output format (default: txt); all needs --output-dir")
     p.add_argument("--output-dir", type=Path, metavar="D",
                    help="write D/<input stem>.<format> instead of printing to stdout")
-    p.add_argument("--word-timestamps", action="store_true",
-                   help="time every word, with its probability (in json; subtitles stay per segment)")
-    p.add_argument("--highlight-words", action="store_true",
-                   help="srt/vtt: one cue per word with the spoken word underlined (implies --word-timestamps)")
-    p.add_argument("--max-line-width", type=int, metavar="N",
-                   help="srt/vtt: at most N characters per line, breaking between words (implies --word-timestamps)")
-    p.add_argument("--max-line-count", type=int, metavar="N",
-                   help="srt/vtt: at most N lines per cue (implies --word-timestamps)")
-    p.add_argument("--vad", action=argparse.BooleanOptionalAction, default=True,
-                   help="skip silence and noise with Silero VAD before decoding (default: on)")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N",
-                   help="chunks decoded at once; 1 decodes 30 s windows one after another (default: 8)")
-    from ..tasks.transcribe_options import PRESETS
+    from ..options import add_flags
+    from ..tasks.transcribe_options import PRESETS, TranscribeOptions
 
     decoding = p.add_mutually_exclusive_group()
-    decoding.add_argument("--beam-size", type=int, metavar="N",
-                          help=f"beam search width; 1 is greedy (default: {PRESETS['accurate']['beam_size']})")
+    add_flags(decoding, TranscribeOptions, only=["beam_size"])
     decoding.add_argument("--fast", action="store_true",
                           help=f"the fast preset: greedy decoding (beam {PRESETS['fast']['beam_size']}), "
                                "faster and less accurate")
-    p.add_argument("--max-duration", type=float, default=4 * 3600, metavar="SECONDS",
-                   help="refuse audio longer than this (default: 14400, four hours)")
+    add_flags(p, TranscribeOptions, skip=["beam_size"], shown_defaults=CLI_DEFAULTS)
+    from ..writers import SubtitleLayout
+
+    add_flags(p, SubtitleLayout)
+
+
+# where the command's default differs from TranscribeOptions': refuse what would take hours by mistake
+CLI_DEFAULTS = {"max_duration": 4 * 3600.0}
+
+
+def options_from_args(args: argparse.Namespace, formats: list[str], by_words: bool = False):
+    """TranscribeOptions: the preset (--fast or the accurate default), the command's defaults, then the flags."""
+    from ..options import given
+    from ..tasks.transcribe_options import TranscribeOptions
+
+    subtitles = {"timestamps": True} if set(formats) & {"srt", "vtt", "tsv"} else {}  # subtitles want short cues
+    if by_words:  # subtitle lines laid out from word times
+        subtitles["word_timestamps"] = True
+    return TranscribeOptions.preset("fast" if args.fast else "accurate",
+                                    **{**CLI_DEFAULTS, **subtitles, **given(args, TranscribeOptions)})
+
+
+def layout_from_args(args: argparse.Namespace, formats: list[str]):
+    from ..errors import InputError
+    from ..options import given
+    from ..writers import SubtitleLayout
+
+    layout = SubtitleLayout(**given(args, SubtitleLayout))
+    if layout.by_words and not set(formats) & {"srt", "vtt"}:
+        raise InputError("--highlight-words, --max-line-width and --max-line-count shape subtitles: "
+                         "add --format srt or vtt.")
+    return layout
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError, LlmkitError
     from ..pipelines import pipeline
-    from ..tasks.transcribe_options import TranscribeOptions
     from ..writers import FORMATS
 
-    from ..writers import SubtitleLayout
-
     formats = list(FORMATS) if args.format == "all" else [args.format]
-    layout = SubtitleLayout(args.highlight_words, args.max_line_width, args.max_line_count)
-    if layout.by_words and not set(formats) & {"srt", "vtt"}:
-        raise InputError("--highlight-words, --max-line-width and --max-line-count shape subtitles: "
-                         "add --format srt or vtt.")
     if args.format == "all" and args.output_dir is None:
         raise InputError("--format all writes five files per input: add --output-dir D.")
-    explicit = {"beam_size": args.beam_size} if args.beam_size is not None else {}
-    options = TranscribeOptions.preset(
-        "fast" if args.fast else "accurate", **explicit,
-        language=args.language, task=args.task, batch_size=args.batch_size,
-        vad=args.vad, word_timestamps=args.word_timestamps or layout.by_words, max_duration=args.max_duration,
-        timestamps=True if set(formats) & {"srt", "vtt", "tsv"} else None)  # subtitles want short cues
+    layout = layout_from_args(args, formats)
+    options = options_from_args(args, formats, layout.by_words)
     files, failures = expand_inputs(args.inputs)
     _check_collisions(files, args.output_dir)
     asr = pipeline("automatic-speech-recognition", model=args.model, options=options)

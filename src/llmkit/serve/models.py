@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..catalog import CATALOG, DEFAULTS, canonical_name
+from .. import task_table
+from ..catalog import CATALOG, canonical_name
 from ..errors import InputError
 from ..hub import ModelRef, resolve
 from .errors import APIError
@@ -28,20 +29,10 @@ from .settings import ServeSettings
 
 log = logging.getLogger("llmkit.serve")
 
-# endpoint kind -> (the tasks a model may have for it, the task to build the pipeline for, the route to use)
-KINDS: dict[str, tuple[frozenset[str], str, str]] = {
-    "chat": (frozenset({"text-generation"}), "text-generation", "/v1/chat/completions"),
-    "embeddings": (frozenset({"sentence-embeddings", "feature-extraction"}), "sentence-embeddings", "/v1/embeddings"),
-    "classification": (frozenset({"text-classification", "sentiment-analysis"}), "text-classification",
-                       "/v1/classifications"),
-    "speech": (frozenset({"automatic-speech-recognition"}), "automatic-speech-recognition",
-               "/v1/audio/transcriptions"),
-    "speech-synthesis": (frozenset({"text-to-speech"}), "text-to-speech", "/v1/audio/speech"),
-}
-
 
 def _route_for(task: str) -> str:
-    return next((route for tasks, _, route in KINDS.values() if task in tasks), "none")
+    entry = task_table.find(task)
+    return entry.routes[0] if entry and entry.routes else "none"
 
 
 class ModelPool:
@@ -81,9 +72,10 @@ class ModelPool:
         return (bool(canonical_name(name)) or name in self.settings.models or name in self._folders
                 or self.settings.allow_any_model)
 
-    async def ref(self, kind: str, name: str | None, *, build: bool = False) -> ModelRef:
-        tasks, default_task, _ = KINDS[kind]
-        name = (name or "").strip() or DEFAULTS[default_task]
+    async def ref(self, task: str, name: str | None, *, build: bool = False) -> ModelRef:
+        """The model ``name`` (blank: the task's default) for a route that serves ``task``."""
+        entry = task_table.get(task)
+        name = (name or "").strip() or entry.default_model
         if not self._allowed(name):
             raise APIError(404, f"model {name!r} is not served here; GET /v1/models lists the ones that are "
                                 f"(start the server with --model {name} to add it).", param="model",
@@ -92,9 +84,9 @@ class ModelPool:
         if key not in self._refs:
             self._refs[key] = await asyncio.to_thread(self._resolve, key, build)
         ref = self._refs[key]
-        if ref.task not in tasks:
+        if ref.task not in entry.names:
             raise APIError(400, f"model {name!r} is a {ref.task} model; use it with {_route_for(ref.task)} "
-                                f"(this route serves {', '.join(sorted(tasks))}).", param="model",
+                                f"(this route serves {', '.join(sorted(entry.names))}).", param="model",
                            code="model_task_mismatch")
         return ref
 
@@ -109,20 +101,20 @@ class ModelPool:
         log.info("loading %s (%s)", ref.name, task)
         return pipeline(task, model=ref, **options)
 
-    async def batcher(self, kind: str, name: str | None, head: str | None = None) -> tuple[ModelRef, Any, DynamicBatcher]:
+    async def batcher(self, task: str, name: str | None, head: str | None = None) -> tuple[ModelRef, Any, DynamicBatcher]:
         """The (ref, pipeline, batcher) of an encoder model, loading it on first use."""
-        ref = await self.ref(kind, name)
+        ref = await self.ref(task, name)
         if head is not None:
             _check_head(ref, head)
-        key = (kind, ref.name, head)
+        key = (task, ref.name, head)
         async with self._lock(key):
             if key not in self._batchers:
                 s = self.settings
                 opts: dict[str, Any] = {"threads": s.threads, "batch_size": s.batch_max_size}
                 if head:
                     opts["task"] = head
-                pipe = await asyncio.to_thread(self._load, KINDS[kind][1], ref, **opts)
-                fn = _classify_fn(pipe) if kind == "classification" else _embed_fn(pipe)
+                pipe = await asyncio.to_thread(self._load, task, ref, **opts)
+                fn = BATCHED[task](pipe)
                 label = ref.name if head is None else f"{ref.name}:{head}"
                 self._batchers[key] = DynamicBatcher(
                     label, fn, max_batch=s.batch_max_size, max_wait=s.batch_max_wait_ms / 1000,
@@ -131,19 +123,18 @@ class ModelPool:
         b = self._batchers[key]
         return ref, b.pipe, b  # type: ignore[attr-defined]
 
-    async def queue(self, kind: str, name: str | None) -> tuple[ModelRef, FairQueue]:
+    async def queue(self, task: str, name: str | None) -> tuple[ModelRef, FairQueue]:
         """The (ref, fair queue) of a generation or speech model; its workers load their copies lazily."""
-        ref = await self.ref(kind, name)
-        key = (kind, ref.name)
+        ref = await self.ref(task, name)
+        key = (task, ref.name)
         if key not in self._queues:
             s = self.settings
-            task = KINDS[kind][1]
-            if kind == "chat":
+            if task == "text-generation":
                 workers = s.generation_slots
                 opts: dict[str, Any] = {"threads": s.threads, "n_ctx": s.n_ctx, "parallel": workers}
                 load = shared_when_concurrent(lambda: self._load(task, ref, **opts), workers)
-            else:
-                opts = {"threads": s.threads} if kind == "speech-synthesis" else {"cpu_threads": s.threads or 0}
+            else:  # speech both ways: one worker, the engine's own threads
+                opts = {"threads": s.threads} if task == "text-to-speech" else {"cpu_threads": s.threads or 0}
                 workers = 1
                 load = lambda: self._load(task, ref, **opts)  # noqa: E731
             self._queues[key] = FairQueue(ref.name, load, workers=workers,
@@ -162,13 +153,13 @@ class ModelPool:
         name = self._key(name)
         ref = self._refs.get(name) or self._resolve(name, True)
         self._refs[name] = ref
-        kind = next((k for k, (tasks, _, _) in KINDS.items() if ref.task in tasks), None)
-        if kind is None:
+        entry = task_table.find(ref.task)
+        if entry is None or not entry.routes:
             raise APIError(400, f"{name}: a {ref.task} model cannot be served yet.")
-        if kind in ("embeddings", "classification"):
-            await self.batcher(kind, name)
+        if entry.name in BATCHED:
+            await self.batcher(entry.name, name)
             return
-        _, q = await self.queue(kind, name)
+        _, q = await self.queue(entry.name, name)
         q.start()
         await asyncio.to_thread(_wait_loaded, q)
 
@@ -225,8 +216,8 @@ def _check_head(ref: ModelRef, head: str) -> None:
 
     heads = read_heads(ref).tasks
     if head not in heads:
-        raise APIError(400, f"model {ref.name!r} has no task {head!r}; its tasks: {', '.join(heads) or 'none'}.",
-                       param="task")
+        raise APIError(400, f"model {ref.name!r} has no head {head!r} (the request's task); its heads: "
+                            f"{', '.join(heads) or 'none'}.", param="task")
 
 
 def _wait_loaded(q: FairQueue) -> None:
@@ -251,3 +242,10 @@ def _classify_fn(pipe: Any):
         return [(r, len(i)) for r, i in zip(ranked, ids)]
 
     return run
+
+
+# How each task is served (its routes and default model are the task table's): an encoder task's texts from
+# concurrent requests share forward passes in a DynamicBatcher that runs this function on the pipeline; any
+# other task goes through a FairQueue of workers.
+BATCHED: dict[str, Callable[[Any], Callable]] = {"text-classification": _classify_fn,
+                                                 "sentence-embeddings": _embed_fn}

@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 
 from ..audio import AudioTooLongError, load_audio
 from ..errors import InputError, LlmkitError
+from ..task_table import get
 from ..tasks.transcribe_options import DEFAULT_PRESET, PRESETS
 from ..writers import render
 from .deps import client_id, require_key, server
@@ -18,6 +19,7 @@ from .errors import APIError, from_llmkit, invalid, openapi_errors
 from .queues import wait
 
 router = APIRouter(dependencies=[Depends(require_key)], responses=openapi_errors())
+TASK = get("automatic-speech-recognition")  # the task these routes serve; its default models (llmkit.task_table)
 
 Format = Literal["json", "text", "srt", "vtt", "verbose_json"]
 Granularity = Literal["word", "segment"]
@@ -34,7 +36,7 @@ LANGUAGE_NAMES = {"en": "english", "de": "german", "fr": "french", "es": "spanis
 async def transcriptions(
     request: Request,
     file: Annotated[UploadFile, File(description="Audio: wav, flac, mp3, ogg, m4a, webm, ...")],
-    model: Annotated[str, Form(max_length=1024)] = "whisper-tiny.en",
+    model: Annotated[str, Form(max_length=1024)] = TASK.model_for("/v1/audio/transcriptions"),
     language: Annotated[str | None, Form(max_length=16)] = None,
     prompt: Annotated[str | None, Form(max_length=4096)] = None,
     response_format: Annotated[Format, Form()] = "json",
@@ -50,7 +52,8 @@ async def transcriptions(
 async def translations(
     request: Request,
     file: Annotated[UploadFile, File(description="Audio: wav, flac, mp3, ogg, m4a, webm, ...")],
-    model: Annotated[str, Form(max_length=1024, description="A multilingual Whisper")] = "whisper-base",
+    model: Annotated[str, Form(max_length=1024, description="A multilingual Whisper")] = TASK.model_for(
+        "/v1/audio/translations"),
     prompt: Annotated[str | None, Form(max_length=4096)] = None,
     response_format: Annotated[Format, Form()] = "json",
     temperature: Annotated[float, Form(ge=0, le=1)] = 0.0,
@@ -76,7 +79,7 @@ async def _recognise(request: Request, file: UploadFile, task: str, model: str, 
         overrides["language"] = language
     if temperature > 0:
         overrides["temperature"] = (temperature,)
-    ref, queue = await s.pool.queue("speech", model)
+    ref, queue = await s.pool.queue(TASK.name, model)
     limit = s.settings.max_audio_seconds
     name = file.filename or "the upload"
 

@@ -42,7 +42,7 @@ async def list_models(request: Request):
 async def embeddings(body: EmbeddingRequest, request: Request):
     s = server(request)
     texts = _texts(body.input, s.settings.max_inputs, s.settings.max_input_chars)
-    ref, _, batcher = await s.pool.batcher("embeddings", body.model)
+    ref, _, batcher = await s.pool.batcher("sentence-embeddings", body.model)
     rows = await batcher.submit(texts)
     dim = len(rows[0][0])
     if body.dimensions is not None and body.dimensions != dim:
@@ -62,10 +62,11 @@ async def embeddings(body: EmbeddingRequest, request: Request):
              summary="Classify texts: labels and scores (sentiment by default, or any fine-tuned model)")
 async def classifications(body: ClassificationRequest, request: Request):
     """llmkit's own endpoint. One entry per input, in order: the best label and score, and the ``top_k`` best
-    labels (all of them with ``top_k: null``). Multi-task folders take ``task`` to pick a head."""
+    labels (all of them with ``top_k: null``). Multi-task folders take ``task`` to pick a head (the response's
+    ``task`` names the head that answered)."""
     s = server(request)
     texts = _texts(body.input, s.settings.max_inputs, s.settings.max_input_chars)
-    ref, pipe, batcher = await s.pool.batcher("classification", body.model, body.task)
+    ref, pipe, batcher = await s.pool.batcher("text-classification", body.model, body.task)
     rows = await batcher.submit(texts)
     data = []
     for i, (ranked, _) in enumerate(rows):

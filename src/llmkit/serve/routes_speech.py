@@ -52,7 +52,7 @@ async def speech(request: Request, body: SpeechRequest):
     if body.instructions:
         raise invalid("instructions (a speaking style) are not supported by Piper voices; leave them out.",
                       param="instructions")
-    ref, queue = await s.pool.queue("speech-synthesis", None if body.model in OPENAI_MODELS else body.model)
+    ref, queue = await s.pool.queue("text-to-speech", None if body.model in OPENAI_MODELS else body.model)
     bridge = _Bridge(asyncio.get_running_loop())
     fmt = body.response_format
 

@@ -18,12 +18,13 @@ from .errors import openapi_errors
 from .schemas import ChatCompletionRequest, CompletionRequest
 
 router = APIRouter(dependencies=[Depends(require_key)], responses=openapi_errors())
+TASK = "text-generation"  # the task these routes serve (llmkit.task_table)
 
 
 @router.post("/v1/chat/completions", tags=["OpenAI"], summary="Chat completion (streams with stream=true)")
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     s = server(request)
-    ref, queue = await s.pool.queue("chat", body.model)
+    ref, queue = await s.pool.queue(TASK, body.model)
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages]
     opts = gen.options(body, s.settings, body.max_completion_tokens or body.max_tokens, logprobs=body.logprobs)
     run = gen.Run(ref.name, gen.choices([messages], body.n, body.seed, s.settings), opts)
@@ -45,7 +46,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
 @router.post("/v1/completions", tags=["OpenAI"], summary="Text completion of a raw prompt")
 async def completions(body: CompletionRequest, request: Request):
     s = server(request)
-    ref, queue = await s.pool.queue("chat", body.model)
+    ref, queue = await s.pool.queue(TASK, body.model)
     prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
     opts = gen.options(body, s.settings, body.max_tokens, logprobs=body.logprobs is not None)
     run = gen.Run(ref.name, gen.choices(prompts, body.n, body.seed, s.settings), opts)

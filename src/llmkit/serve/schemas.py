@@ -8,6 +8,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..task_table import get
+
 # Static ceilings; the settings may set lower ones.
 MAX_TEXT = 1_000_000
 MAX_LIST = 65_536
@@ -87,9 +89,9 @@ class ClassificationRequest(_Body):
     input: Union[Text, Annotated[list[Text], Field(min_length=1, max_length=MAX_LIST)]] = Field(
         ..., examples=[["I love this coffee", "Stale and bitter"]])
     model: Annotated[str, Field(max_length=1024)] | None = Field(
-        None, description="A classification model; default minilm-sentiment.")
-    task: Annotated[str, Field(max_length=256)] | None = Field(
-        None, description="Which head of a multi-task model folder (default: its first).")
+        None, description=f"A classification model; default {get('text-classification').default_model}.")
+    task: Annotated[str, Field(max_length=256)] | None = Field(  # named task for clients; it picks a head
+        None, description="Which head of a multi-task model folder (default: its default head).")
     top_k: int | None = Field(1, ge=1, le=10000, description="Labels per input, best first; null for all.")
     user: Annotated[str, Field(max_length=256)] | None = None
 

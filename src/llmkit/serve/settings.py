@@ -10,58 +10,71 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ..errors import InputError
+from ..options import check_keys
 
 
 class ServeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LLMKIT_SERVE_", extra="forbid", frozen=True)
 
     # Where to listen. 127.0.0.1 unless told otherwise: a model server is not something to expose by accident.
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    host: str = Field("127.0.0.1", description="address to bind; 127.0.0.1 is this machine only")
+    port: int = Field(8000, ge=0, le=65535, description="port")
     # Models to load at start (names, catalog aliases or folders); others load on first use.
-    models: Annotated[list[str], NoDecode] = []
+    models: Annotated[list[str], NoDecode] = Field(
+        [], description="load this model at start (repeatable); any catalog model also loads on first use",
+        json_schema_extra={"flags": ("--model", "-m"), "metavar": "NAME_OR_DIR"})
     # Bearer keys; empty means no auth (fine on 127.0.0.1; create_app refuses any other host without one).
-    api_keys: Annotated[list[str], NoDecode] = []
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        [], description="require `Authorization: Bearer KEY` on every route but /health (repeatable)",
+        json_schema_extra={"flags": ("--api-key",), "metavar": "KEY"})
     # Host names (the HTTP Host header) accepted besides localhost, IP literals and `host`: a web page on another
     # name could otherwise reach this server through DNS rebinding (llmkit.netguard). "*" accepts any.
-    allowed_hosts: Annotated[list[str], NoDecode] = []
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        [], description="Host header names to answer besides localhost, IP addresses and --host (comma-separated, "
+        "repeatable; '*' for any). Others get 403: this stops DNS-rebinding web pages",
+        json_schema_extra={"metavar": "NAMES"})
     # /docs, /redoc and /openapi.json answer without a key even when keys are set.
-    open_docs: bool = False
+    open_docs: bool = Field(False, description="serve /docs, /redoc and /openapi.json without a key (they need one "
+                            "when keys are set)")
     # Clients may name catalog models and the ones listed in `models`; a folder or hub id only with this on.
-    allow_any_model: bool = False
+    allow_any_model: bool = Field(False, description="let clients name local folders and hub ids, not just catalog "
+                                  "and --model models")
 
     # Limits: each one is an OpenAI-style error with its own status when crossed.
-    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)       # OpenAI's own audio upload limit is 25 MB
-    max_audio_seconds: float = Field(1800.0, gt=0)
-    max_prompt_tokens: int = Field(4096, ge=16)
-    max_tokens: int = Field(2048, ge=1, le=32768)                 # the largest max_tokens a request may ask for
-    default_max_tokens: int = Field(256, ge=1, le=32768)
-    max_inputs: int = Field(2048, ge=1)                           # texts per embeddings/classifications request
-    max_input_chars: int = Field(32768, ge=16)                    # per text
-    max_n: int = Field(8, ge=1, le=128)
+    # OpenAI's own audio upload limit is 25 MB
+    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024, description="largest request body in bytes")
+    max_audio_seconds: float = Field(1800.0, gt=0, description="longest audio to transcribe")
+    max_prompt_tokens: int = Field(4096, ge=16, description="longest prompt")
+    max_tokens: int = Field(2048, ge=1, le=32768, description="largest max_tokens a request may ask for")
+    default_max_tokens: int = Field(256, ge=1, le=32768, description="max_tokens when a request leaves it out")
+    max_inputs: int = Field(2048, ge=1, description="most texts per embeddings/classifications request")
+    max_input_chars: int = Field(32768, ge=16, description="longest text in an embeddings/classifications request")
+    max_n: int = Field(8, ge=1, le=128, description="most choices per request")
     # prompts x n per request: the generations one request may queue, all run in turn on one worker.
-    max_generations: int = Field(16, ge=1, le=8192)
+    max_generations: int = Field(16, ge=1, le=8192, description="most generations per request, prompts x n")
     # The whole request body must arrive within this many seconds of the request's start (408 after), so a
     # client that trickles or stalls its upload cannot hold a connection forever.
-    body_timeout_s: float = Field(300.0, gt=0)
+    body_timeout_s: float = Field(300.0, gt=0, description="seconds a request body may take to arrive before 408")
 
     # Throughput: dynamic batching for encoders, a fair bounded queue for generation and speech.
-    batch_max_size: int = Field(64, ge=1, le=4096)
-    batch_max_wait_ms: float = Field(5.0, ge=0, le=1000)
-    batch_max_pending: int = Field(8192, ge=1)                    # texts waiting per model before 503
-    queue_size: int = Field(64, ge=1)                             # jobs waiting per generation/speech model
-    queue_per_client: int = Field(16, ge=1)                       # ... per client before 429
-    retry_after_s: int = Field(1, ge=1)
-    generation_slots: int = Field(1, ge=1, le=16)                 # at once: llama.cpp slots, else model copies
-    n_ctx: int = Field(4096, ge=256)
-    threads: int | None = Field(None, ge=1, le=256)
-    log_level: str = "info"
+    batch_max_size: int = Field(64, ge=1, le=4096, description="most texts per encoder batch; 1 turns batching off")
+    batch_max_wait_ms: float = Field(5.0, ge=0, le=1000, description="how long an idle encoder waits to fill a batch")
+    batch_max_pending: int = Field(8192, ge=1, description="texts waiting per encoder model before 503")
+    queue_size: int = Field(64, ge=1, description="generation/speech jobs queued per model before 503")
+    queue_per_client: int = Field(16, ge=1, description="... per API key (or client address without keys) before 429")
+    retry_after_s: int = Field(1, ge=1, description="the Retry-After of a 429 or 503")
+    generation_slots: int = Field(1, ge=1, le=16, description="chat requests generating at once: llama.cpp slots in "
+                                  "one model (decoded as one batch), or model copies for other engines")
+    n_ctx: int = Field(4096, ge=256, description="context window for chat models")
+    threads: int | None = Field(None, ge=1, le=256, description="CPU threads per model (default: all cores)")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info",
+                                                                              description="uvicorn's log level")
 
     @field_validator("models", "api_keys", "allowed_hosts", mode="before")
     @classmethod
@@ -84,6 +97,7 @@ def load_settings(config: str | Path | None = None, **flags: Any) -> ServeSettin
     data: dict[str, Any] = {}
     if config:
         data = _read_file(Path(config))
+        check_keys(data, ServeSettings.model_fields, where=str(config))  # a typo names the setting it meant
     try:
         from_env = ServeSettings()
         data.update({k: getattr(from_env, k) for k in from_env.model_fields_set})

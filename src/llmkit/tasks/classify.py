@@ -44,7 +44,8 @@ class TextClassificationPipeline:
         self.ref, self.heads, self.options = ref, heads, options
         task = options.task or heads.default or next(iter(heads.tasks))
         if task not in heads.tasks:
-            raise InputError(f"{ref.name} has no task {task!r}; its tasks: {', '.join(heads.tasks)} (use --task).")
+            raise InputError(f"{ref.name} has no head {task!r}; its heads: {', '.join(heads.tasks)} (pick one with "
+                             "--task).")
         self.task = task
         self.labels: list[str] = heads.tasks[task].labels or [task]
         self.head_type: str = heads.tasks[task].type

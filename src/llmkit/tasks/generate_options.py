@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
+from ..options import opt
 
 MAX_NEW_TOKENS = 32768
 MAX_STOPS = 16
@@ -20,15 +21,18 @@ MAX_STOPS = 16
 
 @dataclass(frozen=True)
 class GenerationOptions:
-    max_new_tokens: int = 256
+    """Sampling options; the flags of ``generate`` and ``chat`` and the web app's chat controls come from here."""
+
+    max_new_tokens: int = opt(256, "at most N new tokens")
     # SmolLM2's model card recommends temperature 0.2 and top_p 0.9; 0 means greedy (deterministic).
-    temperature: float = 0.2
-    top_p: float = 0.9
-    top_k: int = 50  # as transformers; 0: no top-k cut (then top-p sorts the whole vocabulary, slower)
-    repetition_penalty: float = 1.0  # 1.0: off; > 1 discourages repeating tokens already in the context
-    stop: tuple[str, ...] = ()
-    seed: int | None = None  # None: a fresh random seed each call (reported in the result)
-    logprobs: bool = False
+    temperature: float = opt(0.2, "0 is greedy; 0-2")
+    top_p: float = opt(0.9, "nucleus sampling, (0, 1]")
+    # as transformers; 0: no top-k cut (then top-p sorts the whole vocabulary, slower)
+    top_k: int = opt(50, "keep the k likeliest tokens; 0 is off")
+    repetition_penalty: float = opt(1.0, "> 1 discourages repeating tokens already in the context; 1 is off")
+    stop: tuple[str, ...] = opt((), "stop before S (repeatable)", metavar="S")
+    seed: int | None = opt(None, "make sampling reproducible (default: a fresh seed, reported with --json)")
+    logprobs: bool = opt(False, "with --json: each token's log-probability")
 
     def __post_init__(self) -> None:
         stop = self.stop

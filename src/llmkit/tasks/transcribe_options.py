@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
+from ..options import opt
 
 TASKS = ("transcribe", "translate")
+COMPUTE_TYPES = ("int8", "int8_float32", "int8_float16", "float16", "float32", "auto")
+DEVICES = ("cpu", "cuda", "auto")
 
 # Decoding presets, defined here once: the CLI (`--fast`), the server (`preset` form field), the web app and
 # ``TranscribeOptions.replace(preset=...)`` all read this table. Accuracy first, as faster-whisper's and
@@ -27,35 +30,45 @@ DEFAULT_PRESET = "accurate"
 class TranscribeOptions:
     """Every knob of a transcription, validated here once; errors name the CLI flag."""
 
-    language: str | None = None          # None or "auto": detect
-    task: str = "transcribe"             # or "translate" (to English; multilingual models only)
-    beam_size: int = PRESETS[DEFAULT_PRESET]["beam_size"]  # 1 is greedy (the "fast" preset)
-    batch_size: int = 8                  # > 1: VAD chunks decoded in batches (long-form); 1: sequential windows
-    vad: bool = True                     # Silero VAD: skip silence and noise (no hallucinated text there)
-    word_timestamps: bool = False
+    language: str | None = opt(None, "language code (en, de, ...) or auto to detect (default: auto)")
+    task: str = opt("transcribe", "translate: speech in any language to English text (multilingual models only)",
+                    choices=TASKS)
+    beam_size: int = opt(PRESETS[DEFAULT_PRESET]["beam_size"], "beam search width; 1 is greedy (the fast preset)")
+    # > 1: VAD chunks decoded in batches (long-form); 1: sequential windows
+    batch_size: int = opt(8, "chunks decoded at once; 1 decodes 30 s windows one after another")
+    # Silero VAD: skip silence and noise (no hallucinated text there)
+    vad: bool = opt(True, "skip silence and noise with Silero VAD before decoding")
+    word_timestamps: bool = opt(False, "time every word (in json; subtitles stay per segment)")
     # Timestamp tokens inside each batched chunk: finer segments for subtitles, but ~20% slower and, on the
     # benchmark clip, a higher WER (BENCHMARKS.md). None: off when batched (one segment per VAD chunk, <= 30 s),
     # on in sequential mode (which needs them to move its window). The CLI turns them on for srt/vtt/tsv.
-    timestamps: bool | None = None
-    max_duration: float | None = None    # refuse longer audio (seconds)
-    initial_prompt: str | None = None
-    temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # fallback ladder (sequential mode)
-    compression_ratio_threshold: float | None = 2.4
-    log_prob_threshold: float | None = -1.0
-    no_speech_threshold: float | None = 0.6
+    timestamps: bool | None = opt(None, "timestamp tokens inside each chunk: finer segments, slower (default: on "
+                                  "for srt, vtt and tsv output and in sequential mode)")
+    max_duration: float | None = opt(None, "refuse audio longer than this many seconds", metavar="SECONDS")
+    initial_prompt: str | None = opt(None, "text that sets the style and spelling (names, terms) of the first window",
+                                     metavar="TEXT")
+    temperature: tuple[float, ...] = opt((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "fallback ladder of sampling temperatures "
+                                         "in sequential mode (repeatable)")
+    compression_ratio_threshold: float | None = opt(2.4, "retry a window hotter when its text compresses more "
+                                                    "than this (repetition)")
+    log_prob_threshold: float | None = opt(-1.0, "retry a window hotter when its average log-probability is lower")
+    no_speech_threshold: float | None = opt(0.6, "a window this likely to hold no speech, and unsure, is silence")
     # Beam search lifts the best sequence's avg_logprob, so Whisper's two-sided rule above lets a confident " You"
     # through on silence and noise without VAD (beam 5: no_speech_prob 0.92-0.95, avg_logprob -0.87 to -0.95;
     # greedy stays under -1). A window this sure to hold no speech is dropped whatever its log-prob; the speech
     # windows of the test clips stay under 0.55. None: Whisper's rule alone.
-    no_speech_certain_threshold: float | None = 0.9
-    no_repeat_ngram_size: int = 0
-    condition_on_previous_text: bool = False  # off: less prone to repetition loops across windows
-    chunk_length: int | None = None      # seconds per window; None = the model's 30
-    vad_min_silence_ms: int | None = None
-    vad_speech_pad_ms: int | None = None
-    compute_type: str = "int8"
-    cpu_threads: int = 0                 # 0: all cores
-    device: str = "cpu"
+    no_speech_certain_threshold: float | None = opt(0.9, "a window this likely to hold no speech is silence")
+    no_repeat_ngram_size: int = opt(0, "forbid repeating n-grams of this size; 0 is off")
+    # off: less prone to repetition loops across windows
+    condition_on_previous_text: bool = opt(False, "feed each window the text before it (sequential mode)")
+    chunk_length: int | None = opt(None, "seconds per window, 1-30 (default: the model's 30)")
+    vad_min_silence_ms: int | None = opt(None, "VAD: a silence this long splits speech (default: "
+                                         "faster-whisper's for the mode)")
+    vad_speech_pad_ms: int | None = opt(None, "VAD: padding kept around speech (default: faster-whisper's for "
+                                        "the mode)")
+    compute_type: str = opt("int8", "weights' precision on CTranslate2", choices=COMPUTE_TYPES)
+    cpu_threads: int = opt(0, "CPU threads; 0 is all cores")
+    device: str = opt("cpu", "where to run", choices=DEVICES)
 
     def __post_init__(self) -> None:
         lang = self.language
@@ -85,10 +98,10 @@ class TranscribeOptions:
         object.__setattr__(self, "temperature", tuple(float(t) for t in self.temperature))
         if not self.temperature or any(not 0 <= t <= 1.5 for t in self.temperature):
             raise InputError("temperature: give one or more values between 0 and 1.5.")
-        if self.compute_type not in ("int8", "int8_float32", "int8_float16", "float16", "float32", "auto"):
+        if self.compute_type not in COMPUTE_TYPES:
             raise InputError(f"compute_type {self.compute_type!r}: choose int8, float32, float16 or auto.")
         _check_int("cpu_threads", self.cpu_threads, 0, 512)
-        if self.device not in ("cpu", "cuda", "auto"):
+        if self.device not in DEVICES:
             raise InputError(f"device {self.device!r}: choose cpu, cuda or auto.")
 
     @classmethod

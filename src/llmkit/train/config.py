@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import InputError
+from ..options import merge_keys, opt
 
 METHODS = ("full", "lora", "head")
 PRECISIONS = ("fp32", "bf16")
@@ -13,25 +14,28 @@ SCHEDULERS = ("linear", "cosine", "constant")
 
 @dataclass
 class TrainConfig:
-    epochs: float = 3.0
-    lr: float = 5e-5
-    head_lr: float | None = None  # defaults to 20x lr: a fresh head learns faster than a pretrained body
-    batch_size: int = 32
-    max_length: int = 128
-    warmup: float = 0.06  # fraction of optimiser steps (< 1) or a step count (>= 1)
-    weight_decay: float = 0.01
-    grad_accum: int = 1
-    max_grad_norm: float = 1.0
-    precision: str = "fp32"
-    scheduler: str = "linear"
-    method: str = "full"
-    seed: int = 42
-    early_stopping: int | None = None  # stop after N evaluations without improvement
-    eval_every: int | None = None  # optimiser steps between evaluations; None: once per epoch
-    checkpoint_every: int | None = None  # optimiser steps between checkpoints; None: once per epoch
-    lora_r: int = 8
-    lora_alpha: int = 16
-    threads: int | None = None
+    """Every training option; its CLI flags (``finetune``, ``multitask``) and YAML keys come from these fields."""
+
+    epochs: float = opt(3.0, "passes over the training data")
+    lr: float = opt(5e-5, "peak learning rate of the body")
+    # a fresh head learns faster than a pretrained body
+    head_lr: float | None = opt(None, "learning rate of the head (default: 20x --lr)")
+    batch_size: int = opt(32, "examples per batch (per task batch in multitask)")
+    max_length: int = opt(128, "truncate texts to this many tokens")
+    warmup: float = opt(0.06, "warm-up: a fraction of the optimizer steps (< 1), or a step count (>= 1)")
+    weight_decay: float = opt(0.01, "AdamW weight decay")
+    grad_accum: int = opt(1, "micro-batches per optimizer step")
+    max_grad_norm: float = opt(1.0, "clip the gradient norm to this before each step")
+    precision: str = opt("fp32", "bf16: autocast on CPUs that support it", choices=PRECISIONS)
+    scheduler: str = opt("linear", "learning-rate decay after warm-up", choices=SCHEDULERS)
+    method: str = opt("full", "lora: low-rank adapters; head: the body frozen, the head trained", choices=METHODS)
+    seed: int = opt(42, "random seed; the same seed gives the same model")
+    early_stopping: int | None = opt(None, "stop after N evaluations without improvement")
+    eval_every: int | None = opt(None, "optimizer steps between evaluations (default: once per epoch)")
+    checkpoint_every: int | None = opt(None, "optimizer steps between checkpoints (default: once per epoch)")
+    lora_r: int = opt(8, "LoRA rank (with --method lora)")
+    lora_alpha: int = opt(16, "LoRA alpha, the scale of the update is alpha / r (with --method lora)")
+    threads: int | None = opt(None, "CPU threads for training (default: torch's choice)")
 
     def __post_init__(self) -> None:
         checks = [
@@ -60,8 +64,4 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown training option(s) {unknown}; known: {sorted(known)}.")
-        return cls(**values)
+        return cls(**merge_keys(cls, values, where="training options"))

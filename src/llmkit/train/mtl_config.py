@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import InputError
 from ..modeling import HEAD_TYPES
 from ..mtl_arch import ARCHITECTURES
+from ..options import check_keys, opt
 from .config import TrainConfig
 from .data import BUILTIN_DATASETS, check_selection_data, default_test
 from .sampling import SAMPLERS
@@ -91,18 +92,28 @@ class TaskConfig:
         return cls(**values)
 
 
+def _auto_or_int(text: str) -> Any:
+    """--tasks-per-step: auto, all, or a number."""
+    return int(text) if text.strip().isdigit() else text
+
+
 @dataclass
 class MultitaskConfig:
-    tasks: list[TaskConfig]
-    model: str = "all-minilm-l6-v2"
-    architecture: str = "hard"
-    experts: int = 4  # mmoe only
-    sampler: str = "proportional"
-    temperature: float = 2.0
-    tasks_per_step: Any = "auto"  # auto: all tasks for strategies that need them, else 1; or a number, or "all"
-    weighting: str = "equal"
-    weighting_options: dict[str, Any] = field(default_factory=dict)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    """The multi-task options (top-level keys of tasks.yaml, and flags of ``llmkit multitask``); ``tasks`` and
+    ``weighting_options`` are YAML only."""
+
+    tasks: list[TaskConfig] = field(metadata={"help": "YAML only", "cli": False})
+    model: str = opt("all-minilm-l6-v2", "body: catalog name, folder or hub id", flags=("--model", "-m"))
+    architecture: str = opt("hard", "hard: a shared body and one head per task; mmoe: shared experts, a gate per "
+                            "task", choices=tuple(ARCHITECTURES))
+    experts: int = opt(4, "experts of the mmoe architecture")
+    sampler: str = opt("proportional", "which task each step trains on", choices=tuple(SAMPLERS))
+    temperature: float = opt(2.0, "T of the temperature sampler")
+    # auto: all tasks for strategies that need them, else 1; or a number, or "all"
+    tasks_per_step: Any = opt("auto", "tasks per optimizer step: auto, all or a number", type=_auto_or_int)
+    weighting: str = opt("equal", "how the task losses are balanced", choices=tuple(STRATEGIES))
+    weighting_options: dict[str, Any] = field(default_factory=dict, metadata={"help": "YAML only", "cli": False})
+    train: TrainConfig = field(default_factory=TrainConfig, metadata={"cli": False})
 
     def __post_init__(self) -> None:
         if not self.tasks:
@@ -138,10 +149,7 @@ class MultitaskConfig:
         values = {k.replace("-", "_"): v for k, v in values.items()}
         own = {f.name for f in fields(cls)} - {"train"}
         train_keys = set(TrainConfig.__dataclass_fields__)
-        unknown = sorted(set(values) - own - train_keys)
-        if unknown:
-            raise InputError(f"unknown option(s) {unknown}; multi-task options: {sorted(own)}, training options: "
-                             f"{sorted(train_keys)}.")
+        check_keys(values, own | train_keys, where="multi-task options")
         raw_tasks = values.get("tasks")
         if not isinstance(raw_tasks, list):
             raise InputError("`tasks:` must be a list of tasks (each with a name and train data).")

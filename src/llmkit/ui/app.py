@@ -3,8 +3,9 @@
 >>> from llmkit.ui.app import UiSettings, launch
 >>> launch(UiSettings(port=7860))          # doctest: +SKIP  (what `llmkit ui` and `make run` do)
 
-Each tab lives in its own module and is a thin shell over a task object; long jobs run in ``JobManager``
-threads. Nothing here reaches the network: analytics are off and there is no share link unless asked for.
+Each tab lives in its own module and is a thin shell over a task object (a task's tab is named in the task
+table, ``llmkit.task_table``); long jobs run in ``JobManager`` threads. Nothing here reaches the network:
+analytics are off and there is no share link unless asked for.
 
 Who may reach the app is ``llmkit.netguard``'s rule, the same as ``llmkit serve``'s: requests whose Host header
 names another site are refused (DNS rebinding), and anything beyond this machine needs a login (``auth``).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from ..errors import InputError
 from ..netguard import HostGuard, allowed_hosts, check_bind
+from ..task_table import get
 from .common import AUTH_FIX, CSS, UiContext, UiSettings
 
 __all__ = ["UiSettings", "access", "create_app", "launch"]
@@ -28,11 +30,11 @@ def create_app(settings: UiSettings | None = None, ctx: UiContext | None = None)
         gr.Markdown("# llmkit\nRun, adapt and compare open-source language and speech models, offline.")
         jobview.job_states(ctx)  # before the tabs: a tab's contents mount only when it is first opened
         with gr.Tabs():
-            with gr.Tab("Classify", id="classify"):
+            with gr.Tab("Classify", id=get(classify.TASK).tab):
                 classify_model, refresh_models = classify.build(ctx)
-            with gr.Tab("Chat", id="chat"):
+            with gr.Tab("Chat", id=get(chat.TASK).tab):
                 chat.build(ctx)
-            with gr.Tab("Transcribe", id="transcribe"):
+            with gr.Tab("Transcribe", id=get(transcribe.TASK).tab):
                 transcribe.build(ctx, demo)
             with gr.Tab("Fine-tune", id="finetune"):
                 finetune.build(ctx, demo, classify_model, refresh_models)

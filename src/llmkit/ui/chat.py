@@ -10,9 +10,13 @@ from typing import Any
 import gradio as gr  # this module is only imported by the app, which needs gradio anyway
 
 from ..errors import InputError
+from ..options import defaults
+from ..tasks.generate_options import GenerationOptions
 from .common import UiContext, error_html
 
 TASK = "text-generation"
+# The controls start at GenerationOptions' defaults, so the app samples as the CLI, the API and the server do.
+DEFAULTS = defaults(GenerationOptions)
 
 
 def _text(content: Any) -> str:
@@ -99,11 +103,14 @@ def build(ctx: UiContext) -> None:
         with gr.Column(scale=1):
             model = gr.Dropdown(models, value=models[0] if models else None, label="Model", allow_custom_value=True)
             system = gr.Textbox(label="System prompt", lines=3, placeholder="You are a helpful AI assistant.")
-            temperature = gr.Slider(0, 2, value=0.2, step=0.05, label="Temperature (0 = greedy)")
-            top_p = gr.Slider(0.05, 1, value=0.9, step=0.05, label="Top-p")
-            top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)")
-            repetition = gr.Slider(0.8, 2, value=1.0, step=0.05, label="Repetition penalty")
-            max_new = gr.Slider(1, 2048, value=256, step=1, label="Max new tokens", elem_id="chat-max-new")
+            temperature = gr.Slider(0, 2, value=DEFAULTS["temperature"], step=0.05, label="Temperature (0 = greedy)",
+                                    elem_id="chat-temperature")
+            top_p = gr.Slider(0.05, 1, value=DEFAULTS["top_p"], step=0.05, label="Top-p", elem_id="chat-top-p")
+            top_k = gr.Slider(0, 200, value=DEFAULTS["top_k"], step=1, label="Top-k (0 = off)", elem_id="chat-top-k")
+            repetition = gr.Slider(0.8, 2, value=DEFAULTS["repetition_penalty"], step=0.05,
+                                   label="Repetition penalty", elem_id="chat-repetition-penalty")
+            max_new = gr.Slider(1, 2048, value=DEFAULTS["max_new_tokens"], step=1, label="Max new tokens",
+                                elem_id="chat-max-new")
             seed = gr.Number(label="Seed (empty = random)", precision=0)
 
     settings = [model, chatbot, system, temperature, top_p, top_k, repetition, max_new, seed]

@@ -16,7 +16,7 @@ TASK = "text-classification"
 
 
 def heads_of(ctx: UiContext, model: str) -> list[str]:
-    """The task heads of a model folder (one for a plain classifier, several for a multi-task one)."""
+    """The heads of a model folder (one for a plain classifier, several for a multi-task one)."""
     try:
         ref = resolve(ctx.model(model), build=False)
     except LlmkitError:
@@ -68,8 +68,8 @@ def build(ctx: UiContext):
         model = gr.Dropdown(models, value=models[0] if models else None, label="Model", scale=4,
                             allow_custom_value=True, elem_id="classify-model",
                             info="an installed classifier or a folder in the runs folder (others: --allow-any-model)")
-        head = gr.Dropdown(heads_of(ctx, models[0]) if models else [], label="Task (head)", scale=2,
-                           elem_id="classify-head", info="for multi-task models")
+        head = gr.Dropdown(heads_of(ctx, models[0]) if models else [], label="Head", scale=2,
+                           elem_id="classify-head", info="which output of a multi-task model")
         refresh = gr.Button("↻ Refresh models", scale=1, elem_id="classify-refresh")
     text = gr.Textbox(label="Text", lines=3, placeholder="The coffee was stale and bitter.", elem_id="classify-text")
     go = gr.Button("Classify", variant="primary", elem_id="classify-run")

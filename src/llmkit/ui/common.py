@@ -19,6 +19,7 @@ from ..catalog import CATALOG, canonical_name
 from ..errors import InputError, LlmkitError
 from ..hub import is_installed, resolve
 from ..manifest import Manifest
+from ..task_table import get
 from .jobs import JobManager
 
 
@@ -64,15 +65,15 @@ class UiContext:
     job_states: dict[str, Any] = field(default_factory=dict)  # tab key -> gr.BrowserState (see jobview)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def pipeline(self, kind: str, model: str, /, **options: Any) -> Any:
+    def pipeline(self, task: str, model: str, /, **options: Any) -> Any:
         """A shared, cached pipeline. Never builds or downloads a model behind the user's back."""
         from ..pipelines import pipeline
 
         model = self.model(model)
-        key = (kind, model, tuple(sorted(options.items())))
+        key = (task, model, tuple(sorted(options.items())))
         with self._lock:  # one load at a time: two users asking for the same model share one copy
             if key not in self._pipes:
-                self._pipes[key] = pipeline(kind, model=resolve(model, build=False), **options)
+                self._pipes[key] = pipeline(task, model=resolve(model, build=False), **options)
             return self._pipes[key]
 
     def model(self, model: str | None) -> str:
@@ -102,8 +103,9 @@ class UiContext:
         return [str(p) for p in sorted(done, key=lambda p: p.stat().st_mtime, reverse=True)]
 
     def models_for(self, task: str) -> list[str]:
-        """Installed catalog models for ``task`` (plus, for classification, the fine-tuned folders)."""
-        names = [n for n, e in CATALOG.items() if e["task"] == task and is_installed(n)]
+        """Installed catalog models for ``task`` or an alias of it (plus, for classification, the fine-tuned
+        folders)."""
+        names = [n for n, e in CATALOG.items() if e["task"] in get(task).names and is_installed(n)]
         if task == "text-classification":
             names = self.finetuned() + names
         return names

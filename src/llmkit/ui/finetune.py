@@ -9,7 +9,8 @@ from typing import Any
 
 from ..errors import InputError
 from ..textio import read_records
-from ..train.config import METHODS
+from ..options import defaults
+from ..train.config import METHODS, TrainConfig
 from ..train.data import BUILTIN_DATASETS, load_dataset, subset, to_examples
 from .common import UiContext, error_html
 from .jobs import Job
@@ -107,13 +108,16 @@ def build(ctx: UiContext, demo, classify_model, refresh_models) -> None:
             body = gr.Dropdown(BODIES + ctx.finetuned(), value=BODIES[0], label="Body", allow_custom_value=True,
                                elem_id="ft-body",
                                info="a catalog encoder or a folder in the runs folder (other paths: --allow-any-model)")
-            method = gr.Radio(list(METHODS), value="full", label="Method (full, LoRA, or head only)")
+            # the CLI's defaults (TrainConfig), but 1 epoch, not 3: a first run in the app should be short
+            train_defaults = defaults(TrainConfig)
+            method = gr.Radio(list(METHODS), value=train_defaults["method"], label="Method (full, LoRA, or head only)")
             with gr.Row():
                 epochs = gr.Number(1, label="Epochs", minimum=0.01, elem_id="ft-epochs")
-                lr = gr.Number(5e-5, label="Learning rate", elem_id="ft-lr")
+                lr = gr.Number(train_defaults["lr"], label="Learning rate", elem_id="ft-lr")
             with gr.Row():
-                batch_size = gr.Number(32, label="Batch size", precision=0, minimum=1)
-                max_length = gr.Number(128, label="Max length (tokens)", precision=0, minimum=8)
+                batch_size = gr.Number(train_defaults["batch_size"], label="Batch size", precision=0, minimum=1)
+                max_length = gr.Number(train_defaults["max_length"], label="Max length (tokens)", precision=0,
+                                       minimum=8)
             max_examples = gr.Number(2000, label="Max training examples (0 = all)", precision=0, minimum=0)
             name = gr.Textbox(label="Name of the new model (a folder in the runs folder; blank: a dated name)",
                               elem_id="ft-name")

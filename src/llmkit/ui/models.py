@@ -13,6 +13,7 @@ import numpy as np
 
 from ..catalog import CATALOG
 from ..hub import home, is_installed
+from ..task_table import find
 from .common import UiContext
 from .jobs import Job
 from .jobview import attach, status_line
@@ -39,8 +40,9 @@ def load_speeds() -> dict[str, Any]:
 
 def measure(ctx: UiContext, name: str, task: str) -> str:
     """One figure per model, on this machine: texts/s, tokens/s or times real time."""
-    if task == "text-classification" or task in ("sentence-embeddings", "feature-extraction"):
-        pipe = ctx.pipeline(task if task == "text-classification" else "sentence-embeddings", name)
+    task = getattr(find(task), "name", task)  # an alias (feature-extraction) measures as its task
+    if task in ("text-classification", "sentence-embeddings"):
+        pipe = ctx.pipeline(task, name)
         pipe(SENTENCES[:4])  # warm-up
         t0 = time.perf_counter()
         pipe(SENTENCES)
