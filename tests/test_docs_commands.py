@@ -82,6 +82,7 @@ INPUTS: dict[str, object] = {
     "tasks.yaml": _TASKS_YAML,
     "prompts.txt": "What is the capital of France?\nName a colour.\n",
     "run.yaml": _RUN_YAML,
+    "notes.txt": "Notes for the meeting. Bring the report.\n",
     "talk.wav": ("audio", "wav"), "talk.mp3": ("audio", "mp3"), "talk.flac": ("audio", "flac"),
     "meeting.wav": ("audio", "wav"), "meeting.flac": ("audio", "flac"),
     "a.wav": ("audio", "wav"), "b.flac": ("audio", "flac"), "c.m4a": ("audio", "m4a"),

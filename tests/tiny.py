@@ -54,3 +54,30 @@ def _tokenizer(vocab: list[str]):
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
                                    sep_token="[SEP]", mask_token="[MASK]")
+
+
+CTC_VOCAB = ["<pad>", "<unk>", "|", *"ABCDEFGHIJKLMNOPQRSTUVWXYZ'"]
+
+
+def make_tiny_ctc(folder: Path, arch: str = "wav2vec2") -> Path:
+    """A 2-layer, 32-wide wav2vec2 (or HuBERT) CTC model with a letter vocabulary, random weights, safetensors."""
+    import json
+
+    import torch
+    from transformers import (HubertConfig, HubertForCTC, Wav2Vec2Config, Wav2Vec2CTCTokenizer,
+                              Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC, Wav2Vec2Processor)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(CTC_VOCAB)}))
+    tokenizer = Wav2Vec2CTCTokenizer(str(folder / "vocab.json"), unk_token="<unk>", pad_token="<pad>",
+                                     word_delimiter_token="|")
+    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0,
+                                         do_normalize=True, return_attention_mask=False)
+    Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(str(folder))
+    torch.manual_seed(0)
+    Config, Model = (HubertConfig, HubertForCTC) if arch == "hubert" else (Wav2Vec2Config, Wav2Vec2ForCTC)
+    cfg = Config(vocab_size=len(CTC_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                 intermediate_size=37, conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+                 pad_token_id=0, ctc_loss_reduction="mean")
+    Model(cfg).save_pretrained(str(folder), safe_serialization=True)
+    return folder

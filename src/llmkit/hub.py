@@ -39,7 +39,7 @@ class ModelRef:
     name: str
     path: Path
     task: str
-    format: str  # llmkit | transformers | gguf | ctranslate2
+    format: str  # llmkit | transformers | gguf | ctranslate2 | piper
     engine: str  # the preferred engine for this format
     entry: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -97,10 +97,12 @@ def _atomic_write_text(path: Path, text: str) -> None:
 # ---------------------------------------------------------------------------------------------- detection
 
 def detect_format(path: Path) -> str:
-    """What a local file or folder holds: llmkit | gguf | ctranslate2 | transformers."""
+    """What a local file or folder holds: llmkit | gguf | ctranslate2 | piper | transformers."""
     if path.is_file():
         if path.suffix == ".gguf":
             return "gguf"
+        if path.suffix == ".onnx" and Path(f"{path}.json").exists():
+            return "piper"
         raise ModelNotFoundError(f"{path} is not a model: give a model folder, a .gguf file or a catalog name.")
     if Manifest.present(path):
         return "llmkit"
@@ -108,6 +110,8 @@ def detect_format(path: Path) -> str:
         return "gguf"
     if (path / "model.bin").exists() and ((path / "vocabulary.txt").exists() or (path / "vocabulary.json").exists()):
         return "ctranslate2"
+    if any(Path(f"{onnx}.json").exists() for onnx in path.glob("*.onnx")):
+        return "piper"
     if (path / "config.json").exists():
         if not any(path.glob("*.safetensors")) and any(path.glob("*.bin")):
             raise ModelNotFoundError(
@@ -119,7 +123,8 @@ def detect_format(path: Path) -> str:
     raise ModelNotFoundError(f"{path} holds no model (no config.json, llmkit.json, .gguf or CTranslate2 files).")
 
 
-_ENGINE_FOR_FORMAT = {"llmkit": "torch", "transformers": "torch", "gguf": "llamacpp", "ctranslate2": "ctranslate2"}
+_ENGINE_FOR_FORMAT = {"llmkit": "torch", "transformers": "torch", "gguf": "llamacpp", "ctranslate2": "ctranslate2",
+                      "piper": "piper"}
 
 
 def detect_task(path: Path, fmt: str) -> str:
@@ -129,13 +134,15 @@ def detect_task(path: Path, fmt: str) -> str:
         return Manifest.read(path).pipeline_task
     if fmt == "ctranslate2":
         return "automatic-speech-recognition"
+    if fmt == "piper":
+        return "text-to-speech"
     config = json.loads((path / "config.json").read_text())
     archs = " ".join(config.get("architectures") or [])
     if "ForSequenceClassification" in archs:
         return "text-classification"
     if "ForCausalLM" in archs:
         return "text-generation"
-    if "Whisper" in archs:
+    if "Whisper" in archs or "ForCTC" in archs:
         return "automatic-speech-recognition"
     return "feature-extraction"
 

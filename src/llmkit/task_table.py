@@ -59,6 +59,8 @@ TASKS: dict[str, Task] = _table(
     Task("automatic-speech-recognition", "llmkit.tasks.transcribe:SpeechRecognitionPipeline", "whisper-tiny.en",
          routes=("/v1/audio/transcriptions", "/v1/audio/translations"), tab="transcribe",
          route_models={"/v1/audio/translations": "whisper-base"}),
+    Task("text-to-speech", "llmkit.tasks.speak:TextToSpeechPipeline", "piper-joe-medium",
+         routes=("/v1/audio/speech",)),
 )
 
 # Every name pipeline() accepts (tasks and their aliases) -> its task.

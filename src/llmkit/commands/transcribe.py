@@ -13,6 +13,7 @@ EXAMPLES = """\
   llmkit transcribe interview.m4a --model whisper-base --language auto --format json
   llmkit transcribe rede.ogg --model whisper-base --task translate
   llmkit transcribe a.flac b.webm --word-timestamps --format json --output-dir out
+  llmkit transcribe talk.wav --format vtt --max-line-width 42 --max-line-count 2 --highlight-words
   llmkit transcribe long.wav --fast --batch-size 16 --max-duration 7200  # greedy: faster, less accurate
   llmkit transcribe short.wav --no-vad --batch-size 1 --beam-size 3"""
 
@@ -35,20 +36,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           help=f"the fast preset: greedy decoding (beam {PRESETS['fast']['beam_size']}), "
                                "faster and less accurate")
     add_flags(p, TranscribeOptions, skip=["beam_size"], shown_defaults=CLI_DEFAULTS)
+    from ..writers import SubtitleLayout
+
+    add_flags(p, SubtitleLayout)
 
 
 # where the command's default differs from TranscribeOptions': refuse what would take hours by mistake
 CLI_DEFAULTS = {"max_duration": 4 * 3600.0}
 
 
-def options_from_args(args: argparse.Namespace, formats: list[str]):
+def options_from_args(args: argparse.Namespace, formats: list[str], by_words: bool = False):
     """TranscribeOptions: the preset (--fast or the accurate default), the command's defaults, then the flags."""
     from ..options import given
     from ..tasks.transcribe_options import TranscribeOptions
 
     subtitles = {"timestamps": True} if set(formats) & {"srt", "vtt", "tsv"} else {}  # subtitles want short cues
+    if by_words:  # subtitle lines laid out from word times
+        subtitles["word_timestamps"] = True
     return TranscribeOptions.preset("fast" if args.fast else "accurate",
                                     **{**CLI_DEFAULTS, **subtitles, **given(args, TranscribeOptions)})
+
+
+def layout_from_args(args: argparse.Namespace, formats: list[str]):
+    from ..errors import InputError
+    from ..options import given
+    from ..writers import SubtitleLayout
+
+    layout = SubtitleLayout(**given(args, SubtitleLayout))
+    if layout.by_words and not set(formats) & {"srt", "vtt"}:
+        raise InputError("--highlight-words, --max-line-width and --max-line-count shape subtitles: "
+                         "add --format srt or vtt.")
+    return layout
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,13 +77,14 @@ def run(args: argparse.Namespace) -> int:
     formats = list(FORMATS) if args.format == "all" else [args.format]
     if args.format == "all" and args.output_dir is None:
         raise InputError("--format all writes five files per input: add --output-dir D.")
-    options = options_from_args(args, formats)
+    layout = layout_from_args(args, formats)
+    options = options_from_args(args, formats, layout.by_words)
     files, failures = expand_inputs(args.inputs)
     _check_collisions(files, args.output_dir)
     asr = pipeline("automatic-speech-recognition", model=args.model, options=options)
     for path in files:
         try:
-            _transcribe_one(asr, path, formats, args.output_dir, several=len(files) > 1)
+            _transcribe_one(asr, path, formats, args.output_dir, several=len(files) > 1, layout=layout)
         except LlmkitError as e:
             failures.append((path, e))
             print(f"llmkit: error: {e}", file=sys.stderr)
@@ -112,7 +131,8 @@ def _check_collisions(files: list[Path], output_dir: Path | None) -> None:
         seen[f.stem] = f
 
 
-def _transcribe_one(asr, path: Path, formats: list[str], output_dir: Path | None, several: bool) -> None:
+def _transcribe_one(asr, path: Path, formats: list[str], output_dir: Path | None, several: bool,
+                    layout=None) -> None:
     from ..tasks.transcribe import Transcription
     from ..writers import render, write
 
@@ -120,12 +140,12 @@ def _transcribe_one(asr, path: Path, formats: list[str], output_dir: Path | None
     result = Transcription.from_segments(info, _with_progress(stream, info.duration, path))
     if output_dir is not None:
         for fmt in formats:
-            out = write(result, fmt, output_dir / f"{path.stem}.{fmt}")
+            out = write(result, fmt, output_dir / f"{path.stem}.{fmt}", layout)
             print(f"wrote {out}", file=sys.stderr)
         return
     if several:
         print(f"==> {path} <==")
-    sys.stdout.write(render(result, formats[0]))
+    sys.stdout.write(render(result, formats[0], layout))
     sys.stdout.flush()
 
 

@@ -4,6 +4,7 @@ serve it; a named engine is checked against the model's format, and a missing on
 - encoders (classification, embeddings): ``encoder_backend`` -> ``EncoderBackend`` (``encoder.py``)
 - text generation: ``text_engine`` -> ``TextEngine`` (``decoding.py``)
 - speech-to-text: ``speech_engine`` -> ``SpeechEngine`` (``speech.py``)
+- text-to-speech: ``synthesis_engine`` -> ``SynthesisEngine`` (``speech.py``)
 
 Engine modules are imported here, lazily, only once chosen: each needs its own extra.
 """
@@ -17,11 +18,12 @@ from ..errors import EngineUnavailableError, InputError
 from ..hub import ModelRef
 from .decoding import TextEngine
 from .encoder import EncoderBackend, Heads, TorchBackend
-from .speech import SpeechEngine
+from .speech import SpeechEngine, SynthesisEngine
 
 ENCODER_ENGINES = ("auto", "onnx-int8", "torch")
 TEXT_ENGINES = ("auto", "llamacpp", "llama-cpp-python", "torch")
-SPEECH_ENGINES = ("auto", "ctranslate2", "torch")
+SPEECH_ENGINES = ("auto", "ctranslate2", "torch", "ctc")
+SYNTHESIS_ENGINES = ("auto", "piper")
 
 
 def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int) -> EncoderBackend:
@@ -78,9 +80,18 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
 
 def speech_engine(ref: ModelRef, engine: str, options: Any) -> SpeechEngine:
     """Whisper on CTranslate2 (``auto``: int8, any folder, a transformers one converted once) or on transformers
-    (``torch``, the reference; transformers-format folders only). ``options`` is a ``TranscribeOptions``."""
+    (``torch``, the reference; transformers-format folders only); a CTC model (wav2vec2, HuBERT) on ``ctc``.
+    ``options`` is a ``TranscribeOptions``."""
     if engine not in SPEECH_ENGINES:
         raise InputError(f"engine {engine!r}: choose one of {', '.join(SPEECH_ENGINES)}.")
+    from .ctc_speech import CTCSpeech, is_ctc
+
+    if ref.format == "transformers" and is_ctc(ref.path):  # wav2vec2 / HuBERT: only the CTC engine runs them
+        if engine not in ("auto", "ctc", "torch"):
+            raise InputError(f"{ref.name} is a CTC model (wav2vec2/HuBERT); it runs on engine 'ctc' (the default).")
+        return CTCSpeech.from_ref(ref, options)
+    if engine == "ctc":
+        raise InputError(f"engine 'ctc' runs wav2vec2/HuBERT CTC models; {ref.name} is Whisper: use the default.")
     if engine == "torch":
         from .torch_whisper import TorchWhisper
 
@@ -88,3 +99,15 @@ def speech_engine(ref: ModelRef, engine: str, options: Any) -> SpeechEngine:
     from .ctranslate2_whisper import CTranslate2Whisper
 
     return CTranslate2Whisper.from_ref(ref, options)
+
+
+def synthesis_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None) -> SynthesisEngine:
+    """Piper (ONNX Runtime) for Piper voice folders; the only text-to-speech engine so far."""
+    if engine not in SYNTHESIS_ENGINES:
+        raise InputError(f"engine {engine!r}: choose one of {', '.join(SYNTHESIS_ENGINES)}.")
+    if ref.format != "piper":
+        raise InputError(f"{ref.name} is a {ref.task} model ({ref.format}); text-to-speech needs a Piper voice "
+                         "such as piper-joe-medium.")
+    from .piper_tts import PiperEngine
+
+    return PiperEngine.from_ref(ref, threads=threads)

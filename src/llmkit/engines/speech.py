@@ -1,4 +1,5 @@
-"""The contract every speech-to-text engine meets (``ctranslate2_whisper``, ``torch_whisper``).
+"""The contracts of the speech engines: speech-to-text (``ctranslate2_whisper``, ``torch_whisper``) and
+text-to-speech (``piper_tts``).
 
 An engine decodes 16 kHz mono audio into raw segments (objects with ``start``, ``end``, ``text``,
 ``avg_logprob``, ``no_speech_prob``, ``compression_ratio`` and ``words``); the task layer
@@ -25,3 +26,12 @@ class SpeechEngine(Protocol):
     # ``options`` is a ``llmkit.tasks.transcribe_options.TranscribeOptions`` (read by field name).
     def transcribe(self, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterator[Any]]: ...
     def detect_language(self, audio: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]: ...
+
+
+class SynthesisEngine(Protocol):
+    name: str
+    sample_rate: int
+    speakers: dict[str, int]  # speaker name -> id; empty for a single-speaker voice
+
+    # float32 mono chunks in [-1, 1], one per sentence, each made when the caller asks for it.
+    def synthesize(self, text: str, *, speed: float = 1.0, speaker: str | None = None) -> Iterator[np.ndarray]: ...

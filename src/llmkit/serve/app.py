@@ -118,9 +118,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.state.llmkit = Server(settings, pool, metrics)
     errors.install(app)
 
-    from . import routes_audio, routes_encode, routes_text
+    from . import routes_audio, routes_encode, routes_speech, routes_text
 
-    for module in (routes_text, routes_encode, routes_audio):
+    for module in (routes_text, routes_encode, routes_audio, routes_speech):
         app.include_router(module.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness: always open, no key needed")

@@ -133,8 +133,9 @@ class ModelPool:
                 workers = s.generation_slots
                 opts: dict[str, Any] = {"threads": s.threads, "n_ctx": s.n_ctx, "parallel": workers}
                 load = shared_when_concurrent(lambda: self._load(task, ref, **opts), workers)
-            else:
-                opts, workers = {"cpu_threads": s.threads or 0}, 1
+            else:  # speech both ways: one worker, the engine's own threads
+                opts = {"threads": s.threads} if task == "text-to-speech" else {"cpu_threads": s.threads or 0}
+                workers = 1
                 load = lambda: self._load(task, ref, **opts)  # noqa: E731
             self._queues[key] = FairQueue(ref.name, load, workers=workers,
                                           max_size=s.queue_size, max_per_client=s.queue_per_client,

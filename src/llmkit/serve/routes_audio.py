@@ -117,5 +117,6 @@ def _format(result: Any, fmt: str, words: bool):
                      for seg in result.segments],
     }
     if words:
-        out["words"] = [{"word": w.word.strip(), "start": w.start, "end": w.end} for w in result.words]
+        out["words"] = [{"word": w.word.strip(), "start": w.start, "end": w.end, "probability": w.probability}
+                        for w in result.words]  # probability: llmkit's addition (OpenAI's words have none)
     return out

@@ -25,6 +25,7 @@ from ..engines.select import speech_engine
 from ..engines.speech import SpeechEngine
 from ..errors import InputError
 from ..hub import ModelRef
+from .word_timing import silent_frames, snap
 from .transcribe_options import DEFAULT_PRESET, PRESETS, TASKS, TranscribeOptions  # noqa: F401 (re-exported)
 
 
@@ -117,7 +118,8 @@ class SpeechRecognitionPipeline:
         return info, raw_segments
 
     def postprocess(self, raw_segments: Iterator[Any], options: TranscribeOptions,
-                    duration: float) -> Iterator[Segment]:
+                    duration: float, samples: np.ndarray | None = None) -> Iterator[Segment]:
+        silent = silent_frames(samples) if samples is not None and options.word_timestamps else None
         last_end, n = 0.0, 0
         for raw in raw_segments:
             if _is_hallucination(raw, options):
@@ -127,8 +129,7 @@ class SpeechRecognitionPipeline:
                 continue
             start = min(max(float(raw.start), last_end), duration)
             end = min(max(float(raw.end), start), duration)
-            words = tuple(Word(min(max(float(w.start), start), end), min(max(float(w.end), start), end), w.word,
-                               float(w.probability)) for w in (raw.words or ()))
+            words = tuple(_word(w, start, end, silent) for w in (raw.words or ()))
             n += 1
             yield Segment(n, round(start, 3), round(end, 3), text, float(raw.avg_logprob),
                           float(raw.no_speech_prob), float(getattr(raw, "compression_ratio", 0.0)), words)
@@ -141,7 +142,7 @@ class SpeechRecognitionPipeline:
         options = self.options.replace(**overrides) if overrides else self.options
         samples = self.preprocess(audio, options)
         info, raw = self.forward(samples, options)
-        return info, self.postprocess(raw, options, info.duration)
+        return info, self.postprocess(raw, options, info.duration, samples)
 
     def stream(self, audio: AudioInput, **overrides: Any) -> Iterator[Segment]:
         return self.start(audio, **overrides)[1]
@@ -155,6 +156,14 @@ class SpeechRecognitionPipeline:
         samples = self.preprocess(audio, self.options)
         language, probability, _ = self.backend.detect_language(samples)
         return language, probability
+
+
+def _word(raw: Any, start: float, end: float, silent: np.ndarray | None) -> Word:
+    """A word inside its segment's span; its edges moved off silence (see ``word_timing``)."""
+    w_start, w_end = min(max(float(raw.start), start), end), min(max(float(raw.end), start), end)
+    if silent is not None:
+        w_start, w_end = snap(w_start, w_end, silent)
+    return Word(w_start, w_end, raw.word, float(raw.probability))
 
 
 def _is_hallucination(raw: Any, options: TranscribeOptions) -> bool:
