@@ -1,5 +1,6 @@
 """The Chat tab: streaming answers over ``TextGenerationPipeline.stream``, a Stop button that really stops the
-generation (the stream is closed, which stops the engine), sampling settings, a system prompt, clear/regenerate."""
+generation (the stream is closed, which stops the engine), sampling settings, a system prompt, clear/regenerate;
+voice chat (record -> transcribe -> answer -> speak) and a button that speaks the last answer (``voice.py``)."""
 from __future__ import annotations
 
 import threading
@@ -12,6 +13,7 @@ import gradio as gr  # this module is only imported by the app, which needs grad
 from ..errors import InputError
 from ..options import defaults
 from ..tasks.generate_options import GenerationOptions
+from . import voice
 from .common import UiContext, error_html
 
 TASK = "text-generation"
@@ -100,6 +102,11 @@ def build(ctx: UiContext) -> None:
                 clear = gr.Button("Clear", elem_id="chat-clear")
             stats = gr.Markdown(elem_id="chat-stats")
             error = gr.HTML(elem_id="chat-error")
+            with gr.Row():
+                voice_in = gr.Audio(sources=["microphone", "upload"], type="filepath", elem_id="chat-voice-in",
+                                    label="Voice chat: record a question; the answer is spoken back")
+                voice_out = gr.Audio(label="Spoken answer", autoplay=True, interactive=False, elem_id="chat-voice-out")
+            speak_btn = gr.Button("Speak the last answer", elem_id="chat-speak")
         with gr.Column(scale=1):
             model = gr.Dropdown(models, value=models[0] if models else None, label="Model", allow_custom_value=True)
             system = gr.Textbox(label="System prompt", lines=3, placeholder="You are a helpful AI assistant.")
@@ -120,11 +127,25 @@ def build(ctx: UiContext) -> None:
             return text, history
         return "", [*(history or []), {"role": "user", "content": text}]
 
+    def options(temp, tp, tk, rep, mx, sd) -> dict[str, Any]:
+        return {"temperature": float(temp), "top_p": float(tp), "top_k": int(tk), "repetition_penalty": float(rep),
+                "max_new_tokens": int(mx), "seed": int(sd) if sd not in (None, "") else None}
+
     def run(m, history, sys_prompt, temp, tp, tk, rep, mx, sd, request: gr.Request):
         flag = sessions.start(request.session_hash or "")
-        opts = {"temperature": float(temp), "top_p": float(tp), "top_k": int(tk), "repetition_penalty": float(rep),
-                "max_new_tokens": int(mx), "seed": int(sd) if sd not in (None, "") else None}
-        yield from respond(ctx, flag, m, history, sys_prompt, opts)
+        yield from respond(ctx, flag, m, history, sys_prompt, options(temp, tp, tk, rep, mx, sd))
+
+    def run_voice(audio, m, history, sys_prompt, temp, tp, tk, rep, mx, sd, request: gr.Request):
+        flag = sessions.start(request.session_hash or "")
+        for _, hist, st, err, spoken in voice.voice_turn(ctx, respond, flag, audio, m, history, sys_prompt,
+                                                         options(temp, tp, tk, rep, mx, sd), _text):
+            yield hist, st, err, spoken
+
+    def speak_last(history):
+        try:
+            return voice.speak(ctx, voice.last_answer(history, _text)), ""
+        except Exception as e:  # noqa: BLE001 - one line in the page
+            return None, error_html(e)
 
     def on_stop(request: gr.Request):
         sessions.stop(request.session_hash or "")
@@ -141,3 +162,7 @@ def build(ctx: UiContext) -> None:
     stop_btn.click(on_stop, None, None, queue=False)
     regen.click(drop_answer, chatbot, chatbot).then(run, settings, outputs)
     clear.click(lambda: ([], "", ""), None, outputs)
+    voice_outputs = [chatbot, stats, error, voice_out]
+    voice_in.stop_recording(run_voice, [voice_in, *settings], voice_outputs)
+    voice_in.upload(run_voice, [voice_in, *settings], voice_outputs)
+    speak_btn.click(speak_last, chatbot, [voice_out, error])
