@@ -1,0 +1,98 @@
+"""``bench(name)``: a catalog model measured on this machine, cached per machine and llmkit version.
+
+The work runs in a child process (``probe.py``) so that peak memory is the model's own. A record is a small JSON
+file, ``LLMKIT_HOME/bench/<machine fingerprint>/<model>.json``; the fingerprint covers CPU model, cores, memory and
+the llmkit version (``hardware.Hardware.fingerprint``), so figures from another machine or version are never
+shown as this one's. A record also names the catalog sources it measured: new weights are measured again.
+
+>>> from llmkit.chooser.bench import bench
+>>> bench("smollm2-135m-instruct")["tokens_per_s"]    # doctest: +SKIP
+95.3
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..catalog import CATALOG, canonical_name
+from ..errors import LlmkitError, ModelNotFoundError
+from ..hardware import Hardware, detect
+from ..hub import available_models_hint, home, is_installed, resolve
+
+PROBE_TIMEOUT_S = 1800  # a 1.5B model on two busy cores loads and writes 64 tokens well within this
+
+
+def bench_dir(hw: Hardware | None = None) -> Path:
+    return home() / "bench" / (hw or detect()).fingerprint(__version__)
+
+
+def _identity(name: str) -> str:
+    """What was measured: the catalog's sources (sha256s, recipe version), so new weights invalidate a record."""
+    sources = json.dumps(CATALOG[name]["sources"], sort_keys=True)
+    return hashlib.sha256(sources.encode()).hexdigest()[:12]
+
+
+def cached(name: str, hw: Hardware | None = None) -> dict[str, Any] | None:
+    """The cached record for a catalog model on this machine and version, or None."""
+    try:
+        record = json.loads((bench_dir(hw) / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return record if record.get("identity") == _identity(name) else None
+
+
+def bench(name: str, *, force: bool = False, hw: Hardware | None = None, log=None) -> dict[str, Any]:
+    """Measure ``name`` (a catalog name or alias) here, or return the cached record unless ``force``.
+    ``log(line)`` gets progress lines (default: stderr)."""
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    key = canonical_name(name)
+    if key is None:
+        raise ModelNotFoundError(f"unknown model {name!r}. {available_models_hint()}")
+    hw = hw or detect()
+    if not force and (record := cached(key, hw)) is not None:
+        return record
+    if not is_installed(key):
+        raise ModelNotFoundError(f"{key} is not installed here; get it with `llmkit models pull {key}`, then bench it.")
+    log(f"llmkit: benching {key} on this machine ({hw.cores} cores; load, warm-up, then fixed work)...")
+    record = {"model": key, **_probe(key), "size_bytes": size_on_disk(resolve(key, build=False).path),
+              "identity": _identity(key), "llmkit_version": __version__, "fingerprint": hw.fingerprint(__version__),
+              "machine": hw.to_dict(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    target = bench_dir(hw) / f"{key}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f, indent=2)
+    os.replace(tmp, target)  # a reader never sees half a record
+    return record
+
+
+def _probe(name: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="llmkit-bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, "-m", "llmkit.chooser.probe", name, str(out)]
+        try:
+            done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  timeout=PROBE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise LlmkitError(f"benching {name} took over {PROBE_TIMEOUT_S} s; is the machine busy? "
+                              "Try again when it is idle.") from None
+        if done.returncode != 0 or not out.exists():
+            lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+            last = lines[-1] if lines else f"exit code {done.returncode}"
+            raise LlmkitError(f"benching {name} failed: {last.removeprefix('llmkit: error: ')}")
+        return json.loads(out.read_text())
+
+
+def size_on_disk(path: Path) -> int:
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
