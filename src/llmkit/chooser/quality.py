@@ -19,7 +19,7 @@ SUITES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str, bool]] = {
     "code": (("code", "humaneval"), ("pass@1", "pass_at_1"), "HumanEval pass@1", True),
     "chat": (("chat",), ("score", "accuracy"), "chat-suite score", True),
     "classify": (("classify",), ("accuracy", "macro_f1"), "accuracy", True),
-    "embed": (("embed",), ("recall@1", "accuracy", "spearman"), "embed-suite score", True),
+    "embed": ((), (), "embedding score", True),  # no eval suite measures embeddings yet
     "asr": (("asr",), ("wer",), "WER", False),
 }
 
@@ -29,7 +29,12 @@ class Quality:
     points: float | None  # the figure in percent (WER too); None: not evaluated
     label: str  # what it is: "HumanEval pass@1", "WER"...
     higher_is_better: bool
-    fill: str  # the command that measures it
+    fill: str  # the command that measures it; "" when no suite does
+
+    @property
+    def how(self) -> str:
+        """How to fill it, for messages."""
+        return f"`{self.fill}` fills it" if self.fill else "no `llmkit eval` suite measures it yet"
 
     @property
     def rank_value(self) -> float | None:
@@ -44,7 +49,7 @@ class Quality:
 
 def quality(model: str, task: str) -> Quality:
     suites, metrics, label, higher = SUITES[task]
-    fill = f"llmkit eval {model} --suite {suites[0]}"
+    fill = f"llmkit eval {model} --suite {suites[0]}" if suites else ""
     results = load_results(model)
     for suite in suites:
         value, higher_seen = _headline(results.get(suite), metrics, higher)

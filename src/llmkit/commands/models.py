@@ -217,7 +217,7 @@ def _recommend(args) -> int:
         print(f"{i:<2} " + "  ".join(x[c].ljust(widths[c]) for c in columns).rstrip())
     print(f"why: {rec.why}")
     for r in rec.unevaluated:
-        print(f"quality — for {r.model}: `{r.quality.fill}` measures its {r.quality.label}")
+        print(f"quality — for {r.model} ({r.quality.label}): {r.quality.how}")
     if rec.unbenched:
         print(f"not benched here: {', '.join(rec.unbenched)}; measure with `llmkit models recommend --task "
               f"{args.task} --bench-missing` (or `llmkit models bench NAME`)")
