@@ -220,19 +220,28 @@ def test_recommend_prints_a_table_and_why_without_asking_when_not_a_terminal():
 # ---------------------------------------------------------------------------------------------- real benches
 
 @pytest.mark.slow
-def test_bench_an_encoder_caches_per_machine_and_reuses():
-    r = llmkit("models", "bench", "all-minilm-l6-v2", "--json")
+def test_recommend_bench_missing_measures_an_encoder_cached_per_machine_and_reused():
+    from llmkit.hub import is_installed
+
+    others = [n for n, e in CATALOG.items() if e["task"] == "sentence-embeddings" and n != "all-minilm-l6-v2"]
+    for name in filter(is_installed, others):  # measured already, so that only MiniLM is benched here
+        _bench(name, peak_mb=900, texts=10)
+    r = llmkit("models", "recommend", "--task", "embed", "--bench-missing", "--json")
     assert r.returncode == 0, r.stderr.decode()
+    assert "benching all-minilm-l6-v2" in r.stderr.decode()
+    rec = json.loads(r.stdout)
+    row = next(x for x in rec["rows"] if x["model"] == "all-minilm-l6-v2")
+    assert rec["unbenched"] == [] and row["memory_estimated"] is False and row["speed"] > 0
+    r = llmkit("models", "bench", "all-minilm-l6-v2", "--json")
+    assert r.returncode == 0 and "benching" not in r.stderr.decode()  # the cached record, not a new run
     record = json.loads(r.stdout)
-    assert record["texts_per_s"] > 0 and record["load_s"] > 0
+    assert record["texts_per_s"] == row["speed"] and record["load_s"] > 0
     assert record["peak_rss_bytes"] > record["baseline_rss_bytes"] > 0  # the model's own process, loaded
     assert record["size_bytes"] > 80 * MB and record["engine"] in ("onnx-int8", "torch")
     hw = detect()
     assert record["fingerprint"] == hw.fingerprint(__version__) and record["machine"]["cores"] == hw.cores
     cache = home() / "bench" / hw.fingerprint(__version__) / "all-minilm-l6-v2.json"
     assert json.loads(cache.read_text()) == record
-    again = llmkit("models", "bench", "all-minilm-l6-v2", "--json")
-    assert json.loads(again.stdout) == record and "benching" not in again.stderr.decode()  # reused, not re-run
     time.sleep(1.1)  # measured_at has one-second resolution
     forced = json.loads(llmkit("models", "bench", "all-minilm-l6-v2", "--force", "--json").stdout)
     assert forced["measured_at"] != record["measured_at"]
