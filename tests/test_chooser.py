@@ -75,15 +75,18 @@ def _names(rec):
     return [r.model for r in rec.rows]
 
 
-def test_quality_leads_and_a_faster_model_within_the_profile_tolerance_wins(only):
-    for name in ("best", "close", "weak"):
+def _generators(only, suite, **models):
+    """name=(peak MB, tok/s, eval score or None): a catalog entry, its bench and its eval for each."""
+    for name, (peak_mb, tps, score) in models.items():
         only(name)
-    _bench("best", peak_mb=900, tps=20)
-    _bench("close", peak_mb=500, tps=50)
-    _bench("weak", peak_mb=300, tps=100)
-    _eval("best", "code", 0.60)
-    _eval("close", "code", 0.57)  # 3 points under the best
-    _eval("weak", "code", 0.30)
+        _bench(name, peak_mb=peak_mb, tps=tps)
+        if score is not None:
+            _eval(name, suite, score)
+
+
+def test_quality_leads_and_a_faster_model_within_the_profile_tolerance_wins(only):
+    # "close" is 3 points under "best" and faster
+    _generators(only, "code", best=(900, 20, 0.60), close=(500, 50, 0.57), weak=(300, 100, 0.30))
     laptop = recommend(RecommendOptions("code", deploy="laptop"))  # tolerance 5 points
     assert _names(laptop) == ["close", "best", "weak"]
     assert "within 5 points of the best (best, 60.0%)" in laptop.why and "50.0 vs 20.0 tok/s" in laptop.why
@@ -94,17 +97,11 @@ def test_quality_leads_and_a_faster_model_within_the_profile_tolerance_wins(only
 
 
 def test_models_without_a_score_follow_fastest_first_and_the_why_names_the_eval(only):
-    for name in ("slow", "fast", "rated"):
-        only(name)
-    _bench("slow", peak_mb=300, tps=10)
-    _bench("fast", peak_mb=300, tps=90)
-    _bench("rated", peak_mb=300, tps=5)
-    _eval("rated", "chat", 0.2)
+    _generators(only, "chat", slow=(300, 10, None), fast=(300, 90, None), rated=(300, 5, 0.2))
     rec = recommend(RecommendOptions("chat"))
     assert _names(rec) == ["rated", "fast", "slow"]
     assert rec.rows[1].cells("chat")["quality"] == "—"
-    for name in ("rated",):
-        (home() / "evals" / name / "chat.json").write_text("{damaged")  # a damaged file: not evaluated
+    (home() / "evals" / "rated" / "chat.json").write_text("{damaged")  # a damaged file: not evaluated
     rec = recommend(RecommendOptions("chat"))
     assert _names(rec) == ["fast", "slow", "rated"]
     assert "no model that fits has a chat-suite score yet (`llmkit eval fast --suite chat` fills it)" in rec.why
