@@ -38,13 +38,13 @@ def test_hardware_is_detected_and_the_fingerprint_keys_machine_and_version():
 
 # ---------------------------------------------------------------------------------------------- ranking
 
-def _model(monkeypatch, name, *, task="text-generation", size_mb=100, engine="llamacpp", license="MIT"):
+def _model(monkeypatch, name, *, task="text-generation", size_mb=100, engine="llamacpp", license="MIT", **extra):
     """A made-up catalog entry (not installed: its package does not exist)."""
+    pip = {"package": f"no-{name}", "install": f"pip install no-{name}", "module": f"no_such_{name.replace('-', '_')}",
+           "path": "x.gguf", "sha256": "0" * 64}
     monkeypatch.setitem(CATALOG, name, {"task": task, "engine": engine, "format": "gguf", "description": name,
                                         "parameters": "1M", "size_mb": size_mb, "license": license,
-                                        "sources": {"pip": {"package": f"no-{name}", "install": f"pip install no-{name}",
-                                                            "module": f"no_such_{name.replace('-', '_')}",
-                                                            "path": "x.gguf", "sha256": "0" * 64}}})
+                                        "sources": {"pip": pip}, **extra})
 
 
 def _bench(name, *, peak_mb, tps=None, texts=None, rtf=None, identity=None):
@@ -105,6 +105,17 @@ def test_models_without_a_score_follow_fastest_first_and_the_why_names_the_eval(
     rec = recommend(RecommendOptions("chat"))
     assert _names(rec) == ["fast", "slow", "rated"]
     assert "no model that fits has a chat-suite score yet (`llmkit eval fast --suite chat` fills it)" in rec.why
+
+
+def test_a_base_model_is_no_chat_candidate_and_makers_scores_are_shown_not_ranked(only):
+    only("base", chat=False)
+    only("coder", reported={"humaneval": 61.6})
+    _bench("coder", peak_mb=300, tps=5)
+    _bench("base", peak_mb=300, tps=50)
+    assert _names(recommend(RecommendOptions("chat"))) == ["coder"]
+    code = recommend(RecommendOptions("code"))
+    assert _names(code) == ["base", "coder"]  # no eval yet: the faster first; a makers' figure does not rank
+    assert code.rows[1].cells("code")["quality"] == "— (makers: 61.6%)" and code.rows[1].quality.points is None
 
 
 def test_a_model_over_the_memory_budget_is_marked_not_dropped(only):

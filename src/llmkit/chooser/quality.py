@@ -15,6 +15,9 @@ from ..hub import home
 
 # Recommend's task -> (the eval suites that measure it, best first; metric names to look for when a file has no
 # "primary"; what the figure is called; whether higher is better).
+# The catalog's "reported" key (the makers' published scores) for a task: shown next to "—", never ranked on (a
+# makers' bf16 figure and a local Q4 eval are not the same measurement).
+REPORTED = {"code": "humaneval"}
 SUITES: dict[str, tuple[tuple[str, ...], tuple[str, ...], str, bool]] = {
     "code": (("code", "humaneval"), ("pass@1", "pass_at_1"), "HumanEval pass@1", True),
     "chat": (("chat",), ("score", "accuracy"), "chat-suite score", True),
@@ -30,6 +33,7 @@ class Quality:
     label: str  # what it is: "HumanEval pass@1", "WER"...
     higher_is_better: bool
     fill: str  # the command that measures it; "" when no suite does
+    reported: float | None = None  # the makers' published figure, in percent, if the catalog has one
 
     @property
     def how(self) -> str:
@@ -44,19 +48,23 @@ class Quality:
         return self.points if self.higher_is_better else -self.points
 
     def display(self) -> str:
-        return "—" if self.points is None else f"{self.points:.1f}%"
+        if self.points is not None:
+            return f"{self.points:.1f}%"
+        return "—" if self.reported is None else f"— (makers: {self.reported:g}%)"
 
 
-def quality(model: str, task: str) -> Quality:
+def quality(model: str, task: str, entry: dict[str, Any] | None = None) -> Quality:
     suites, metrics, label, higher = SUITES[task]
     fill = f"llmkit eval {model} --suite {suites[0]}" if suites else ""
+    published = (entry or {}).get("reported")
+    reported = _number(published.get(REPORTED[task])) if isinstance(published, dict) and task in REPORTED else None
     results = load_results(model)
     for suite in suites:
         value, higher_seen = _headline(results.get(suite), metrics, higher)
         if value is not None:
             points = value * 100 if abs(value) <= 1.0 else value  # fractions (0.62) and percents (62) alike
-            return Quality(points, label, higher_seen, fill)
-    return Quality(None, label, higher, fill)
+            return Quality(points, label, higher_seen, fill, reported)
+    return Quality(None, label, higher, fill, reported)
 
 
 def _headline(record: Any, metrics: tuple[str, ...], higher: bool) -> tuple[float | None, bool]:

@@ -141,7 +141,8 @@ class Recommendation:
         return [r for r in self.rows if r.quality.points is None]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "deploy": self.deploy, "machine": self.machine, "max_memory_bytes": self.budget_bytes,
+        return {"task": self.task, "deploy": self.deploy, "machine": self.machine,
+                "max_memory_bytes": self.budget_bytes,
                 "max_memory_from": self.budget_from, "min_speed": self.min_speed, "speed_unit": SPEED[self.task],
                 "quality": SUITES[self.task][2], "rule": RULE,
                 "why": self.why, "rows": [r.to_dict(self.task) for r in self.rows], "unbenched": self.unbenched}
@@ -151,12 +152,16 @@ def recommend(options: RecommendOptions, hw: Hardware | None = None) -> Recommen
     hw = hw or detect()
     profile = PROFILES[options.deploy]
     budget, budget_from = _budget(options, profile, hw)
-    rows = [_row(name, entry, options, budget, hw) for name, entry in CATALOG.items()
-            if entry["task"] in TASKS[options.task]]
+    rows = [_row(name, entry, options, budget, hw) for name, entry in CATALOG.items() if _serves(entry, options.task)]
     ranked = rank(rows, profile.tolerance)
     why = explain(ranked, options, profile, budget) if ranked else f"the catalog has no model for {options.task}."
     return Recommendation(options.task, options.deploy, hw.summary(), budget, budget_from, options.min_speed, ranked,
                           why)
+
+
+def _serves(entry: dict[str, Any], task: str) -> bool:
+    """A base model (the catalog's ``"chat": False``, e.g. Gemma 3 270M) writes completions, not chat turns."""
+    return entry["task"] in TASKS[task] and not (task == "chat" and entry.get("chat") is False)
 
 
 def _budget(options: RecommendOptions, profile: Profile, hw: Hardware) -> tuple[int, str]:
@@ -166,7 +171,8 @@ def _budget(options: RecommendOptions, profile: Profile, hw: Hardware) -> tuple[
         total, where = max(g.memory_bytes for g in hw.gpus), "the GPU's"
     else:
         total, where = hw.memory_bytes, "this machine's"
-    return int(total * profile.memory_share), f"{profile.memory_share:.0%} of {where} {fmt_size(total)} ({options.deploy})"
+    share = profile.memory_share
+    return int(total * share), f"{share:.0%} of {where} {fmt_size(total)} ({options.deploy})"
 
 
 def _row(name: str, entry: dict[str, Any], options: RecommendOptions, budget: int, hw: Hardware) -> Row:
@@ -181,7 +187,7 @@ def _row(name: str, entry: dict[str, Any], options: RecommendOptions, budget: in
         memory = int(size * 1.2 + OVERHEAD_MB.get(entry.get("engine", ""), 300) * 2**20)
         estimated, speed = True, None
     row = Row(name, is_installed(name), size, memory, estimated, speed,
-              record.get("first_token_s") if record else None, quality(name, options.task),
+              record.get("first_token_s") if record else None, quality(name, options.task, entry),
               str(entry.get("license", "?")), bench=record)
     if memory > budget:
         row.status = "does not fit" + (" (estimate)" if estimated else "")
