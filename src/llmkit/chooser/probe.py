@@ -1,4 +1,4 @@
-"""One bench, in its own process: ``python -m llmkit.chooser.probe NAME OUT.json``.
+"""One bench, in its own process: ``python -m llmkit.chooser.probe NAME OUT.json [--prepare]``.
 
 Its own process so that the peak memory measured (VmHWM, the kernel's high-water mark of resident memory) is this
 model's alone: the interpreter, the engine's libraries and the weights, and nothing that the caller (a CLI, the web
@@ -47,7 +47,8 @@ def peak_rss_bytes() -> int:
     return maxrss if sys.platform == "darwin" else maxrss * 1024  # macOS reports bytes, Linux kB
 
 
-def measure(name: str) -> dict[str, Any]:
+def measure(name: str, prepare: bool = False) -> dict[str, Any]:
+    """The figures for ``name``; with ``prepare``, only load it (one-time exports happen then), measure nothing."""
     from ..hub import resolve
     from ..pipelines import pipeline
 
@@ -58,6 +59,8 @@ def measure(name: str) -> dict[str, Any]:
     baseline = peak_rss_bytes()
     t0 = time.perf_counter()
     pipe = pipeline(task, model=ref)
+    if prepare:
+        return {"prepared": True}
     out: dict[str, Any] = {"task": ref.task, "load_s": time.perf_counter() - t0, "baseline_rss_bytes": baseline}
     if task == "text-generation":
         out.update(_generation(pipe))
@@ -145,9 +148,9 @@ def _speech_clip() -> tuple[np.ndarray, str]:
 def main(argv: list[str]) -> int:
     from ..errors import LlmkitError
 
-    name, out_path = argv
+    name, out_path, *flags = argv
     try:
-        record = measure(name)
+        record = measure(name, prepare="--prepare" in flags)
     except LlmkitError as e:
         print(f"llmkit: error: {e}", file=sys.stderr)
         return e.exit_code

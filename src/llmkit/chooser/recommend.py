@@ -241,7 +241,8 @@ def explain(rows: list[Row], options: RecommendOptions, profile: Profile, budget
         return f"{w.model} wins: it is the catalog's only {task} model ({score}; {mem})."
     if w.quality.points is None:
         speed = f"{w.speed:.1f} {unit}" if w.speed is not None else "speed not benched yet"
-        return (f"{w.model} wins: no model that fits has a {label} yet ({w.quality.how}), so the "
+        article = "an" if label[0].lower() in "aeiou" else "a"
+        return (f"{w.model} wins: no model that fits has {article} {label} yet ({w.quality.how}), so the "
                 f"fastest wins ({speed}; {mem}).")
     top = max(rated, key=lambda r: r.quality.rank_value)  # type: ignore[arg-type,return-value]
     if top is w or top.quality.rank_value == w.quality.rank_value:
