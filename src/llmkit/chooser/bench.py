@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,29 @@ def bench(name: str, *, force: bool = False, hw: Hardware | None = None, log=Non
         return record
     if not is_installed(key):
         raise ModelNotFoundError(f"{key} is not installed here; get it with `llmkit models pull {key}`, then bench it.")
-    log(f"llmkit: benching {key} on this machine ({hw.cores} cores; load, warm-up, then fixed work)...")
+    with _one_at_a_time(bench_dir(hw)):
+        if not force and (record := cached(key, hw)) is not None:  # measured while we waited
+            return record
+        log(f"llmkit: benching {key} on this machine ({hw.cores} cores; load, warm-up, then fixed work)...")
+        return _measure(key, hw)
+
+
+@contextmanager
+def _one_at_a_time(folder: Path):
+    """Two benches at once (two web-app users, a CLI next to the app) would each measure half a machine: an
+    exclusive lock on the bench folder makes the second wait for the first."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _measure(key: str, hw: Hardware) -> dict[str, Any]:
     record = {"model": key, **_probe(key), "size_bytes": size_on_disk(resolve(key, build=False).path),
               "identity": _identity(key), "llmkit_version": __version__, "fingerprint": hw.fingerprint(__version__),
               "machine": hw.to_dict(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..catalog import CATALOG
 from ..chooser.bench import bench
-from ..chooser.recommend import PROFILES, TASKS, RecommendOptions, parse_size, recommend
+from ..chooser.recommend import PROFILES, TASKS, RecommendOptions, fmt_size, parse_size, recommend
 from ..errors import InputError
 from ..hardware import detect
 from ..hub import is_installed
@@ -36,7 +36,8 @@ def ranked(task: str, max_memory: str, deploy: str) -> tuple[list[list[str]], st
     """The recommend table and its why-line (plus what is missing), as the CLI prints them."""
     rec = recommend(_options(task, max_memory, deploy))
     table = [[str(i), *(r.cells(task)[c] for c in RANKED[1:])] for i, r in enumerate(rec.rows, 1)]
-    notes = [f"**Why:** {rec.why}", f"Memory budget {rec.budget_from}."]
+    source = "the maximum set above" if rec.budget_from == "--max-memory" else rec.budget_from
+    notes = [f"**Why:** {rec.why}", f"Memory budget {fmt_size(rec.budget_bytes)}: {source}."]
     if rec.unbenched:
         notes.append(f"Not benched here yet: {', '.join(rec.unbenched)} (choose one below and press Bench).")
     return table, "  \n".join(notes)
