@@ -36,6 +36,17 @@ def test_hardware_is_detected_and_the_fingerprint_keys_machine_and_version():
     assert hw.summary().count("·") == 4
 
 
+def test_the_bench_child_runs_without_the_tcmalloc_that_llmkit_models_relaunched_with(monkeypatch):
+    from llmkit import allocator
+
+    monkeypatch.setenv(allocator._MARK, "1")
+    monkeypatch.setenv("LD_PRELOAD", f"/usr/lib/{allocator.LIBRARY}:/opt/mine.so")
+    env = allocator.plain_environment()
+    assert env["LD_PRELOAD"] == "/opt/mine.so" and allocator._MARK not in env
+    monkeypatch.setenv("LD_PRELOAD", f"/usr/lib/{allocator.LIBRARY}")
+    assert "LD_PRELOAD" not in allocator.plain_environment()
+
+
 # ---------------------------------------------------------------------------------------------- ranking
 
 def _model(monkeypatch, name, *, task="text-generation", size_mb=100, engine="llamacpp", license="MIT", **extra):
@@ -246,6 +257,7 @@ def test_recommend_bench_missing_measures_an_encoder_cached_per_machine_and_reus
     assert record["texts_per_s"] == row["speed"] and record["load_s"] > 0
     assert record["peak_rss_bytes"] > record["baseline_rss_bytes"] > 0  # the model's own process, loaded
     assert record["size_bytes"] > 80 * MB and record["engine"] in ("onnx-int8", "torch")
+    assert record["allocator"] == "system"  # as `llmkit serve` runs it, not under `llmkit models`'s tcmalloc
     # This fresh home exports MiniLM to ONNX first (torch: about 1.4 GB); the bench measures the run, not that.
     assert record["peak_rss_bytes"] < 2**30
     hw = detect()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..allocator import plain_environment
 from ..catalog import CATALOG, canonical_name
 from ..errors import LlmkitError, ModelNotFoundError
 from ..hardware import Hardware, detect
@@ -111,8 +112,10 @@ def _run_probe(name: str, *flags: str) -> dict[str, Any]:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, "-m", "llmkit.chooser.probe", name, str(out), *flags]
         try:
+            # As `llmkit generate` and `serve` run a model: not under the tcmalloc that `llmkit models` and
+            # `llmkit ui` re-execute themselves with (for training; llmkit/allocator.py).
             done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                  timeout=PROBE_TIMEOUT_S)
+                                  timeout=PROBE_TIMEOUT_S, env=plain_environment())
         except subprocess.TimeoutExpired:
             raise LlmkitError(f"benching {name} took over {PROBE_TIMEOUT_S} s; is the machine busy? "
                               "Try again when it is idle.") from None

@@ -49,6 +49,7 @@ def peak_rss_bytes() -> int:
 
 def measure(name: str, prepare: bool = False) -> dict[str, Any]:
     """The figures for ``name``; with ``prepare``, only load it (one-time exports happen then), measure nothing."""
+    from ..allocator import active
     from ..hub import resolve
     from ..pipelines import pipeline
 
@@ -70,6 +71,7 @@ def measure(name: str, prepare: bool = False) -> dict[str, Any]:
         out.update(_encoder(pipe))
     out["engine"] = _engine_name(pipe)
     out["peak_rss_bytes"] = peak_rss_bytes()
+    out["allocator"] = active()
     return out
 
 
