@@ -14,9 +14,9 @@ PACKAGE = SRC / "llmkit"
 LAYERS: dict[str, int] = {
     # the base: what every layer may use
     **dict.fromkeys(("errors", "catalog", "hub", "modeling", "mtl_arch", "audio", "textio", "writers", "quiet",
-                     "allocator", "netguard", "manifest", "task_table", "options", "audio_out"), 0),
+                     "allocator", "netguard", "manifest", "task_table", "options", "audio_out", "hardware"), 0),
     "engines": 1,  # how weights run
-    **dict.fromkeys(("tasks", "train", "pipelines", "compare", "evals", "__init__"), 2),  # the library: tasks, training, the API
+    **dict.fromkeys(("tasks", "train", "pipelines", "compare", "evals", "chooser", "__init__"), 2),  # the library
     **dict.fromkeys(("serve", "ui"), 3),  # shells over the library
     **dict.fromkeys(("commands", "cli"), 4),  # the command line, which starts the other shells
 }

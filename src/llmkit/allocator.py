@@ -71,3 +71,16 @@ def relaunch_under_tcmalloc(argv: Sequence[str]) -> None:
         os.execve(sys.executable, command, env)
     except OSError:  # could not exec: carry on with glibc
         return
+
+
+def plain_environment() -> dict[str, str]:
+    """This process's environment without what ``relaunch_under_tcmalloc`` added: for a child that should run as
+    an inference command (``llmkit generate``, ``serve``) runs, on the C library's malloc."""
+    env = dict(os.environ)
+    if env.pop(_MARK, None):
+        kept = [p for p in env.get("LD_PRELOAD", "").split(":") if p and LIBRARY not in p]
+        if kept:
+            env["LD_PRELOAD"] = ":".join(kept)
+        else:
+            env.pop("LD_PRELOAD", None)
+    return env

@@ -1,115 +1,111 @@
-"""The Models tab: the catalog (what each model is, size, licence, task, installed or not), the fine-tuned
-folders, and this machine's measured speed for the installed ones (measured on demand, cached in LLMKIT_HOME)."""
+"""The Models tab: the catalog (what each model is, size, licence, task, installed or not), the fine-tuned folders,
+and the chooser: for a chosen task, the same ranked table as ``llmkit models recommend`` (speed and peak memory
+measured on this machine, quality from ``llmkit eval``), with a button that benches a model as a background job."""
 from __future__ import annotations
 
-import json
-import os
-import platform
-import time
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..catalog import CATALOG
-from ..hub import home, is_installed
-from ..task_table import find
-from .common import UiContext
+from ..chooser.bench import bench
+from ..chooser.recommend import PROFILES, TASKS, RecommendOptions, fmt_size, parse_size, recommend
+from ..errors import InputError
+from ..hardware import detect
+from ..hub import is_installed
+from .common import UiContext, error_html
 from .jobs import Job
 from .jobview import attach, status_line
 
-SENTENCES = ["The coffee was stale and bitter.", "Great snack, my kids love it!", "Arrived on time, well packed.",
-             "Not worth the price at all."] * 16
-
-
-def speed_file() -> Path:
-    return home() / "ui" / "speed.json"
-
-
-def machine() -> str:
-    return f"{platform.machine()} · {os.cpu_count()} cores · {platform.system()}"
-
-
-def load_speeds() -> dict[str, Any]:
-    try:
-        data = json.loads(speed_file().read_text())
-    except (OSError, ValueError):
-        return {}
-    return data.get("models", {}) if data.get("machine") == machine() else {}
-
-
-def measure(ctx: UiContext, name: str, task: str) -> str:
-    """One figure per model, on this machine: texts/s, tokens/s or times real time."""
-    task = getattr(find(task), "name", task)  # an alias (feature-extraction) measures as its task
-    if task in ("text-classification", "sentence-embeddings"):
-        pipe = ctx.pipeline(task, name)
-        pipe(SENTENCES[:4])  # warm-up
-        t0 = time.perf_counter()
-        pipe(SENTENCES)
-        return f"{len(SENTENCES) / (time.perf_counter() - t0):.0f} texts/s"
-    if task == "text-generation":
-        pipe = ctx.pipeline(task, name)
-        t0 = time.perf_counter()
-        r = pipe.generate([{"role": "user", "content": "Tell me about the sea."}], max_new_tokens=64, temperature=0,
-                          seed=0)
-        return f"{r.usage.completion_tokens / (time.perf_counter() - t0):.1f} tokens/s"
-    if task == "automatic-speech-recognition":
-        pipe = ctx.pipeline(task, name)
-        t = np.arange(16000 * 10) / 16000  # 10 s of a warbling tone: decoding cost without needing speech
-        audio = (0.3 * np.sin(2 * np.pi * (300 + 100 * np.sin(2 * np.pi * 0.5 * t)) * t)).astype(np.float32)
-        t0 = time.perf_counter()
-        pipe(audio, vad=False, max_duration=None)
-        return f"{10 / (time.perf_counter() - t0):.1f}× real time"
-    return "n/a"
+HEADERS = ["model", "task", "description", "parameters", "size", "licence", "installed"]
+RANKED = ["#", "model", "size", "peak memory", "speed", "first token", "quality", "licence", "note"]
 
 
 def rows(ctx: UiContext) -> list[list[Any]]:
-    speeds = load_speeds()
     out = [[name, e["task"], e["description"], e["parameters"], f"{e['size_mb']} MB", e["license"],
-            "yes" if is_installed(name) else "no", speeds.get(name, "")] for name, e in CATALOG.items()]
+            "yes" if is_installed(name) else "no"] for name, e in CATALOG.items()]
     for folder in ctx.finetuned():
-        out.append([folder, "text-classification", "fine-tuned here", "", "", "", "yes", speeds.get(folder, "")])
+        out.append([folder, "text-classification", "fine-tuned here", "", "", "", "yes"])
     return out
 
 
-def start_job(ctx: UiContext) -> Job:
-    targets = [(n, e["task"]) for n, e in CATALOG.items() if is_installed(n)]
-
-    def work(job: Job) -> None:
-        figures = load_speeds()
-        for name, task in targets:
-            job.emit({"event": "measuring", "model": name})
-            try:
-                figures[name] = measure(ctx, name, task)
-            except Exception as e:  # one model failing must not hide the others' figures
-                figures[name] = f"failed: {e}"
-            speed_file().parent.mkdir(parents=True, exist_ok=True)
-            speed_file().write_text(json.dumps({"machine": machine(), "models": figures}, indent=2))
-
-    return ctx.jobs.submit("speed", work, title="Measuring speed")
+def _options(task: str, max_memory: str, deploy: str) -> RecommendOptions:
+    memory = parse_size(max_memory) if (max_memory or "").strip() else None
+    return RecommendOptions(task, memory, None, deploy)
 
 
-HEADERS = ["model", "task", "description", "parameters", "size", "licence", "installed", "speed here"]
+def ranked(task: str, max_memory: str, deploy: str) -> tuple[list[list[str]], str]:
+    """The recommend table and its why-line (plus what is missing), as the CLI prints them."""
+    rec = recommend(_options(task, max_memory, deploy))
+    table = [[str(i), *(r.cells(task)[c] for c in RANKED[1:])] for i, r in enumerate(rec.rows, 1)]
+    source = "the maximum set above" if rec.budget_from == "--max-memory" else rec.budget_from
+    notes = [f"**Why:** {rec.why}", f"Memory budget {fmt_size(rec.budget_bytes)}: {source}."]
+    if rec.unbenched:
+        notes.append(f"Not benched here yet: {', '.join(rec.unbenched)} (choose one below and press Bench).")
+    return table, "  \n".join(notes)
+
+
+def start_bench(ctx: UiContext, name: str, force: bool) -> Job:
+    if not name:
+        raise InputError("choose a model to bench.")
+    if not is_installed(name):
+        raise InputError(f"{name} is not installed here; get it with `llmkit models pull {name}`.")
+
+    def work(job: Job) -> dict[str, Any]:
+        job.emit({"event": "measuring", "model": name})
+        return bench(name, force=force, log=lambda line: job.emit({"event": "log", "line": line}))
+
+    return ctx.jobs.submit("bench", work, title=f"Benching {name}")
 
 
 def build(ctx: UiContext, demo) -> None:
     import gradio as gr
 
-    gr.Markdown(f"Speed is measured on this machine ({machine()}) with the model's default engine.")
-    table = gr.Dataframe(rows(ctx), headers=HEADERS, interactive=False, wrap=True, elem_id="models-table")
+    gr.Markdown("### Which model for this machine?\nSpeed and peak memory are measured here "
+                f"({detect().summary()}) by `llmkit models bench`; quality comes from `llmkit eval`.")
     with gr.Row():
-        refresh = gr.Button("↻ Refresh", elem_id="models-refresh")
-        go = gr.Button("Measure speed of installed models", variant="primary", elem_id="models-measure")
-    status = gr.Markdown()
-    error = gr.HTML()
+        task = gr.Dropdown(list(TASKS), value="chat", label="Task", elem_id="models-task")
+        memory = gr.Textbox(label="Max memory (e.g. 2GB; blank: the profile's share)", elem_id="models-memory")
+        deploy = gr.Radio(list(PROFILES), value="laptop", label="Deploy", elem_id="models-deploy")
+    first, why_first = ranked("chat", "", "laptop")
+    table = gr.Dataframe(first, headers=RANKED, interactive=False, wrap=True, elem_id="models-ranked")
+    why = gr.Markdown(why_first, elem_id="models-why")
+    with gr.Row():
+        pick = gr.Dropdown([n for n in CATALOG if is_installed(n)], label="Model to bench", elem_id="models-pick")
+        force = gr.Checkbox(label="measure again", value=False)
+        go = gr.Button("Bench", variant="primary", elem_id="models-bench")
+    status = gr.Markdown(elem_id="models-status")
+    error = gr.HTML(elem_id="models-error")
+    gr.Markdown("### The catalog")
+    catalog = gr.Dataframe(rows(ctx), headers=HEADERS, interactive=False, wrap=True, elem_id="models-table")
+    refresh = gr.Button("↻ Refresh", elem_id="models-refresh")
+
+    def show(t: str, m: str, d: str):
+        try:
+            return [*ranked(t, m, d), ""]
+        except InputError as e:
+            return [gr.update(), gr.update(), error_html(e)]
+
+    for control in (task, deploy):
+        control.change(show, [task, memory, deploy], [table, why, error])
+    memory.submit(show, [task, memory, deploy], [table, why, error])
+    refresh.click(lambda t, m, d: [rows(ctx), *show(t, m, d)], [task, memory, deploy], [catalog, table, why, error])
 
     def render(job: Job) -> list:
-        _, events, _, err = job.snapshot()
-        detail = f"measuring {events[-1]['model']}" if events and job.running else ""
-        from .common import error_html
+        _, events, result, err = job.snapshot()
+        detail = ""
+        if result:
+            figure = next((f"{result[k]:.1f} {u}" for k, u in (("tokens_per_s", "tok/s"), ("texts_per_s", "texts/s"),
+                                                                ("rtf", "RTF")) if k in result), "")
+            detail = f"{result['model']}: {figure}, peak memory {result['peak_rss_bytes'] / 2**20:.0f} MB"
+        elif events and job.running:
+            detail = f"measuring {events[0]['model']} in its own process"
+        return [status_line(job, detail), error_html(err) if err else ""]
 
-        return [status_line(job, detail), rows(ctx), error_html(err) if err else ""]
+    def rerank_when_done(line: str, t: str, m: str, d: str):
+        """A finished bench changes the table: rank again with this page's own choices."""
+        if "· done ·" not in (line or ""):
+            return [gr.update(), gr.update(), gr.update()]
+        return show(t, m, d)
 
-    refresh.click(lambda: rows(ctx), None, table)
-    attach(ctx, key="speed", start=lambda: start_job(ctx), inputs=[], outputs=[status, table, error], render=render,
-           button=go, demo=demo, interval=2.0)
+    attach(ctx, key="speed", start=lambda name, again: start_bench(ctx, name, again), inputs=[pick, force],
+           outputs=[status, error], render=render, button=go, demo=demo, interval=2.0)
+    status.change(rerank_when_done, [status, task, memory, deploy], [table, why, error])
