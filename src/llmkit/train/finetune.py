@@ -64,7 +64,7 @@ def finetune(model: str | Path | None = None, train: Any = None, eval_data: Any 
     run = MultitaskConfig(tasks=[one], model=str(options.get("model") or "all-minilm-l6-v2"), train=cfg)
     return run_tasks(run, output=Path(options.get("output") or default_output("finetune")),
                      overwrite=bool(options.get("overwrite")), resume=bool(options.get("resume")),
-                     progress=progress, on_event=on_event, manifest=extra_manifest, report="single")
+                     progress=progress, on_event=on_event, manifest=extra_manifest, kind="finetune")
 
 
 def _options(config: Any) -> dict[str, Any]:

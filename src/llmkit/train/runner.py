@@ -37,14 +37,15 @@ from .weighting import make_weighting
 
 def run_tasks(cfg: MultitaskConfig, *, output: Path, baselines: bool = False, overwrite: bool = False,
               resume: bool = False, progress: bool = True, on_event: Callable[[dict[str, Any]], None] | None = None,
-              manifest: dict[str, Any] | None = None, report: str = "multitask") -> Path:
+              manifest: dict[str, Any] | None = None, kind: str = "multitask") -> Path:
     """Train one model on every task of ``cfg`` into ``output`` and return it. ``manifest``: extra manifest fields
-    (description, recipe...); ``report``: "multitask" (the comparison report) or "single" (one fine-tune's).
+    (description, recipe...). ``kind`` changes only how the run presents itself: "multitask" (errors name the task,
+    the comparison report) or "finetune" (one task, the single-run report).
 
     Tasks marked ``auxiliary`` are trained with the others to help the shared body, but the best weights are
     chosen on the other tasks alone and their heads are not saved."""
     check_output(output, overwrite, resume)
-    data = [load_task(t, cfg.train.seed, name_errors=len(cfg.tasks) > 1) for t in cfg.tasks]
+    data = [load_task(t, cfg.train.seed, name_errors=kind == "multitask") for t in cfg.tasks]
     check_base(cfg)
     run = prepare_output(output, overwrite=overwrite, resume=resume, parts=("baselines",))
     write_json(run / "run_config.json", {
@@ -55,14 +56,14 @@ def run_tasks(cfg: MultitaskConfig, *, output: Path, baselines: bool = False, ov
         "allocator": allocator.active()})
     singles = train_baselines(cfg, data, run, progress, on_event) if baselines else {}
     trainer, tokenizer, base = build_trainer(cfg, data, progress, on_event)
-    if on_event and report == "multitask":
+    if on_event and kind == "multitask":
         on_event({"event": "joint"})
     result = trainer.fit(run_dir=run, resume=latest_checkpoint(run) is not None)
     net = trainer.model
     finalize_method(net)
     net.drop_tasks([t.name for t in cfg.tasks if t.auxiliary])  # helped train the body; not served
     write = None
-    if report == "multitask":
+    if kind == "multitask":
         from .mtl_report import write_mtl_report
 
         joint = {"params": sum(p.numel() for p in net.parameters()), "train_seconds": result.train_seconds}

@@ -33,7 +33,7 @@ def records(source: Any, split: str) -> list[dict]:
 
 def load_task(t: TaskConfig, seed: int, name_errors: bool = True) -> TaskData:
     """One task's data, with a fixed random subset when ``limit`` / ``eval_limit`` are set; errors name the task
-    (``name_errors``: a run of several tasks)."""
+    (``name_errors``: in a multi-task run; a fine-tune has just the one)."""
     try:
         train = subset(records(t.train, "train"), t.limit, seed, t.label_column)
         evals = subset(records(t.eval, "test"), t.eval_limit, seed, t.label_column) if t.eval is not None else None
