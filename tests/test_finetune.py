@@ -275,7 +275,8 @@ def test_python_finetune_takes_the_cli_config_and_writes_to_the_cli_default_fold
     assert out.parent == Path("runs") and out.name.startswith("finetune-") and (out / "llmkit.json").exists()
     assert json.loads((out / "run_config.json").read_text())["config"]["seed"] == 5
     # a dict with the same keys; an argument wins over the config, as a flag does
-    mine = api.finetune(config={**options, "output": "ignored"}, output=tmp_path / "mine", progress=False)
+    mine = api.finetune(train=data, config={**options, "train": "ignored", "output": "ignored"},
+                        output=tmp_path / "mine", progress=False)  # data as a Path too
     assert mine == tmp_path / "mine" and not (tmp_path / "ignored").exists()
     w = _weights(out)
     for other in (mine, tmp_path / "cli"):

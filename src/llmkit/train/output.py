@@ -80,10 +80,10 @@ def prepare_output(output: Path, *, overwrite: bool, resume: bool, parts: tuple[
 
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically (a temp file renamed into place): a killed run leaves the old file
-    or the new one, never half of one."""
+    or the new one, never half of one. Paths (data given as ``Path``) are written as text."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
     os.replace(tmp, path)
 
 
