@@ -90,7 +90,8 @@ def _train_llmkit(args, queue) -> None:
 
     torch.set_num_threads(args.threads)
     from llmkit.train.config import TrainConfig
-    from llmkit.train.finetune import load_body, prepare_task
+    from llmkit.train.runner import load_body
+    from llmkit.train.task_data import prepare_task
     from llmkit.train.loop import Trainer, seed_everything
 
     train, test = _data("fine_food_reviews", args.limit)

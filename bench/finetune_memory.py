@@ -64,7 +64,8 @@ def child(limit: int, epochs: float) -> None:
     from finetune import _data
 
     from llmkit.train.config import TrainConfig
-    from llmkit.train.finetune import load_body, prepare_task
+    from llmkit.train.runner import load_body
+    from llmkit.train.task_data import prepare_task
     from llmkit.train.loop import Trainer, seed_everything
 
     train, test = _data("fine_food_reviews", limit)

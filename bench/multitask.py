@@ -71,7 +71,9 @@ def main() -> None:
 def run_one(args) -> dict:
     from llmkit.train.mtl_config import MultitaskConfig
     from llmkit.train.mtl_report import compare
-    from llmkit.train.multitask import load_task, multitask, train_baselines
+    from llmkit.train.multitask import multitask
+    from llmkit.train.runner import train_baselines
+    from llmkit.train.task_data import load_task
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

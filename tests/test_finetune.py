@@ -206,19 +206,19 @@ def test_selection_data_is_named_and_the_test_data_scored_once_at_the_end(tiny_e
                    config=TrainConfig(epochs=2, lr=1e-3, batch_size=16, max_length=16, eval_every=2),
                    on_event=events.append)
     metrics = json.loads((out / "metrics.json").read_text())
-    held = "data (10 records held out: 0.1 of the training data, seed 42)"
-    assert metrics["selection"]["default"] == {"eval": held, "test": "data", "selected_on_test": False}
+    held = "<100 records> (10 records held out: 0.1 of the training data, seed 42)"  # in-memory data, named
+    assert metrics["selection"]["default"] == {"eval": held, "test": "<30 records>", "selected_on_test": False}
     assert metrics["best"]["tasks"]["default"]["n"] == 10  # selection on the 10% carved from train ...
     assert [e["event"] for e in events].count("test") == 1  # ... the test data scored once, after training
     assert events[-1]["event"] == "test" and metrics["test"]["default"]["n"] == 30
     assert all(e["step"] <= metrics["steps"] for e in events if e["event"] == "eval")
     report = (out / "report.md").read_text()
     assert f"Model selection (best checkpoint, early stopping) on: {held}." in report
-    assert f"Test (data, 30 examples, scored once at the end): accuracy **{metrics['test']['default']['accuracy']:.4f}**" in report
+    assert f"Test (<30 records>, 30 examples, scored once at the end): accuracy **{metrics['test']['default']['accuracy']:.4f}**" in report
 
 
 def test_carved_validation_split_is_deterministic_with_the_seed():
-    from llmkit.train.finetune import prepare_task
+    from llmkit.train.task_data import prepare_task
 
     rows = [{"text": f"text {i}", "label": "a" if i % 3 else "b"} for i in range(50)]
     one, again, other = (prepare_task("t", rows, seed=s) for s in (1, 1, 2))
@@ -254,3 +254,36 @@ def test_select_on_test_runs_and_the_report_says_so(tiny_encoder, tmp_path):
     assert "**Selected on a test split (--select-on-test)**" in (out / "report.md").read_text()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["selection"]["default"]["selected_on_test"] and metrics["test"]["default"]["n"] == 16
+
+
+# ------------------------------------------------------------------ the Python API takes what the CLI takes
+
+def test_python_finetune_takes_the_cli_config_and_writes_to_the_cli_default_folder(tiny_encoder, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import llmkit as api
+
+    data = tmp_path / "train.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in toy_sentiment(60)))
+    options = {"model": str(tiny_encoder), "train": str(data), "epochs": 1, "batch_size": 16, "max_length": 16,
+               "seed": 5, "threads": 1}
+    (tmp_path / "run.yaml").write_text("".join(f"{k.replace('_', '-')}: {v}\n" for k, v in options.items()))
+    r = llmkit("finetune", "--config", str(tmp_path / "run.yaml"), "--output", str(tmp_path / "cli"), "-q")
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    monkeypatch.chdir(tmp_path)
+    out = api.finetune(config="run.yaml", progress=False)  # a YAML path, as `llmkit finetune --config`
+    assert out.parent == Path("runs") and out.name.startswith("finetune-") and (out / "llmkit.json").exists()
+    assert json.loads((out / "run_config.json").read_text())["config"]["seed"] == 5
+    # a dict with the same keys; an argument wins over the config, as a flag does
+    mine = api.finetune(train=data, config={**options, "train": "ignored", "output": "ignored"},
+                        output=tmp_path / "mine", progress=False)  # data as a Path too
+    assert mine == tmp_path / "mine" and not (tmp_path / "ignored").exists()
+    w = _weights(out)
+    for other in (mine, tmp_path / "cli"):
+        o = _weights(other)
+        assert all((w[k] == o[k]).all() for k in w), f"{other.name}: same options, same seed, other weights"
+    with pytest.raises(InputError, match=r"unknown option\(s\) \['epoch'\]"):
+        api.finetune(config={**options, "epoch": 2}, output=tmp_path / "typo", progress=False)
+    with pytest.raises(InputError, match="no training data"):
+        api.finetune(config={"epochs": 1}, output=tmp_path / "typo", progress=False)
+    assert not (tmp_path / "typo").exists()

@@ -68,3 +68,17 @@ def test_all_tasks_per_step_covers_every_task_data_in_passes():
     assert sorted(first_pass) == list(range(40))
     with pytest.raises(InputError, match="tasks_per_step"):
         TaskSampler("uniform", 2.0, 3, (95, 40), 10)
+
+
+@pytest.mark.parametrize("kind", ["proportional", "temperature", "uniform", "round_robin", "annealed"])
+def test_one_task_is_plain_seeded_epochs_as_fine_tuning_always_had(kind):
+    """Fine-tuning is a one-task run: its batches are one length-bucketed pass per epoch seeded by seed + epoch,
+    the order single-task fine-tuning had before it went through the sampler (same seed -> same model as then)."""
+    from llmkit.train.data import bucketed_batches
+
+    tasks, ids, cfg = _fake([95])
+    sampler = TaskSampler(kind, 2.0, 1, (95,), 10)
+    lengths = [len(x) for x in ids["t0"]]
+    for epoch in (0, 1, 2):
+        expected = [{"t0": b} for b in bucketed_batches(lengths, 10, shuffle=True, seed=cfg.seed + epoch)]
+        assert list(sampler(tasks, ids, cfg, epoch)) == expected

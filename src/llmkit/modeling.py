@@ -87,12 +87,12 @@ class TextModel(nn.Module):
 
         with quiet():
             body = AutoModel.from_pretrained(str(body_path), use_safetensors=True, trust_remote_code=False)
-        mixer = None
-        if architecture and architecture.get("type", "hard") != "hard":
+        model = cls(body, tasks, pooling)
+        if architecture and architecture.get("type", "hard") != "hard":  # after the heads: a seed's init order
             from .mtl_arch import build_mixer
 
-            mixer = build_mixer(architecture, body.config.hidden_size, [t.name for t in tasks])
-        return cls(body, tasks, pooling, mixer=mixer)
+            model.mixer = build_mixer(architecture, body.config.hidden_size, [t.name for t in tasks])
+        return model
 
     @classmethod
     def load(cls, folder: str | Path) -> "TextModel":

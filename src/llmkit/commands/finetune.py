@@ -1,8 +1,6 @@
 """llmkit finetune: pretrained body + task head, fine-tuned on labelled data, saved as a model folder."""
 from __future__ import annotations
 
-import time
-
 HELP = "Fine-tune a pretrained body with a task head on labelled data (JSONL, CSV, Parquet or a built-in set)."
 EXAMPLES = """\
   llmkit finetune --train fine_food_reviews --epochs 1 --output runs/food   # selects on 10% of train, tests on :test
@@ -59,16 +57,12 @@ def merged_options(args) -> tuple[dict, dict]:
 
 
 def run(args) -> int:
-    from ..errors import InputError
     from ..train.config import TrainConfig
     from ..train.finetune import finetune
 
     data, train = merged_options(args)
-    if not data["train"]:
-        raise InputError("no training data: give --train FILE (or a built-in name like fine_food_reviews).")
     cfg = TrainConfig(**train)
-    output = data["output"] or f"runs/finetune-{time.strftime('%Y%m%d-%H%M%S')}"
-    out = finetune(data["model"] or "all-minilm-l6-v2", data["train"], data["eval"], output=output, config=cfg,
+    out = finetune(data["model"] or "all-minilm-l6-v2", data["train"], data["eval"], output=data["output"], config=cfg,
                    task=data["task"] or "default", eval_split=data["eval_split"], test_data=data["test"],
                    select_on_test=bool(data["select_on_test"]),
                    text_column=data["text_column"] or "text", label_column=data["label_column"] or "label",

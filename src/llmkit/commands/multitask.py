@@ -1,8 +1,6 @@
 """llmkit multitask: one shared body, one head per task, trained jointly; optionally compared with single-task."""
 from __future__ import annotations
 
-import time
-
 HELP = "Train one model on several tasks (shared body, one head each), with task sampling and loss balancing."
 EXAMPLES = """\
   llmkit multitask --config tasks.yaml --output runs/multi
@@ -44,8 +42,7 @@ def run(args) -> int:
     from ..train.multitask import multitask
 
     options = merged_options(args)
-    output = args.output or f"runs/multitask-{time.strftime('%Y%m%d-%H%M%S')}"
-    out = multitask(options, output=output, baselines=args.baselines, overwrite=args.overwrite, resume=args.resume,
+    out = multitask(options, output=args.output, baselines=args.baselines, overwrite=args.overwrite, resume=args.resume,
                     progress=not args.quiet)
     _summary(out)
     return 0

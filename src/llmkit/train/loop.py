@@ -10,7 +10,7 @@ import copy
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,10 @@ from ..errors import TrainingError
 from ..modeling import TaskSpec, TextModel
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import LabelledTexts, bucketed_batches
+from .data import LabelledTexts
 from .evaluate import collate, encode, predict_logits, score
+from .sampling import TaskSampler
+from .weighting.equal import Equal
 
 
 @dataclass
@@ -69,35 +71,24 @@ def task_loss(spec: TaskSpec, logits: torch.Tensor, targets: list[Any]) -> torch
     return F.mse_loss(logits.float()[:, 0], torch.as_tensor(targets, dtype=torch.float32))
 
 
-def single_task_batches(tasks: list[TaskData], ids: dict[str, list[list[int]]], cfg: TrainConfig,
-                        epoch: int) -> Iterator[dict[str, list[int]]]:
-    """The default sampler: every task's batches in turn (one task: plain epochs over its data)."""
-    for t in tasks:
-        lengths = [len(x) for x in ids[t.spec.name]]
-        for batch in bucketed_batches(lengths, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch):
-            yield {t.spec.name: batch}
-
-
-def equal_weighting(losses: dict[str, torch.Tensor], model: TextModel) -> dict[str, float]:
-    total = sum(losses.values())
-    total.backward()
-    return {name: 1.0 for name in losses}
-
-
 class Trainer:
-    """Fit a TextModel on one or more tasks. ``sampler`` and ``weighting`` plug in for multi-task training."""
+    """Fit a TextModel on one or more tasks. ``sampler`` (sampling.py: which tasks and examples each micro-step
+    sees; it knows ``steps_per_epoch``) and ``weighting`` (weighting/: the backward pass) default to every task's
+    data in proportion and equal weights; with one task, plain epochs of fine-tuning."""
 
     def __init__(self, model: TextModel, tokenizer: Any, tasks: list[TaskData], cfg: TrainConfig, *,
-                 sampler: Callable[..., Iterator[dict[str, list[int]]]] = single_task_batches,
-                 steps_per_epoch: int | None = None,
-                 weighting: Callable[[dict[str, torch.Tensor], TextModel], dict[str, float]] = equal_weighting,
+                 sampler: TaskSampler | None = None,
+                 weighting: Callable[[dict[str, torch.Tensor], TextModel], dict[str, float]] | None = None,
                  progress: bool = True, on_event: Callable[[dict[str, Any]], None] | None = None):
         self.model, self.tokenizer, self.tasks, self.cfg = model, tokenizer, tasks, cfg
-        self.sampler, self.weighting, self.progress, self.on_event = sampler, weighting, progress, on_event
+        self.sampler = sampler or TaskSampler(sizes=tuple(len(t.train.texts) for t in tasks),
+                                              batch_size=cfg.batch_size)
+        self.weighting = weighting or Equal([t.spec.name for t in tasks])
+        self.progress, self.on_event = progress, on_event
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.ids = {t.spec.name: encode(tokenizer, t.train.texts, cfg.max_length) for t in tasks}
         self.eval_ids = {t.spec.name: encode(tokenizer, t.eval.texts, cfg.max_length) for t in tasks if t.eval}
-        micro = steps_per_epoch or sum(math.ceil(len(t.train.texts) / cfg.batch_size) for t in tasks)
+        micro = self.sampler.steps_per_epoch
         self.micro_per_epoch = micro
         self.total_steps = max(1, math.ceil(micro * cfg.epochs / cfg.grad_accum))
         self.optimizer = self._optimizer()

@@ -1,4 +1,5 @@
-"""The output folder of a training run: refuse to clobber by accident, and replace an old model only at the end.
+"""The output folder of a training run: refuse to clobber by accident, write the model with its manifest last, and
+replace an old model only at the end.
 
 A run with ``--overwrite`` over a finished model trains in a hidden sibling (``.<name>.partial``, checkpoints
 included, so ``--resume`` finds them there) and swaps it in only once the new model is complete: a typo in the
@@ -14,6 +15,9 @@ import ctypes
 import json
 import os
 import shutil
+import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,11 @@ from .checkpoint import latest_checkpoint
 # what a run writes besides the files it always rewrites; an old folder's copy of these is not carried over
 RUN_ARTEFACTS = ("checkpoints", "baselines", "comparison.json")
 ARTEFACT_SUFFIXES = (".onnx", ".png")
+
+
+def default_output(kind: str) -> Path:
+    """Where a run goes when no output folder is given: ``runs/<kind>-<time>`` (the CLI's default too)."""
+    return Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def staging(output: Path) -> Path:
@@ -71,11 +80,46 @@ def prepare_output(output: Path, *, overwrite: bool, resume: bool, parts: tuple[
 
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically (a temp file renamed into place): a killed run leaves the old file
-    or the new one, never half of one."""
+    or the new one, never half of one. Paths (data given as ``Path``) are written as text."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
     os.replace(tmp, path)
+
+
+def selection(tasks: list[Any]) -> dict[str, dict[str, Any]]:
+    """Per task: the data the kept weights were chosen on and the test data, as the reports name them."""
+    return {t.spec.name: {"eval": t.eval_name or None, "test": t.test_name or None,
+                          "selected_on_test": t.selected_on_test} for t in tasks}
+
+
+def save_run(net: Any, tokenizer: Any, output: Path, manifest: Manifest, result: Any, tasks: list[Any],
+             report: Callable[..., None] | None = None) -> None:
+    """Write the finished model into ``output``: every file renamed into place from a temp folder, the manifest
+    last (a folder without ``llmkit.json`` never looks finished); then drop the checkpoints. ``report(folder, result,
+    tasks)`` writes report.md (default: the single-run report; multi-task runs pass their comparison report)."""
+    from .report import write_report
+
+    output.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=output, prefix=".final-"))
+    try:
+        net.save(tmp, manifest, tokenizer)
+        metrics = {"best": result.best, "history": result.history, "steps": result.steps,
+                   "train_seconds": round(result.train_seconds, 2),
+                   "train_samples_per_second": round(result.samples_per_second, 2),
+                   "stopped_early": result.stopped_early, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                   "selection": selection(tasks), "test": result.test}
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (report or write_report)(tmp, result, tasks)
+        files = sorted(tmp.iterdir(), key=lambda f: f.name == Manifest.FILE)  # the manifest goes last
+        for f in files:
+            target = output / f.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(f, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(output / "checkpoints", ignore_errors=True)
 
 
 def finish_output(run: Path, output: Path) -> None:

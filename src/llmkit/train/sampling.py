@@ -15,7 +15,8 @@ Distributions over tasks, with n_i the number of training examples of task i:
 Each step holds ``tasks_per_step`` distinct tasks drawn from p (1: one task per step, as in MT-DNN; all: every
 task every step, which gradient-balancing strategies such as PCGrad need; the distribution then has no effect).
 An epoch has ceil(sum_i ceil(n_i / batch) / tasks_per_step) steps, so it touches as many examples as one pass over
-every task's data. Each task cycles through reshuffled passes over its own data.
+every task's data. Each task cycles through reshuffled passes over its own data. With one task (fine-tuning) an
+epoch is exactly one pass, seeded by ``seed + epoch`` as single-task fine-tuning always was.
 """
 from __future__ import annotations
 
@@ -93,16 +94,20 @@ class TaskSampler:
 
     def __call__(self, tasks, ids, cfg, epoch: int) -> Iterator[dict[str, list[int]]]:
         names = [t.spec.name for t in tasks]
-        streams = {name: _batch_stream(ids[name], cfg.batch_size, cfg.seed, epoch, name) for name in names}
+        alone = len(names) == 1
+        streams = {name: _batch_stream(ids[name], cfg.batch_size, cfg.seed, epoch, name, alone) for name in names}
         for step in self.schedule(names, epoch, cfg.epochs, cfg.seed):
             yield {name: next(streams[name]) for name in names if name in step}  # in task order
 
 
-def _batch_stream(seqs: list[list[int]], batch_size: int, seed: int, epoch: int, name: str) -> Iterator[list[int]]:
-    """Endless length-bucketed batches of one task: reshuffled passes over its data, seeded by (epoch, pass)."""
+def _batch_stream(seqs: list[list[int]], batch_size: int, seed: int, epoch: int, name: str,
+                  alone: bool = False) -> Iterator[list[int]]:
+    """Endless length-bucketed batches of one task: reshuffled passes over its data, seeded by (epoch, pass).
+    ``alone`` (a one-task run, whose epoch is one pass): the first pass is seeded by ``seed + epoch``, the order
+    fine-tuning had before it ran through this sampler, so a seed trains the same model it did then."""
     lengths = [len(x) for x in seqs]
     rounds = 0
     while True:
-        yield from bucketed_batches(lengths, batch_size, shuffle=True,
-                                    seed=zlib.crc32(f"{seed}-{epoch}-{rounds}-{name}".encode()))
+        pass_seed = seed + epoch if alone and rounds == 0 else zlib.crc32(f"{seed}-{epoch}-{rounds}-{name}".encode())
+        yield from bucketed_batches(lengths, batch_size, shuffle=True, seed=pass_seed)
         rounds += 1

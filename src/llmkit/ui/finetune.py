@@ -45,7 +45,8 @@ def start_job(ctx: UiContext, source: str, builtin: str, upload: str | None, tex
               body: str, method: str, epochs: float, lr: float, batch_size: int, max_length: int,
               max_examples: int, name: str) -> Job:
     from ..train.config import TrainConfig
-    from ..train.finetune import check_output, finetune
+    from ..train.finetune import finetune
+    from ..train.output import check_output
 
     text_column, label_column = (text_column or "text").strip(), (label_column or "label").strip()
     train, tests, where = load_data(source, builtin, upload, text_column, label_column, int(max_examples or 0))
