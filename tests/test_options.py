@@ -150,10 +150,11 @@ def test_web_app_chat_starts_at_the_generation_defaults(tmp_path):
     from llmkit.ui.common import UiContext, UiSettings
 
     demo = create_app(ctx=UiContext(UiSettings(runs_dir=tmp_path)))
-    sliders = {b.label: b.value for b in demo.blocks.values() if isinstance(b, gr.Slider)}
+    # by element id: other tabs (Compare) have sliders with the same labels and their own defaults
+    sliders = {b.elem_id: b.value for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.elem_id}
     d = GenerationOptions()
-    assert sliders["Temperature (0 = greedy)"] == d.temperature
-    assert sliders["Top-p"] == d.top_p
-    assert sliders["Top-k (0 = off)"] == d.top_k
-    assert sliders["Repetition penalty"] == d.repetition_penalty
-    assert sliders["Max new tokens"] == d.max_new_tokens
+    assert sliders["chat-temperature"] == d.temperature
+    assert sliders["chat-top-p"] == d.top_p
+    assert sliders["chat-top-k"] == d.top_k
+    assert sliders["chat-repetition-penalty"] == d.repetition_penalty
+    assert sliders["chat-max-new"] == d.max_new_tokens
