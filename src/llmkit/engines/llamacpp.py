@@ -141,7 +141,9 @@ def request(prompt_ids: list[int], options: Any, max_new_tokens: int) -> dict[st
         "min_p": 0.0,  # llama.cpp's default 0.05 would differ from the other engines
         "repeat_penalty": options.repetition_penalty,
         "seed": int(options.seed or 0),
-        "stop": list(options.stop),  # llama.cpp stops itself, so its token counts stay exact
+        # Stop strings are cut by the task layer, as for every engine (closing the stream stops llama.cpp at the
+        # next token): llama.cpp would drop the string without saying which one matched, and Anthropic's API
+        # reports it. Usage then counts the stop string's tokens, as OpenAI and Anthropic bill them.
         "n_probs": 1 if options.logprobs else 0,
         "cache_prompt": True,  # a chat's next turn reuses the KV cache of the shared prefix
     }

@@ -59,6 +59,7 @@ class GenerationResult:
     seed: int
     truncated_tokens: int = 0  # prompt tokens dropped from the left to fit the context
     logprobs: list[TokenLogprob] | None = None
+    stop_sequence: str | None = None  # the stop string that ended the text, if one did
 
 
 class TextStream:
@@ -220,7 +221,8 @@ class TextGenerationPipeline:
                 yield tail
         finally:
             pieces.close()  # stops the engine even when the reader stopped early
-            stream.result = GenerationResult("".join(text), finish, Usage(len(ids), n), seed, truncated, logprobs)
+            stream.result = GenerationResult("".join(text), finish, Usage(len(ids), n), seed, truncated, logprobs,
+                                             stops.matched)
 
 
 class Conversation:
