@@ -10,9 +10,7 @@ import pytest
 anthropic = pytest.importorskip("anthropic")
 pytest.importorskip("fastapi")
 
-from conftest import REAL_HOME  # noqa: E402
-from llmkit.serve import ServeSettings  # noqa: E402
-from llmkit.serve.background import running  # noqa: E402
+from serve_helpers import real_server  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_home]
 
@@ -24,11 +22,8 @@ HI = [{"role": "user", "content": "What is the capital of France? Answer in one 
 
 @pytest.fixture(scope="module")
 def server():
-    settings = ServeSettings(port=0, api_keys=[KEY], max_tokens=400, default_max_tokens=24, n_ctx=2048)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LLMKIT_HOME", REAL_HOME)
-        with running(settings) as url:
-            yield url
+    with real_server(api_keys=[KEY], max_tokens=400, default_max_tokens=24, n_ctx=2048) as url:
+        yield url
 
 
 @pytest.fixture

@@ -70,6 +70,9 @@ class TextStream:
     """
 
     def __init__(self, pipe: "TextGenerationPipeline", ids: list[int], options: GenerationOptions, truncated: int):
+        if options.json_schema is not None and not getattr(pipe.engine, "grammars", False):
+            raise InputError(f"structured output (json_schema) needs the llama.cpp engine; {pipe.engine.name} "
+                             "cannot constrain its decoding (use --engine llamacpp with a GGUF model).")
         self.truncated_tokens = truncated
         self.result: GenerationResult | None = None
         self._gen = pipe._pieces(self, ids, options, truncated)
