@@ -116,6 +116,10 @@ def test_errors_are_anthropics_typed_errors(server, client):
     assert "messages.0.role" in e.value.body["error"]["message"]
     with pytest.raises(anthropic.BadRequestError):
         client.messages.create(model=CHAT, max_tokens=5, messages=[*HI, {"role": "assistant", "content": "The"}])
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+    with pytest.raises(anthropic.BadRequestError) as e:
+        client.messages.create(model=CHAT, max_tokens=5, messages=[{"role": "user", "content": [image]}])
+    assert "image blocks are not supported" in e.value.body["error"]["message"]
     with pytest.raises(anthropic.BadRequestError) as e:
         client.messages.create(model=CHAT, max_tokens=5000, messages=HI)
     assert "--max-tokens" in e.value.body["error"]["message"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .schemas import MAX_TEXT, Text
 
@@ -41,7 +41,21 @@ class ToolResultBlock(_Body):
         return self.content if isinstance(self.content, str) else "".join(b.text for b in self.content)
 
 
-Block = Annotated[Union[TextBlock, ToolUseBlock, ToolResultBlock], Field(discriminator="type")]
+class OtherBlock(_Body):
+    """Any other block (image, document...): parsed so the error can say plainly that it is not supported."""
+
+    type: Annotated[str, Field(max_length=64)]
+
+    @field_validator("type")
+    @classmethod
+    def _unknown(cls, value: str) -> str:
+        if value in KNOWN:  # a known block with wrong fields: its own model's error is the one to report
+            raise ValueError(f"a {value} block with missing or wrong fields")
+        return value
+
+
+KNOWN = ("text", "tool_use", "tool_result")
+Block = Union[TextBlock, ToolUseBlock, ToolResultBlock, OtherBlock]  # pydantic picks the exact match
 
 
 class Message(_Body):

@@ -119,8 +119,8 @@ def _chat(body: Any) -> list[dict[str, str]]:
         parts = []
         for b in m.blocks():
             if b.type != "text":
-                raise invalid(f"messages.{i}: {b.type} blocks need tools, which are not supported yet.",
-                              param=f"messages.{i}.content")
+                why = "need tools, which are not supported yet" if "tool" in b.type else "are not supported here"
+                raise invalid(f"messages.{i}: {b.type} blocks {why}; send text blocks.", param=f"messages.{i}.content")
             parts.append(b.text)
         out.append({"role": m.role, "content": "".join(parts)})
     if out[-1]["role"] != "user":

@@ -79,6 +79,9 @@ class ChatCompletionRequest(_Sampling):
     max_completion_tokens: int | None = Field(None, ge=1, le=32768)
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20, description="Accepted; alternatives are not listed.")
+    tools: Annotated[list[dict[str, Any]], Field(max_length=128)] | None = Field(
+        None, description="Not supported yet: a request with tools is refused (400), never answered as if without.")
+    tool_choice: Union[str, dict[str, Any], None] = None
 
 
 class CompletionRequest(_Sampling):
