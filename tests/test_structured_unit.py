@@ -30,6 +30,7 @@ def test_a_schema_is_kept_as_canonical_text_and_options_stay_hashable():
     ({"not": {"type": "string"}}, ["cannot compile", '"not"']),
     ({"type": "string", "pattern": "(("}, ["not valid JSON Schema", "regex"]),
     ({"$ref": "#/$defs/missing"}, ["cannot compile", "/$defs/missing"]),
+    ({"$schema": [1]}, ["$schema must be a URI string"]),
     ("[1, 2]", ["must be a JSON object"]),
     ("{not json", ["not valid JSON"]),
     ("[" * 100_000 + "]" * 100_000, ["nested too deeply"]),

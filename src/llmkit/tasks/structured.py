@@ -52,6 +52,9 @@ def check_schema(schema: dict[str, Any]) -> None:
         from jsonschema.validators import validator_for
     except ImportError:
         raise InputError("checking a JSON schema needs jsonschema: `pip install 'llmkit[llamacpp]'`.") from None
+    draft = schema.get("$schema")
+    if draft is not None and not isinstance(draft, str):  # validator_for() crashes on a non-string $schema
+        raise InputError(f"json_schema is not valid JSON Schema: $schema must be a URI string (got {draft!r}).")
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as e:
