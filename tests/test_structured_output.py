@@ -157,9 +157,10 @@ def test_the_pipeline_option_and_the_cli_flag(tmp_path):
     assert out.returncode == 0 and isinstance(json.loads(out.stdout), dict), out.stderr
     path.write_text('{"type": "strnig"}')
     out = run_cli("generate", "Hi", "--json-schema", str(path))
-    assert out.returncode == 2 and "not valid JSON Schema" in out.stderr and "Traceback" not in out.stderr
+    err = out.stderr.decode()
+    assert out.returncode == 2 and "not valid JSON Schema" in err and "Traceback" not in err, err
     out = run_cli("generate", "Hi", "--json-schema", str(tmp_path / "missing.json"))
-    assert out.returncode == 2 and "missing.json" in out.stderr
+    assert out.returncode == 2 and "missing.json" in out.stderr.decode()
 
 
 def test_tools_are_refused_not_ignored(client):
