@@ -144,7 +144,7 @@ def test_auxiliary_task_helps_train_but_is_not_selected_on_or_saved(tiny_encoder
     assert "auxiliary" in (out / "report.md").read_text()
     clf = pipeline("text-classification", model=str(out), engine="torch")
     assert clf.task == "sentiment" and clf(["great tasty love"])[0]["label"] in ("POSITIVE", "NEGATIVE")
-    with pytest.raises(InputError, match="no task 'topic'"):
+    with pytest.raises(InputError, match="no head 'topic'"):
         pipeline("text-classification", model=str(out), engine="torch", task="topic")
 
 

@@ -79,7 +79,20 @@ def built(verb: str, argv: list[str], tasks_yaml) -> object:
 
 CASES = [(verb, o) for verb, cls in [("finetune", TrainConfig), ("multitask", TrainConfig), ("serve", ServeSettings),
                                      ("generate", GenerationOptions), ("chat", GenerationOptions),
-                                     ("transcribe", TranscribeOptions)] for o in options_of(cls)]
+                                     ("transcribe", TranscribeOptions)] for o in options_of(cls)
+         if o.extra.get("cli", True)]  # cli=False: a field with its own flags, tested by name below
+
+
+@pytest.mark.parametrize("verb", ["generate"])
+def test_json_schema_comes_from_its_own_flags(verb, tmp_path, tasks_yaml):
+    """GenerationOptions.json_schema: --json-schema FILE (the file's schema) or --json-object."""
+    schema = tmp_path / "s.json"
+    schema.write_text('{"type": "object", "properties": {"city": {"type": "string"}}}')
+    from llmkit.commands import generate
+
+    for argv, expect in [(["--json-schema", str(schema)], "city"), (["--json-object"], '"object"')]:
+        args = parser(verb).parse_args([verb, *argv])
+        assert expect in generate.options_from_args(args, json_schema=generate.json_schema_from_args(args)).json_schema
 
 
 @pytest.mark.parametrize("verb,option", CASES, ids=[f"{v}{flag(o.name)}" for v, o in CASES])

@@ -55,7 +55,7 @@ TASKS: dict[str, Task] = _table(
     Task("sentence-embeddings", "llmkit.tasks.embed:EmbeddingPipeline", "all-minilm-l6-v2",
          aliases=("feature-extraction",), routes=("/v1/embeddings",)),
     Task("text-generation", "llmkit.tasks.generate:TextGenerationPipeline", "smollm2-135m-instruct",
-         routes=("/v1/chat/completions", "/v1/completions"), tab="chat"),
+         routes=("/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/messages/count_tokens"), tab="chat"),
     Task("automatic-speech-recognition", "llmkit.tasks.transcribe:SpeechRecognitionPipeline", "whisper-tiny.en",
          routes=("/v1/audio/transcriptions", "/v1/audio/translations"), tab="transcribe",
          route_models={"/v1/audio/translations": "whisper-base"}),

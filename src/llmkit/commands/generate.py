@@ -16,6 +16,7 @@ EXAMPLES = """\
   llmkit generate "List three colours" --max-new-tokens 40 --stop "4." --json
   llmkit generate "Once upon a time" --raw --temperature 0          # no chat template, greedy
   llmkit generate "Hi" --system "Answer in French." --engine torch  # the transformers reference engine
+  llmkit generate "Describe Paris" --json-object                     # the answer is always a JSON object
 """
 
 
@@ -41,6 +42,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", nargs="?", default=None, help="the prompt; read from stdin when absent or '-'")
     add_generation_arguments(parser)
     parser.add_argument("--raw", action="store_true", help="send the prompt as is, without the chat template")
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--json-schema", default=None, metavar="FILE", help="constrain the answer to JSON valid "
+                       "under the JSON Schema in FILE (llama.cpp grammars)")
+    shape.add_argument("--json-object", action="store_true", help="constrain the answer to a JSON object")
+
+
+def json_schema_from_args(args: argparse.Namespace) -> str | None:
+    """--json-schema FILE (its text; GenerationOptions checks it) or --json-object."""
+    if getattr(args, "json_object", False):
+        return '{"type": "object"}'
+    if getattr(args, "json_schema", None) is None:
+        return None
+    from pathlib import Path
+
+    try:
+        return Path(args.json_schema).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"--json-schema: cannot read {args.json_schema}: {e}") from None
 
 
 def options_from_args(args: argparse.Namespace, **extra: Any):
@@ -90,7 +109,7 @@ def open_stream(pipe: Any, prompt: Any):
 
 
 def run(args: argparse.Namespace) -> int:
-    options = options_from_args(args)  # bad values fail before the model loads
+    options = options_from_args(args, json_schema=json_schema_from_args(args))  # bad values fail before loading
     prompt_text = read_prompt(args.prompt)
     pipe = load_pipeline(args, options)
     prompt: Any = prompt_text

@@ -25,6 +25,7 @@ from ..errors import EngineUnavailableError, LlmkitError
 from ..hub import ModelRef
 from .decoding import Piece, TokenLogprob
 from .gguf_meta import GGUFInfo
+from .grammar import json_grammar
 
 MISSING = "the llama.cpp engine is not installed: `pip install 'llmkit[llamacpp]'` (or use --engine torch)."
 DEFAULT_MAX_CTX = 8192  # the KV cache is allocated up front: more context costs memory even when unused
@@ -46,6 +47,7 @@ def default_threads() -> int:
 
 class LlamaCppEngine:
     name = "llamacpp"
+    grammars = True  # constrained decoding (GenerationOptions.json_schema)
 
     def __init__(self, server: Any, info: GGUFInfo, context_length: int, slots: int = 1):
         self.server = server
@@ -130,7 +132,7 @@ def _wait_until_serving(server: Any, timeout: float = 300.0) -> None:
 
 def request(prompt_ids: list[int], options: Any, max_new_tokens: int) -> dict[str, Any]:
     """GenerationOptions as a llama.cpp completion request (temperature 0 is greedy; top_k 0 is off)."""
-    return {
+    out = {
         "prompt": prompt_ids,
         "max_tokens": max_new_tokens,
         "stream": True,
@@ -141,10 +143,15 @@ def request(prompt_ids: list[int], options: Any, max_new_tokens: int) -> dict[st
         "min_p": 0.0,  # llama.cpp's default 0.05 would differ from the other engines
         "repeat_penalty": options.repetition_penalty,
         "seed": int(options.seed or 0),
-        "stop": list(options.stop),  # llama.cpp stops itself, so its token counts stay exact
+        # Stop strings are cut by the task layer, as for every engine (closing the stream stops llama.cpp at the
+        # next token): llama.cpp would drop the string without saying which one matched, and Anthropic's API
+        # reports it. Usage then counts the stop string's tokens, as OpenAI and Anthropic bill them.
         "n_probs": 1 if options.logprobs else 0,
         "cache_prompt": True,  # a chat's next turn reuses the KV cache of the shared prefix
     }
+    if getattr(options, "json_schema", None):
+        out["grammar"] = json_grammar(options.json_schema)
+    return out
 
 
 def _pieces(chunks: queue.SimpleQueue, want_logprobs: bool) -> Iterator[Piece]:

@@ -113,14 +113,15 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="llmkit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
         description="OpenAI-compatible API for every llmkit task: chat, completions, embeddings, speech to text, "
-                    "and classification (llmkit's own /v1/classifications). See docs/server.md.",
+                    "and classification (llmkit's own /v1/classifications); Anthropic's /v1/messages too. "
+                    "See docs/server.md.",
     )
     app.state.llmkit = Server(settings, pool, metrics)
     errors.install(app)
 
-    from . import routes_audio, routes_encode, routes_speech, routes_text
+    from . import routes_audio, routes_encode, routes_messages, routes_speech, routes_text
 
-    for module in (routes_text, routes_encode, routes_audio, routes_speech):
+    for module in (routes_text, routes_messages, routes_encode, routes_audio, routes_speech):
         app.include_router(module.router)
 
     @app.get("/health", tags=["ops"], summary="Liveness: always open, no key needed")

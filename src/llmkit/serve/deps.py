@@ -29,18 +29,24 @@ _bearer = HTTPBearer(auto_error=False, description="One of the server's --api-ke
 
 def require_key(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str | None:
     """With keys configured, ``Authorization: Bearer KEY`` must carry one of them (compared in constant time)."""
+    return check_key(request, creds.credentials if creds else None,
+                     "send the header `Authorization: Bearer YOUR_KEY`")
+
+
+def check_key(request: Request, given: str | None, how: str) -> str | None:
+    """The key check every API shares: ``given`` must be one of the server's keys (when it has any); ``how``
+    tells a client without one which header to send."""
     keys = server(request).settings.api_keys
     if not keys:
         return None
-    if creds is None:
-        raise APIError(401, "missing API key: send the header `Authorization: Bearer YOUR_KEY`.",
-                       code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
-    given = creds.credentials.encode()
-    if not any(secrets.compare_digest(given, k.encode()) for k in keys):
+    if given is None:
+        raise APIError(401, f"missing API key: {how}.", code="invalid_api_key",
+                       headers={"WWW-Authenticate": "Bearer"})
+    if not any(secrets.compare_digest(given.encode(), k.encode()) for k in keys):
         raise APIError(401, "incorrect API key; use one of the keys the server was started with (--api-key).",
                        code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
-    request.state.api_key = creds.credentials
-    return creds.credentials
+    request.state.api_key = given
+    return given
 
 
 def client_id(request: Request) -> str:

@@ -13,7 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
-from ..errors import LlmkitError
+from ..errors import InputError, LlmkitError
+from ..tasks.structured import ANY_OBJECT, canonical_schema
 from .errors import APIError, from_llmkit, invalid
 from .metrics import Metrics
 from .queues import FairQueue
@@ -152,8 +153,27 @@ def options(body: Any, settings: ServeSettings, max_tokens: int | None, *, logpr
         temperature, top_p = 0.0, 1.0
     stop = body.stop if isinstance(body.stop, list) else [body.stop] if body.stop else []
     out = {"max_new_tokens": max_tokens or settings.default_max_tokens, "temperature": temperature,
-           "top_p": top_p, "stop": tuple(stop), "logprobs": logprobs}
+           "top_p": top_p, "stop": tuple(stop), "logprobs": logprobs,
+           "json_schema": json_schema(getattr(body, "response_format", None))}
     return {k: v for k, v in out.items() if v is not None}  # None: the pipeline's defaults
+
+
+def json_schema(response_format: Any) -> str | None:
+    """OpenAI's ``response_format`` -> the checked schema text of ``GenerationOptions.json_schema`` (a 400 naming
+    the problem when it is not JSON Schema or llama.cpp cannot compile it, before anything is queued)."""
+    if response_format is None or response_format.type == "text":
+        return None
+    if response_format.type == "json_object":
+        schema: Any = ANY_OBJECT
+    elif response_format.json_schema is None:
+        raise invalid("response_format of type json_schema needs a json_schema object with a schema.",
+                      param="response_format.json_schema")
+    else:
+        schema = response_format.json_schema.schema_
+    try:
+        return canonical_schema(schema)
+    except InputError as e:
+        raise invalid(str(e), param="response_format.json_schema.schema", code="invalid_json_schema") from None
 
 
 def choices(prompts: list[Prompt], n: int, seed: int | None, settings: ServeSettings) -> list[Choice]:

@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from . import generation as gen
 from .deps import client_id, require_key, server
-from .errors import openapi_errors
+from .errors import invalid, openapi_errors
 from .schemas import ChatCompletionRequest, CompletionRequest
 
 router = APIRouter(dependencies=[Depends(require_key)], responses=openapi_errors())
@@ -24,6 +24,9 @@ TASK = "text-generation"  # the task these routes serve (llmkit.task_table)
 @router.post("/v1/chat/completions", tags=["OpenAI"], summary="Chat completion (streams with stream=true)")
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     s = server(request)
+    if body.tools and body.tool_choice != "none":
+        raise invalid("tools are not supported by this server yet; send the request without tools (or with "
+                      "tool_choice \"none\").", param="tools", code="tools_not_supported")
     ref, queue = await s.pool.queue(TASK, body.model)
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages]
     opts = gen.options(body, s.settings, body.max_completion_tokens or body.max_tokens, logprobs=body.logprobs)

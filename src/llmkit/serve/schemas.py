@@ -4,7 +4,7 @@ are checked against the settings in the routes, since they change per deployment
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,6 +40,20 @@ class ChatMessage(BaseModel):
         return "".join(p.text for p in self.content)
 
 
+class JSONSchemaFormat(BaseModel):
+    name: Annotated[str, Field(max_length=64)] = "response"
+    description: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    schema_: dict[str, Any] = Field(..., alias="schema", description="The JSON Schema the answer must follow.")
+    strict: bool | None = Field(None, description="Accepted; the schema is always enforced (constrained decoding).")
+
+
+class ResponseFormat(BaseModel):
+    """OpenAI's response_format: "json_object" or "json_schema" are enforced with llama.cpp grammars."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JSONSchemaFormat | None = None
+
+
 class StreamOptions(BaseModel):
     include_usage: bool = False
 
@@ -55,6 +69,7 @@ class _Sampling(_Body):
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     stream: bool = False
     stream_options: StreamOptions | None = None
+    response_format: ResponseFormat | None = None
     presence_penalty: float = Field(0.0, ge=-2, le=2, description="Accepted; not used by llmkit's engines.")
     frequency_penalty: float = Field(0.0, ge=-2, le=2, description="Accepted; not used by llmkit's engines.")
     user: Annotated[str, Field(max_length=256)] | None = Field(
@@ -66,6 +81,9 @@ class ChatCompletionRequest(_Sampling):
     max_completion_tokens: int | None = Field(None, ge=1, le=32768)
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20, description="Accepted; alternatives are not listed.")
+    tools: Annotated[list[dict[str, Any]], Field(max_length=128)] | None = Field(
+        None, description="Not supported yet: a request with tools is refused (400), never answered as if without.")
+    tool_choice: Union[str, dict[str, Any], None] = None
 
 
 class CompletionRequest(_Sampling):

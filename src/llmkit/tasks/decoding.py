@@ -66,6 +66,7 @@ class StopMatcher:
         self._text = ""
         self._emitted = 0
         self.stopped = False
+        self.matched: str | None = None  # the stop string that ended the text (Anthropic reports which)
 
     def feed(self, piece: str) -> str:
         """Add ``piece``; return the text that is now safe to emit (``self.stopped`` turns True at a stop)."""
@@ -75,10 +76,11 @@ class StopMatcher:
         if not self.stops:
             return self._flush_to(len(self._text))
         start = max(0, self._emitted - max(len(s) for s in self.stops))
-        hits = [i for i in (self._text.find(s, start) for s in self.stops) if i >= 0]
+        hits = [(i, s) for s in self.stops if (i := self._text.find(s, start)) >= 0]
         if hits:
             self.stopped = True
-            return self._flush_to(min(hits))
+            at, self.matched = min(hits, key=lambda h: h[0])
+            return self._flush_to(at)
         return self._flush_to(len(self._text) - self._held_back())
 
     def finish(self) -> str:

@@ -59,6 +59,7 @@ class GenerationResult:
     seed: int
     truncated_tokens: int = 0  # prompt tokens dropped from the left to fit the context
     logprobs: list[TokenLogprob] | None = None
+    stop_sequence: str | None = None  # the stop string that ended the text, if one did
 
 
 class TextStream:
@@ -69,6 +70,9 @@ class TextStream:
     """
 
     def __init__(self, pipe: "TextGenerationPipeline", ids: list[int], options: GenerationOptions, truncated: int):
+        if options.json_schema is not None and not getattr(pipe.engine, "grammars", False):
+            raise InputError(f"structured output (json_schema) needs the llama.cpp engine; {pipe.engine.name} "
+                             "cannot constrain its decoding (use --engine llamacpp with a GGUF model).")
         self.truncated_tokens = truncated
         self.result: GenerationResult | None = None
         self._gen = pipe._pieces(self, ids, options, truncated)
@@ -220,7 +224,8 @@ class TextGenerationPipeline:
                 yield tail
         finally:
             pieces.close()  # stops the engine even when the reader stopped early
-            stream.result = GenerationResult("".join(text), finish, Usage(len(ids), n), seed, truncated, logprobs)
+            stream.result = GenerationResult("".join(text), finish, Usage(len(ids), n), seed, truncated, logprobs,
+                                             stops.matched)
 
 
 class Conversation:

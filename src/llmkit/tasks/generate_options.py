@@ -33,6 +33,10 @@ class GenerationOptions:
     stop: tuple[str, ...] = opt((), "stop before S (repeatable)", metavar="S")
     seed: int | None = opt(None, "make sampling reproducible (default: a fresh seed, reported with --json)")
     logprobs: bool = opt(False, "with --json: each token's log-probability")
+    # Constrained decoding: the answer must be JSON valid under this JSON Schema (a dict or its JSON text, kept as
+    # canonical JSON text); {"type": "object"} for any JSON object. llama.cpp engine only. See tasks/structured.py.
+    # The CLI reads it from a file (generate --json-schema FILE / --json-object), so it has no flag of its own.
+    json_schema: str | None = opt(None, "JSON Schema the answer must follow", cli=False)
 
     def __post_init__(self) -> None:
         stop = self.stop
@@ -48,6 +52,10 @@ class GenerationOptions:
             _check_int("seed", self.seed, 0, 2**32 - 1)
         if not isinstance(self.logprobs, bool):
             raise InputError(f"logprobs must be True or False (got {self.logprobs!r}).")
+        if self.json_schema is not None:
+            from .structured import canonical_schema
+
+            object.__setattr__(self, "json_schema", canonical_schema(self.json_schema))
         for name in ("temperature", "top_p", "repetition_penalty"):
             object.__setattr__(self, name, float(getattr(self, name)))
         if len(self.stop) > MAX_STOPS or not all(isinstance(s, str) and s for s in self.stop):
