@@ -5,9 +5,15 @@ Sources, tried in order:
 
 * ``pip``: a registry package that ships the weights. ``module`` is found with ``importlib.util.find_spec``
   (never imported), ``path`` is inside it, ``sha256`` is checked once. ``parts`` lists files that are joined
-  (in order) into ``LLMKIT_HOME/models/<name>/`` and checked against ``sha256``.
+  (in order) into ``LLMKIT_HOME/models/<name>/`` and checked against ``sha256``; ``unzip`` maps a joined zip to
+  the folder inside it that becomes the model folder (safe files only; the zip is not kept).
 * ``build``: a recipe that llmkit runs once to make the model (e.g. the default sentiment classifier).
 * ``hub``: a Hugging Face hub id, used only when online (or already in the local HF cache).
+
+What an entry states beyond that, for choosing a model: ``parameters``, ``quantization``, ``size_mb``,
+``context_length``, ``languages``, ``license``, ``good_at`` / ``bad_at``, ``peak_rss_mb`` (measured once here;
+``llmkit models bench`` measures each machine), ``chat`` (False: a base model, completions only), ``reported``
+(the makers' scores) and ``draft_for`` / ``draft_model`` (pairs that share a tokenizer, for speculative decoding).
 """
 from __future__ import annotations
 
