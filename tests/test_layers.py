@@ -14,7 +14,8 @@ PACKAGE = SRC / "llmkit"
 LAYERS: dict[str, int] = {
     # the base: what every layer may use
     **dict.fromkeys(("errors", "catalog", "hub", "modeling", "mtl_arch", "audio", "textio", "writers", "quiet",
-                     "allocator", "netguard", "manifest", "task_table", "options", "audio_out", "hardware"), 0),
+                     "allocator", "netguard", "manifest", "task_table", "options", "audio_out", "hardware",
+                     "parts"), 0),
     "engines": 1,  # how weights run
     **dict.fromkeys(("tasks", "train", "pipelines", "compare", "evals", "chooser", "__init__"), 2),  # the library
     **dict.fromkeys(("serve", "ui"), 3),  # shells over the library

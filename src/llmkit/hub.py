@@ -22,7 +22,9 @@ from typing import Any
 
 from .catalog import CATALOG, canonical_name
 from .errors import IntegrityError, LlmkitError, ModelNotFoundError
+from . import parts
 from .manifest import Manifest
+from .parts import package_dir
 
 
 def home() -> Path:
@@ -67,14 +69,7 @@ def verify_sha256(path: Path, expected: str, name: str | None = None) -> None:
     """Raise IntegrityError unless ``path`` hashes to ``expected``. Results are cached by (size, mtime).
     ``name``, the catalog model the file belongs to, goes into the message as the command that repairs it."""
     path = Path(path).resolve()
-    st = path.stat()
-    key = f"{path}:{st.st_size}:{st.st_mtime_ns}"
-    cache_file = _verified_cache()
-    try:
-        cache = json.loads(cache_file.read_text())
-    except (OSError, ValueError):
-        cache = {}
-    if cache.get(key) == expected:
+    if _verified().get(_cache_key(path)) == expected:
         return
     actual = sha256_file(path)
     if actual != expected:
@@ -83,8 +78,26 @@ def verify_sha256(path: Path, expected: str, name: str | None = None) -> None:
             f"{path} is corrupt: sha256 {actual[:12]}... does not match the catalog's {expected[:12]}...; "
             f"repair it with `llmkit models pull {name or 'NAME'} --force` (reinstalls, re-joins and re-checks)."
         )
-    cache[key] = expected
-    _atomic_write_text(cache_file, json.dumps(cache, indent=0))
+    _mark_verified(path, expected)
+
+
+def _cache_key(path: Path) -> str:
+    st = path.stat()
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _verified() -> dict[str, str]:
+    try:
+        return json.loads(_verified_cache().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _mark_verified(path: Path, digest: str) -> None:
+    """Record that ``path`` (as it is now: size, mtime) hashes to ``digest``."""
+    cache = _verified()
+    cache[_cache_key(Path(path).resolve())] = digest
+    _atomic_write_text(_verified_cache(), json.dumps(cache, indent=0))
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -149,8 +162,9 @@ def detect_task(path: Path, fmt: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- resolution
 
-def resolve(name_or_path: str | os.PathLike, *, build: bool = True) -> ModelRef:
-    """Resolve a catalog name (or alias), a local path, or a hub id to a ModelRef on disk."""
+def resolve(name_or_path: str | os.PathLike, *, build: bool = True, progress: bool | None = None) -> ModelRef:
+    """Resolve a catalog name (or alias), a local path, or a hub id to a ModelRef on disk. ``progress``: a bar while
+    split weights are joined (True: always, None: on a terminal)."""
     raw = str(name_or_path).strip()
     if not raw:
         raise ModelNotFoundError(f"no model given. {available_models_hint()}")
@@ -160,7 +174,7 @@ def resolve(name_or_path: str | os.PathLike, *, build: bool = True) -> ModelRef:
         return ModelRef(raw, path.resolve(), detect_task(path, fmt), fmt, _ENGINE_FOR_FORMAT[fmt])
     name = canonical_name(raw)
     if name is not None:
-        return _resolve_catalog(name, build=build)
+        return _resolve_catalog(name, build=build, progress=progress)
     if "/" in raw and not raw.startswith((".", "/", "~")):
         return _resolve_hub(raw)
     raise ModelNotFoundError(f"unknown model {raw!r}. {available_models_hint()}")
@@ -174,12 +188,12 @@ def available_models_hint() -> str:
     )
 
 
-def _resolve_catalog(name: str, *, build: bool) -> ModelRef:
+def _resolve_catalog(name: str, *, build: bool, progress: bool | None = None) -> ModelRef:
     entry = CATALOG[name]
     sources = entry["sources"]
     path: Path | None = None
     if "pip" in sources:
-        path = _from_pip(name, sources["pip"])
+        path = _from_pip(name, sources["pip"], progress=progress)
     if path is None and "build" in sources:
         path = _from_build(name, sources["build"], build=build, recipe=sources.get("recipe"))
     if path is None and "hub" in sources:
@@ -190,7 +204,9 @@ def _resolve_catalog(name: str, *, build: bool) -> ModelRef:
     if path is None:
         pip = sources.get("pip", {})
         how = f"`{pip['install']}`" if pip else f"`llmkit models pull {name}`"
-        raise ModelNotFoundError(f"model {name!r} is not installed on this machine; get it with {how}.")
+        missing = missing_packages(pip) if "parts" in pip else []
+        some = f" (missing: {', '.join(missing)})" if 0 < len(missing) < len(pip["package"].split()) else ""
+        raise ModelNotFoundError(f"model {name!r} is not installed on this machine{some}; get it with {how}.")
     return _ref_for(name, entry, path)
 
 
@@ -198,18 +214,10 @@ def _ref_for(name: str, entry: dict[str, Any], path: Path) -> ModelRef:
     return ModelRef(name, path, entry["task"], entry["format"], entry["engine"], entry)
 
 
-def _package_dir(module: str) -> Path | None:
-    # find_spec locates the package without importing it (some weight packages import heavy deps).
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _from_pip(name: str, pip: dict[str, Any]) -> Path | None:
+def _from_pip(name: str, pip: dict[str, Any], *, progress: bool | None = None) -> Path | None:
     if "parts" in pip:
-        return _join_parts(name, pip)
-    root = _package_dir(pip["module"])
+        return _join_parts(name, pip, progress=progress)
+    root = package_dir(pip["module"])
     if root is None:
         return None
     path = root / pip["path"]
@@ -225,38 +233,63 @@ def _from_pip(name: str, pip: dict[str, Any]) -> Path | None:
     return path
 
 
-def _join_parts(name: str, pip: dict[str, Any]) -> Path | None:
-    """Join split files from several packages into LLMKIT_HOME/models/<name>, atomically and sha256-checked."""
+def _join_parts(name: str, pip: dict[str, Any], *, progress: bool | None = None) -> Path | None:
+    """Join split files from several packages into LLMKIT_HOME/models/<name> (and unzip a byte-split zip there),
+    sha256-checked. The folder appears only once complete (one rename), so a join that is interrupted or fails
+    leaves nothing that looks ready; a killed join's leftovers are swept by the next one. None: a package is
+    missing (``missing_packages`` names it)."""
     target = home() / "models" / name
     digests: dict[str, str] = pip.get("sha256", {})
+    unzip: dict[str, str] = pip.get("unzip", {})  # archive -> the folder inside it that becomes the model folder
     if target.exists():
         for rel, digest in digests.items():
-            verify_sha256(target / rel, digest, name)
+            if rel not in unzip:  # an archive is deleted once unzipped; its files carry their own digests
+                verify_sha256(target / rel, digest, name)
         return target
-    sources: dict[str, list[Path]] = {}
-    for rel, parts in pip["parts"].items():
-        paths = []
-        for module, inner in parts:
-            root = _package_dir(module)
-            if root is None:
-                return None
-            paths.append(root / inner)
-        sources[rel] = paths
+    if missing_packages(pip):
+        return None
+    sources = {rel: [package_dir(module) / inner for module, inner in parts] for rel, parts in pip["parts"].items()}
+    repair = f"repair it with `llmkit models pull {name} --force` (reinstalls the packages)."
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-"))
+    parts.sweep_stale(target.parent, f".{name}-")
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-{os.getpid()}-"))
     try:
         for rel, paths in sources.items():
-            with open(tmp / rel, "wb") as out:
-                for p in paths:
-                    with open(p, "rb") as f:
-                        shutil.copyfileobj(f, out, 1 << 22)
+            actual = parts.join(paths, tmp / rel, desc=f"joining {name}", progress=progress, repair=repair)
+            _check_joined(name, rel, actual, digests.get(rel), repair)
+        for archive, folder in unzip.items():
+            parts.unzip_folder(tmp / archive, folder, tmp, repair=repair)
+            (tmp / archive).unlink()
         for rel, digest in digests.items():
-            verify_sha256(tmp / rel, digest, name)
-        os.replace(tmp, target)
+            if rel not in sources:  # unzipped files: hashed here; joined ones were hashed while copying
+                _check_joined(name, rel, sha256_file(tmp / rel) if (tmp / rel).is_file() else "missing", digest,
+                              repair)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process finished the same join first: use its copy
+            if not target.exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for rel, digest in digests.items():
+        if rel not in unzip:
+            _mark_verified(target / rel, digest)  # just hashed: the next resolve need not read 1 GB again
     return target
+
+
+def _check_joined(name: str, rel: str, actual: str, expected: str | None, repair: str) -> None:
+    if expected is not None and actual != expected:
+        raise IntegrityError(f"joining {name} from its packages gave a {rel} whose sha256 {actual[:12]}... is not "
+                             f"the catalog's {expected[:12]}...: a package is damaged or incomplete; {repair}")
+
+
+def missing_packages(pip: dict[str, Any]) -> list[str]:
+    """The registry packages of a split model that are not installed, by their pip names."""
+    modules = dict.fromkeys(module for chunks in pip["parts"].values() for module, _ in chunks)
+    # A distribution's name is its top-level folder with '-' for '_' (true of every package the catalog names).
+    return [m.replace("_", "-") for m in modules if package_dir(m) is None]
 
 
 def forget_joined(name: str) -> None:
@@ -314,7 +347,12 @@ def _resolve_hub(repo_id: str) -> ModelRef:
 
 
 def is_installed(name: str) -> bool:
-    """True when a catalog model can be loaded right now without building or downloading."""
+    """True when a catalog model can be loaded right now without building or downloading. A split model whose
+    packages are all installed counts (it is joined on first use; listing the catalog never joins 1 GB)."""
+    key = canonical_name(name)
+    pip = CATALOG[key]["sources"].get("pip", {}) if key else {}
+    if "parts" in pip and not (home() / "models" / key).exists():
+        return not missing_packages(pip)
     try:
         resolve(name, build=False)
         return True

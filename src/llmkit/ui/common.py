@@ -105,7 +105,9 @@ class UiContext:
     def models_for(self, task: str) -> list[str]:
         """Installed catalog models for ``task`` or an alias of it (plus, for classification, the fine-tuned
         folders)."""
-        names = [n for n, e in CATALOG.items() if e["task"] in get(task).names and is_installed(n)]
+        # A text-generation picker is the Chat tab's: a base model (catalog "chat": False) cannot chat.
+        names = [n for n, e in CATALOG.items()
+                 if e["task"] in get(task).names and e.get("chat", True) and is_installed(n)]
         if task == "text-classification":
             names = self.finetuned() + names
         return names
