@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "finetune": "llmkit.commands.finetune",
     "multitask": "llmkit.commands.multitask",
     "evaluate": "llmkit.commands.evaluate",
+    "eval": "llmkit.commands.eval",
     "models": "llmkit.commands.models",
     "demo": "llmkit.commands.demo",
     "serve": "llmkit.commands.serve",
