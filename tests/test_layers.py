@@ -16,7 +16,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("errors", "catalog", "hub", "modeling", "mtl_arch", "audio", "textio", "writers", "quiet",
                      "allocator", "netguard", "manifest"), 0),
     "engines": 1,  # how weights run
-    **dict.fromkeys(("tasks", "train", "pipelines", "__init__"), 2),  # the library: tasks, training, the API
+    **dict.fromkeys(("tasks", "train", "evals", "pipelines", "__init__"), 2),  # the library
     **dict.fromkeys(("serve", "ui"), 3),  # shells over the library
     **dict.fromkeys(("commands", "cli"), 4),  # the command line, which starts the other shells
 }

@@ -17,7 +17,8 @@ QUESTIONS: list[dict] = [
     {"id": "fact-planet-red", "cat": "facts", "q": "Which planet is known as the Red Planet?", "any": ["Mars"]},
     {"id": "fact-largest-planet", "cat": "facts", "q": "What is the largest planet in our solar system?",
      "any": ["Jupiter"]},
-    {"id": "fact-water-formula", "cat": "facts", "q": "What is the chemical formula of water?", "any": ["H2O", "H₂O"]},
+    {"id": "fact-water-formula", "cat": "facts", "q": "What is the chemical formula of water?",
+     "any": ["H2O", "H₂O"]},
     {"id": "fact-romeo-author", "cat": "facts", "q": "Who wrote the play Romeo and Juliet?",
      "any": ["Shakespeare"]},
     {"id": "fact-gold-symbol", "cat": "facts", "q": "What is the chemical symbol for gold?", "any": ["Au"]},
@@ -54,8 +55,8 @@ QUESTIONS: list[dict] = [
           "End your answer with the number.", "number": 180},
     {"id": "math-percent", "cat": "arithmetic", "q": "What is 10% of 250? Answer with the number only.",
      "number": 25},
-    {"id": "math-minutes", "cat": "arithmetic", "q": "How many minutes are there in 3 hours? Answer with the number only.",
-     "number": 180},
+    {"id": "math-minutes", "cat": "arithmetic",
+     "q": "How many minutes are there in 3 hours? Answer with the number only.", "number": 180},
     {"id": "math-order", "cat": "arithmetic", "q": "What is 2 + 3 * 4? Answer with the number only.", "number": 14},
     {"id": "math-half", "cat": "arithmetic", "q": "What is half of 48? Answer with the number only.", "number": 24},
     # format following
@@ -80,5 +81,6 @@ QUESTIONS: list[dict] = [
      "q": "Begin your reply with the word 'Certainly' and then name one animal.", "starts": "Certainly"},
     {"id": "fmt-number-only", "cat": "format", "q": "Reply with only a number between 1 and 10, nothing else.",
      "regex": r"([1-9]|10)\.?"},
-    {"id": "fmt-just-the-word", "cat": "format", "q": "Write the word 'cat' and nothing else.", "regex": r"(?i)['\"]?cat['\"]?\.?"},
+    {"id": "fmt-just-the-word", "cat": "format", "q": "Write the word 'cat' and nothing else.",
+     "regex": r"(?i)['\"]?cat['\"]?\.?"},
 ]

@@ -42,7 +42,8 @@ from .sandbox import SandboxLimits, run_python, sandbox_mode
 DESCRIPTION = "HumanEval: 164 Python problems, answers run in the sandbox (pass@1, pass@k)"
 INSTRUCTION = ("Please provide a self-contained Python script that solves the following problem in a markdown "
                "code block:")
-RESPONSE = "Below is a Python script with a self-contained function that solves the problem and passes corresponding tests:"
+RESPONSE = ("Below is a Python script with a self-contained function that solves the problem and passes "
+            "corresponding tests:")
 _SPLIT = "<<llmkit-response-starts-here>>"
 COMPLETION_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")  # Codex's, for base models
 
