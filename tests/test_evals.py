@@ -206,3 +206,12 @@ def test_asr_suite_on_synthesised_speech(tmp_path):
     (clips / "s0.txt").unlink()
     bad = llmkit("eval", "whisper-tiny.en", "--suite", "asr", "--data", str(clips))
     assert bad.returncode == 2 and "s0.txt" in bad.stderr.decode()
+
+
+@pytest.mark.slow
+def test_sampling_gives_several_answers_per_problem(tmp_path):
+    result = run_suite("smollm2-135m-instruct", "code", limit=1, samples=2, temperature=0.8, max_new_tokens=64,
+                       threads=1)
+    item = result.items[0]
+    assert item["n"] == 2 and len(item["samples"]) == 2 and 0 <= item["c"] <= 2
+    assert result.metrics["pass@1"] == pytest.approx(item["c"] / 2) and "pass@10" not in result.metrics
