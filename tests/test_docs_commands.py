@@ -91,6 +91,7 @@ INPUTS: dict[str, object] = {
     "lecture.mp3": ("audio", "mp3"),
     "recordings/one.wav": ("audio", "wav"), "recordings/two.flac": ("audio", "flac"),
     "calls/monday.wav": ("audio", "wav"), "calls/broken.wav": "not audio\n",  # the docs' own error example
+    "clips/x.wav": ("audio", "wav"), "clips/x.txt": TALK + "\n",  # docs/evals.md: the asr suite's layout
     "my-model.gguf": ("link", "smollm2-135m-instruct"),
     "runs/my-classifier": ("link", "minilm-sentiment"),
 }

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "finetune": "llmkit.commands.finetune",
     "multitask": "llmkit.commands.multitask",
     "evaluate": "llmkit.commands.evaluate",
+    "eval": "llmkit.commands.eval",
     "models": "llmkit.commands.models",
     "compare": "llmkit.commands.compare",
     "demo": "llmkit.commands.demo",

@@ -1,0 +1,69 @@
+"""``llmkit eval MODEL --suite NAME``: score a model on a benchmark suite; results saved as JSON + Markdown."""
+from __future__ import annotations
+
+import json
+import sys
+
+HELP = "Score a model on a benchmark suite: code (HumanEval, sandboxed), chat, classify, asr."
+EXAMPLES = """\
+  llmkit eval smollm2-135m-instruct --suite chat
+  llmkit eval qwen2.5-coder-0.5b-instruct --suite code              # HumanEval, greedy pass@1
+  llmkit eval MODEL --suite code --samples 10 --temperature 0.8     # pass@1 and pass@10, unbiased estimator
+  llmkit eval sentiment --suite classify --data fine_food_reviews:test --limit 200
+  llmkit eval whisper-tiny.en --suite asr --data clips/             # clips/x.wav + clips/x.txt pairs
+  llmkit eval smollm2-135m-instruct --suite chat --limit 5 --json --output /tmp/evals
+
+Results go to LLMKIT_HOME/evals/<model>/<suite>.json and .md (or --output DIR); `models recommend` and `compare`
+read them. See docs/evals.md.
+"""
+
+
+def add_arguments(p) -> None:
+    from ..evals import describe_suites
+
+    p.add_argument("model", help="catalog name, .gguf file, model folder or hub id")
+    p.add_argument("--suite", required=True, metavar="NAME", help=f"one of: {describe_suites()}")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N items (a quick look)")
+    p.add_argument("--samples", type=int, default=1, metavar="K", help="answers per item (code: pass@k); "
+                   "needs --temperature above 0")
+    p.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 (default) is greedy")
+    p.add_argument("--seed", type=int, default=0, help="first sampling seed (sample i uses seed + i)")
+    p.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
+                   help="answer length cap (default: code 768, chat 256)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for llama.cpp")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                   help="code: seconds each program may run in the sandbox (default 10)")
+    p.add_argument("--data", default=None, metavar="D", help="classify: built-in dataset name or CSV/JSONL with "
+                   "text,label; asr: a folder of audio + .txt pairs, or a manifest (JSONL/CSV with audio,text)")
+    p.add_argument("--task", default=None, help="classify: the head of a multi-task model folder")
+    p.add_argument("--output", default=None, metavar="DIR", help="write <suite>.json and <suite>.md here "
+                   "(default: LLMKIT_HOME/evals/<model>/)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+
+
+def run(args) -> int:
+    from ..evals import run_suite, suite_module
+    from ..evals.results import save
+
+    suite_module(args.suite)  # an unknown suite fails before any model loads
+
+    def progress(done: int, total: int, note: str) -> None:
+        if not args.quiet:
+            print(f"[{args.suite} {done}/{total}] {note}", file=sys.stderr, flush=True)
+
+    result = run_suite(args.model, args.suite, args.limit, progress=progress, samples=args.samples,
+                       temperature=args.temperature, seed=args.seed, max_new_tokens=args.max_new_tokens,
+                       threads=args.threads, timeout=args.timeout, data=args.data, task=args.task)
+    json_path, md_path = save(result, args.output)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    better = "higher is better" if result.higher_is_better else "lower is better"
+    print(f"{result.suite} on {result.model}: {result.primary} {result.score:.4f} ({better}; {result.n} items"
+          f"{', --limit: not the full benchmark' if args.limit else ''})")
+    for name, value in result.metrics.items():
+        if name != result.primary:
+            print(f"  {name} {value:.4f}" if isinstance(value, float) else f"  {name} {value}")
+    print(f"saved {json_path} and {md_path.name}")
+    return 0
