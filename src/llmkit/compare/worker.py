@@ -72,19 +72,32 @@ def summary(outputs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_suite(model: str, opts: CompareOptions) -> dict[str, Any]:
-    """A suite run through ``llmkit.evals.run_suite(model, suite, limit)``; the result is expected to carry a
-    score (``score``, its ``metric`` name) and per-item ``items`` with ``prompt``, ``output`` and ``score``."""
-    from ..evals import run_suite as run  # checked present before any worker starts
+    """A suite run through ``llmkit.evals.run_suite(model, suite, limit)``: its score, and per item the prompt
+    (the item's id or question), the model's output and the item's score, for the side-by-side report."""
+    from ..evals import run_suite as run
 
     baseline = peak_rss_mb()
     t0 = time.perf_counter()
     result = run(model, opts.suite, limit=opts.limit)
-    get = (lambda o, k: o.get(k)) if isinstance(result, dict) else getattr
-    items = get(result, "items") or []
-    outputs = [{"prompt": get(it, "prompt"), "text": get(it, "output"), "score": get(it, "score")} for it in items]
-    return {"model": model, "seconds": time.perf_counter() - t0, "score": get(result, "score"),
-            "metric": get(result, "metric"), "first_token_s": None, "tokens_per_s": None,
-            "peak_rss_mb": peak_rss_mb(), "baseline_rss_mb": baseline, "outputs": outputs}
+    outputs = [{"prompt": it.get("question") or it.get("id"), "text": _item_output(it), "score": _item_score(it)}
+               for it in result.items]
+    return {"model": model, "seconds": time.perf_counter() - t0, "score": result.score, "metric": result.primary,
+            "first_token_s": None, "tokens_per_s": None, "peak_rss_mb": peak_rss_mb(), "baseline_rss_mb": baseline,
+            "outputs": outputs}
+
+
+def _item_output(item: dict[str, Any]) -> str:
+    """What the model said for one item: a chat answer, a transcript, or the first code sample."""
+    samples = item.get("samples") or [{}]
+    return str(item.get("answer") or item.get("hypothesis") or samples[0].get("answer") or "")
+
+
+def _item_score(item: dict[str, Any]) -> float | None:
+    if "correct" in item:
+        return float(bool(item["correct"]))
+    if "c" in item and item.get("n"):
+        return item["c"] / item["n"]  # code: the share of samples that passed
+    return item.get("wer")
 
 
 def _say(line: str) -> None:
