@@ -28,6 +28,7 @@ from typing import Any
 from .errors import InputError
 
 PROVIDERS = ("openai", "anthropic")
+HOSTS = {"openai": "api.openai.com", "anthropic": "api.anthropic.com"}
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 # A key for a custom base URL: never the provider's own key, which would then go to a third party.
 ENDPOINT_KEY_ENV = "LLMKIT_REMOTE_API_KEY"
@@ -112,9 +113,10 @@ def remote_allowed(explicit: bool | None = None) -> bool:
 
 def check_allowed(spec: RemoteSpec, explicit: bool | None = None) -> None:
     if not remote_allowed(explicit):
-        where = spec.base_url or spec.provider
+        where = spec.base_url or HOSTS[spec.provider]
         raise InputError(f"{spec.name} is a remote model: your text would be sent to {where}. Opt in with "
-                         f"--allow-remote (or {ALLOW_ENV}=1, or allow = true under [remote] in {config_path()}).")
+                         f"--allow-remote (Python: allow_remote=True; or {ALLOW_ENV}=1, or allow = true under "
+                         f"[remote] in {config_path()}).")
 
 
 def settings(spec: RemoteSpec) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The Anthropic side of ``RemoteEngine``: the official ``anthropic`` SDK, the Messages API, streamed.
 
-System messages become the ``system`` parameter. Anthropic's temperature range is [0, 1] (higher values are
-sent as 1); ``top_p`` and ``top_k`` are sent only when changed from llmkit's defaults (recent Claude models
-refuse temperature and top_p together); there is no seed and no log-probs.
+System messages become the ``system`` parameter; stop strings are ``stop_sequences``. The Messages API of the
+current SDK (anthropic 2.x) takes no sampling parameters (no temperature, top_p, top_k), no seed and gives no
+log-probs, so those options are not sent (docs/remote.md says so).
 """
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from typing import Any, Iterator
 
 from .. import providers
 
-# GenerationOptions' defaults (an engine does not import the task layer; tests/test_remote.py checks they agree)
-DEFAULT_TOP_P, DEFAULT_TOP_K = 0.9, 50
 STOP = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
 
@@ -25,14 +23,9 @@ def stream(client: Any, model: str, messages: list[dict[str, str]], opts: Any, m
     """Events: ("text", str, []) ... then ("end", (input_tokens, output_tokens), finish)."""
     system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
     turns = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
-    kw: dict[str, Any] = {"model": model, "messages": turns, "max_tokens": max_new_tokens, "stream": True,
-                          "temperature": min(opts.temperature, 1.0)}
+    kw: dict[str, Any] = {"model": model, "messages": turns, "max_tokens": max_new_tokens, "stream": True}
     if system:
         kw["system"] = system
-    if opts.top_p != DEFAULT_TOP_P:
-        kw["top_p"] = opts.top_p
-    if opts.top_k != DEFAULT_TOP_K and opts.top_k > 0:
-        kw["top_k"] = opts.top_k
     if opts.stop:
         kw["stop_sequences"] = list(opts.stop)
     prompt_tokens, completion_tokens, finish = 0, 0, "stop"
