@@ -30,6 +30,9 @@ HI = [{"role": "user", "content": "What is the capital of France? Answer in one 
 
 @pytest.fixture(scope="module")
 def serve_url():
+    if os.environ.get("LLMKIT_TEST_SERVE_URL"):  # a server already running (started with --api-key sk-serve-test)
+        yield os.environ["LLMKIT_TEST_SERVE_URL"]
+        return
     port = free_port()
     env = {**os.environ, "LLMKIT_HOME": REAL_HOME, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "llmkit.cli", "serve", "--port", str(port), "--api-key", KEY,
