@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -32,6 +33,7 @@ class Recorder(ThreadingHTTPServer):
     def __init__(self) -> None:
         self.bodies: list[dict] = []
         self.status: tuple[int, dict] | None = None  # answer every request with this error instead
+        self.delay = 0.0  # seconds before answering
         super().__init__(("127.0.0.1", 0), _Handler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -47,6 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.bodies.append(body)
+        time.sleep(self.server.delay)
         if self.server.status:
             code, payload = self.server.status
             data = json.dumps(payload).encode()
@@ -62,9 +65,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        for ev in events:
-            self.wfile.write(ev.encode())
-        self.wfile.flush()
+        try:
+            for ev in events:
+                self.wfile.write(ev.encode())
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading (a stop string, a timeout)
+            pass
 
 
 def _openai(pieces: list[str]) -> list[str]:
@@ -273,3 +279,20 @@ def test_network_down_is_one_line(home):
         gen.generate("hi")
     r = llmkit("generate", "hi", "--model", f"anthropic:m@http://127.0.0.1:{port}", "--allow-remote")
     assert r.returncode == 7 and "cannot reach" in r.stderr.decode() and len(r.stderr.splitlines()) == 1
+
+
+def test_stop_strings_and_options_are_sent(home, recorder):
+    gen = pipeline("text-generation", model=f"openai:m@{recorder.url}/v1", allow_remote=True)
+    result = gen.generate("hello there", stop=["there"], temperature=0, top_p=0.5, seed=3, max_new_tokens=9)
+    assert result.text == "You said: hello " and result.finish_reason == "stop"  # cut locally too
+    body = recorder.bodies[0]
+    assert (body["stop"], body["temperature"], body["top_p"], body["seed"], body["max_tokens"]) == (
+        ["there"], 0.0, 0.5, 3, 9)
+    assert "top_k" not in body and body["stream_options"] == {"include_usage": True}
+
+
+def test_timeout_is_one_line(home, recorder):
+    (home / "config.toml").write_text("[remote.openai]\nmax_retries = 0\ntimeout = 1\n")
+    recorder.delay = 3
+    with pytest.raises(RemoteError, match="did not answer within 1 s"):
+        pipeline("text-generation", model=f"openai:m@{recorder.url}/v1", allow_remote=True).generate("hi")
