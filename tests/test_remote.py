@@ -223,3 +223,18 @@ def test_timeout_is_one_line(home, recorder):
     recorder.delay = 3
     with pytest.raises(RemoteError, match="did not answer within 1 s"):
         pipeline("text-generation", model=f"openai:m@{recorder.url}/v1", allow_remote=True).generate("hi")
+
+
+def test_compare_remote_models(home, recorder, tmp_path):
+    """`llmkit compare` takes remote models (opt-in from env/config): refused before anything runs without it."""
+    prompts = tmp_path / "p.txt"
+    prompts.write_text(f"write to {PII['email']}\n")
+    models = [f"openai:a@{recorder.url}/v1", f"anthropic:b@{recorder.url}"]
+    r = llmkit("compare", *models, "--prompts", str(prompts), "--output", str(tmp_path / "out"))
+    assert r.returncode == 2 and "--allow-remote" in r.stderr.decode() and recorder.bodies == []
+    r = llmkit("compare", *models, "--prompts", str(prompts), "--output", str(tmp_path / "out"),
+               env={"LLMKIT_ALLOW_REMOTE": "1"})
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert f"You said: write to {PII['email']}" in json.dumps(report)
+    assert PII["email"] not in json.dumps(recorder.bodies) and len(recorder.bodies) == 4  # warm-up + prompt each
