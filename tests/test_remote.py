@@ -238,3 +238,11 @@ def test_compare_remote_models(home, recorder, tmp_path):
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert f"You said: write to {PII['email']}" in json.dumps(report)
     assert PII["email"] not in json.dumps(recorder.bodies) and len(recorder.bodies) == 4  # warm-up + prompt each
+
+
+def test_credentials_in_a_base_url_are_never_shown(home):
+    from llmkit.providers import shown
+
+    assert shown("https://user:sk-secret@host.example:8443/v1?key=sk-q") == "https://host.example:8443/v1"
+    r = llmkit("generate", "hi", "--model", "openai:m@https://user:sk-secret@host.example/v1?key=sk-q")
+    assert r.returncode == 2 and b"sk-" not in r.stderr and b"host.example/v1" in r.stderr

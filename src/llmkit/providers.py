@@ -47,7 +47,17 @@ class RemoteSpec:
 
     @property
     def name(self) -> str:
-        return self.alias or f"{self.provider}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
+        return self.alias or f"{self.provider}:{self.model}" + (f"@{shown(self.base_url)}" if self.base_url else "")
+
+
+def shown(url: str | None) -> str | None:
+    """A base URL as it may appear in messages and the audit log: no user:password@, no query (keys hide there)."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "") + parts.path
 
 
 def config_path() -> Path:
@@ -86,8 +96,8 @@ def parse(ref: str) -> RemoteSpec | None:
     provider, sep, rest = ref.partition(":")
     if sep and provider in PROVIDERS:
         model, base_url = rest, None
-        at = rest.rfind("@")
-        if at > 0 and rest[at + 1:].startswith(("http://", "https://")):
+        at = min((i for i in (rest.find("@http://"), rest.find("@https://")) if i > 0), default=-1)
+        if at > 0:  # the first "@http": a URL may carry user:password@ itself
             model, base_url = rest[:at], rest[at + 1:]
         if not model:
             raise InputError(f"{ref!r} names no model: write {provider}:MODEL (e.g. openai:gpt-4o-mini).")
@@ -113,7 +123,7 @@ def remote_allowed(explicit: bool | None = None) -> bool:
 
 def check_allowed(spec: RemoteSpec, explicit: bool | None = None) -> None:
     if not remote_allowed(explicit):
-        where = spec.base_url or HOSTS[spec.provider]
+        where = shown(spec.base_url) or HOSTS[spec.provider]
         raise InputError(f"{spec.name} is a remote model: your text would be sent to {where}. Opt in with "
                          f"--allow-remote (Python: allow_remote=True; or {ALLOW_ENV}=1, or allow = true under "
                          f"[remote] in {config_path()}).")

@@ -72,7 +72,7 @@ class RemoteEngine:
             messages = [{**m, "content": redactor.redact(m["content"])} for m in messages]
         restorer = redactor.restorer()
         entry: dict[str, Any] = {"provider": self.spec.provider, "model": self.spec.model,
-                                 "endpoint": self._settings.get("base_url") or "default",
+                                 "endpoint": providers.shown(self._settings.get("base_url")) or "default",
                                  "redaction": self.redact, "redacted": redactor.changed,
                                  "redactions": dict(redactor.counts), "sha256": audit.digest(messages),
                                  "prompt_tokens": None, "completion_tokens": None, "status": "cancelled"}
@@ -101,7 +101,7 @@ class RemoteEngine:
 
 def error_line(e: Any, spec: RemoteSpec, settings: dict[str, Any], key_env: str) -> RemoteError:
     """One line for an SDK error; both SDKs share the exception shapes (Stainless-generated)."""
-    where = settings.get("base_url") or spec.provider
+    where = providers.shown(settings.get("base_url")) or providers.HOSTS[spec.provider]
     status = getattr(e, "status_code", None)
     body = str(getattr(e, "body", "") or "")
     if status == 401 or status == 403:
