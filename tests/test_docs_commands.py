@@ -121,9 +121,14 @@ CANNOT_RUN: dict[str, str] = {
     "llmkit finetune --config run.yaml --resume": "continues a crashed run (tested in test_finetune.py)",
     "llmkit multitask --config tasks.yaml --output runs/multi --resume":
         "continues a crashed run (tested in test_multitask.py)",
+    # remote models need a provider's key and the network; test_remote_serve.py runs them against llmkit serve
+    "llmkit generate \"Summarise: ...\" --model openai:gpt-4o-mini --allow-remote": "needs an OpenAI key",
+    "llmkit chat --model anthropic:claude-3-5-haiku-latest --allow-remote --max-new-tokens 300":
+        "needs an Anthropic key",
 }
 # Lines the docs show failing on purpose: the exit code they must give (still one line, no traceback).
-EXIT_CODES: dict[str, int] = {"llmkit transcribe calls/ --output-dir out": 2}  # calls/broken.wav is not audio
+EXIT_CODES: dict[str, int] = {"llmkit transcribe calls/ --output-dir out": 2,
+                              "llmkit generate \"Hi\" --model openai:gpt-4o-mini": 2}  # a remote model, no opt-in  # calls/broken.wav is not audio
 
 
 # ---------------------------------------------------------------------------------------------- extraction

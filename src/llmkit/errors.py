@@ -43,3 +43,9 @@ class TrainingError(LlmkitError):
     """A training run could not go on (NaN loss, bad data); the last good checkpoint is kept."""
 
     exit_code = 6
+
+
+class RemoteError(LlmkitError):
+    """A remote provider refused or could not be reached (bad key, unknown model, quota, network down)."""
+
+    exit_code = 7

@@ -41,7 +41,7 @@ class ModelRef:
     name: str
     path: Path
     task: str
-    format: str  # llmkit | transformers | gguf | ctranslate2 | piper
+    format: str  # llmkit | transformers | gguf | ctranslate2 | piper | remote (entry["remote"]: a RemoteSpec)
     engine: str  # the preferred engine for this format
     entry: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -172,9 +172,15 @@ def resolve(name_or_path: str | os.PathLike, *, build: bool = True, progress: bo
     if path.exists():
         fmt = detect_format(path)
         return ModelRef(raw, path.resolve(), detect_task(path, fmt), fmt, _ENGINE_FOR_FORMAT[fmt])
-    name = canonical_name(raw)
+    from . import providers
+
+    spec = providers.parse(raw) if ":" in raw else None
+    name = canonical_name(raw) if spec is None else None
     if name is not None:
         return _resolve_catalog(name, build=build, progress=progress)
+    spec = spec or providers.parse(raw)  # a config alias (catalog names win)
+    if spec is not None:  # nothing is contacted here: the engine checks the opt-in first
+        return ModelRef(spec.name, Path(spec.name), "text-generation", "remote", "remote", {"remote": spec})
     if "/" in raw and not raw.startswith((".", "/", "~")):
         return _resolve_hub(raw)
     raise ModelNotFoundError(f"unknown model {raw!r}. {available_models_hint()}")

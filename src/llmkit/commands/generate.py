@@ -17,13 +17,14 @@ EXAMPLES = """\
   llmkit generate "Once upon a time" --raw --temperature 0          # no chat template, greedy
   llmkit generate "Hi" --system "Answer in French." --engine torch  # the transformers reference engine
   llmkit generate "Describe Paris" --json-object                     # the answer is always a JSON object
+  llmkit generate "Hi" --model openai:gpt-4o-mini --allow-remote     # a remote model (docs/remote.md)
 """
 
 
 def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `generate` and `chat` (validated once, by GenerationOptions)."""
-    parser.add_argument("--model", "-m", default=None, help="catalog name, .gguf file, model folder or hub id "
-                        "(default: smollm2-135m-instruct)")
+    parser.add_argument("--model", "-m", default=None, help="catalog name, .gguf file, model folder, hub id or "
+                        "remote model such as openai:gpt-4o-mini (default: smollm2-135m-instruct)")
     parser.add_argument("--engine", choices=["auto", "llamacpp", "llama-cpp-python", "torch"], default="auto",
                         help="auto: for GGUF llama-cpp-python if you built it, else llama.cpp via xllamacpp "
                              "(llamacpp), else torch")
@@ -36,6 +37,10 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", type=int, default=None, metavar="N", help="context window in tokens "
                         "(default: the model's, up to 8192); longer prompts are cut from the left")
     parser.add_argument("--json", action="store_true", help="print one JSON object with text and usage")
+    parser.add_argument("--allow-remote", action="store_true", default=None,
+                        help="let a remote model (openai:MODEL, anthropic:MODEL; docs/remote.md) receive your text")
+    parser.add_argument("--no-redact", dest="redact", action="store_false", default=None,
+                        help="remote models: send text as is, without replacing emails, phones, cards... first")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +84,8 @@ def load_pipeline(args: argparse.Namespace, options: Any):
     if args.context is not None and args.context < 64:
         raise InputError(f"--context must be 64 tokens or more (got {args.context}).")
     ref = resolve(args.model or get(TextGenerationPipeline.task).default_model)
-    pipe = TextGenerationPipeline.from_ref(ref, engine=args.engine, threads=args.threads, n_ctx=args.context)
+    pipe = TextGenerationPipeline.from_ref(ref, engine=args.engine, threads=args.threads, n_ctx=args.context,
+                                           allow_remote=args.allow_remote, redact=args.redact)
     pipe.options = options
     return pipe
 

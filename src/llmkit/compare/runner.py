@@ -76,6 +76,10 @@ def check_models(models: list[str]) -> None:
         ref = resolve(m, build=False)  # unknown or not installed: ModelNotFoundError, which says how to get it
         if ref.task != "text-generation":
             raise InputError(f"{m!r} is a {ref.task} model; compare runs text-generation (chat) models.")
+        if ref.format == "remote":  # refused here, before any model runs (opt-in: env or config, docs/remote.md)
+            from ..providers import check_allowed
+
+            check_allowed(ref.entry["remote"])
 
 
 def check_suite(suite: str) -> None:

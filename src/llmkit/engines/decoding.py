@@ -24,6 +24,7 @@ class Piece:
     tokens: int = 1
     logprobs: tuple[TokenLogprob, ...] = ()
     finish_reason: str | None = None  # on an engine's last piece: "stop" (end of turn) or "length"
+    prompt_tokens: int | None = None  # a remote engine's last piece: the provider's count of the prompt
 
 
 class TextEngine(Protocol):

@@ -48,15 +48,22 @@ def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int) -> E
 
 
 def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None,
-                parallel: int = 1) -> TextEngine:
+                parallel: int = 1, allow_remote: bool | None = None, redact: bool | None = None) -> TextEngine:
     """The engine for a model. GGUF: llama-cpp-python when the user has built it (a native build, the fastest
     measured), else xllamacpp (``llamacpp``, the default install), else transformers/torch; everything else: torch.
 
     ``parallel`` asks for that many concurrent generations in one loaded model (llama.cpp's slots, decoded as one
     batch); only xllamacpp has them, so with ``parallel > 1`` auto prefers it. An engine's ``slots`` attribute says
-    how many ``generate()`` calls it serves at once (1 when absent)."""
+    how many ``generate()`` calls it serves at once (1 when absent). A remote reference (``ref.format ==
+    "remote"``) gets a ``RemoteEngine``, refused unless ``allow_remote`` (or the config/env opt-in)."""
     if engine not in TEXT_ENGINES:
         raise InputError(f"--engine must be one of {', '.join(TEXT_ENGINES)} (got {engine!r}).")
+    if ref.format == "remote":  # `openai:MODEL` and friends (llmkit.providers); opt-in is checked in from_spec
+        if engine != "auto":
+            raise InputError(f"{ref.name} is a remote model; it runs on its provider: drop --engine {engine}.")
+        from .remote import RemoteEngine
+
+        return RemoteEngine.from_spec(ref.entry["remote"], allow_remote=allow_remote, redact=redact)
     if engine in ("llamacpp", "llama-cpp-python") and ref.format != "gguf":
         raise InputError(f"--engine {engine} needs a GGUF model; {ref.name!r} is {ref.format}: use --engine torch.")
     if (engine == "llama-cpp-python" or (engine == "auto" and parallel == 1)) and ref.format == "gguf":

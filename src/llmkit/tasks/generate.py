@@ -69,13 +69,14 @@ class TextStream:
     reading: a server whose client disconnects frees the engine at once.
     """
 
-    def __init__(self, pipe: "TextGenerationPipeline", ids: list[int], options: GenerationOptions, truncated: int):
+    def __init__(self, pipe: "TextGenerationPipeline", ids: list[int], options: GenerationOptions, truncated: int,
+                 prompt: Any = None):
         if options.json_schema is not None and not getattr(pipe.engine, "grammars", False):
             raise InputError(f"structured output (json_schema) needs the llama.cpp engine; {pipe.engine.name} "
                              "cannot constrain its decoding (use --engine llamacpp with a GGUF model).")
         self.truncated_tokens = truncated
         self.result: GenerationResult | None = None
-        self._gen = pipe._pieces(self, ids, options, truncated)
+        self._gen = pipe._pieces(self, ids, options, truncated, prompt)
 
     def __iter__(self) -> "TextStream":
         return self
@@ -114,9 +115,13 @@ class TextGenerationPipeline:
 
     @classmethod
     def from_ref(cls, ref: ModelRef, engine: str = "auto", *, threads: int | None = None,
-                 n_ctx: int | None = None, parallel: int = 1, **options: Any) -> "TextGenerationPipeline":
+                 n_ctx: int | None = None, parallel: int = 1, allow_remote: bool | None = None,
+                 redact: bool | None = None, **options: Any) -> "TextGenerationPipeline":
+        """``allow_remote``/``redact`` matter for remote models only (``openai:gpt-4o-mini``, docs/remote.md):
+        the opt-in (default: LLMKIT_ALLOW_REMOTE or the config file) and PII redaction (default on)."""
         defaults = GenerationOptions().replace(**options)  # validate before the (slow) load
-        return cls(text_engine(ref, engine, threads=threads, n_ctx=n_ctx, parallel=parallel), defaults,
+        return cls(text_engine(ref, engine, threads=threads, n_ctx=n_ctx, parallel=parallel,
+                               allow_remote=allow_remote, redact=redact), defaults,
                    model_name=ref.name,
                    default_system=ref.entry.get("default_system"), chat=ref.entry.get("chat", True))
 
@@ -153,6 +158,10 @@ class TextGenerationPipeline:
         return TextStream(self, list(ids), self.options.replace(**options), 0)
 
     def _open(self, prompt: str | list[dict[str, str]], opts: GenerationOptions) -> TextStream:
+        if getattr(self.engine, "remote", False):  # the provider templates and tokenises: send the text itself
+            if isinstance(prompt, str) and not prompt.strip():
+                raise InputError("the prompt is empty: give some text (as an argument or on stdin).")
+            return TextStream(self, [], opts, 0, prompt=prompt if isinstance(prompt, str) else check_messages(prompt))
         ids, truncated = self.prompt_ids(prompt, opts.max_new_tokens)
         if truncated:
             warnings.warn(
@@ -201,19 +210,25 @@ class TextGenerationPipeline:
     # ------------------------------------------------------------------------------------------ the loop
 
     def _pieces(self, stream: TextStream, ids: list[int], opts: GenerationOptions,
-                truncated: int) -> Iterator[str]:
+                truncated: int, prompt: Any = None) -> Iterator[str]:
         engine = self.engine
         seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**31)
         opts = opts.replace(seed=seed)
         budget = max(0, min(opts.max_new_tokens, engine.context_length - len(ids)))
+        prompt_tokens = len(ids)
         stops = StopMatcher(opts.stop)
         logprobs: list[TokenLogprob] | None = [] if opts.logprobs else None
         text: list[str] = []
         n, finish = 0, "cancelled"
-        pieces = engine.generate(ids, opts, budget)
+        if prompt is not None:  # a remote engine (see _open)
+            pieces = engine.generate_messages(prompt, opts, budget)  # type: ignore[attr-defined]
+        else:
+            pieces = engine.generate(ids, opts, budget)
         try:
             for piece in pieces:
                 n += piece.tokens
+                if piece.prompt_tokens is not None:
+                    prompt_tokens = piece.prompt_tokens
                 if logprobs is not None:
                     logprobs.extend(piece.logprobs)
                 out = stops.feed(piece.text)
@@ -232,8 +247,8 @@ class TextGenerationPipeline:
                 yield tail
         finally:
             pieces.close()  # stops the engine even when the reader stopped early
-            stream.result = GenerationResult("".join(text), finish, Usage(len(ids), n), seed, truncated, logprobs,
-                                             stops.matched)
+            stream.result = GenerationResult("".join(text), finish, Usage(prompt_tokens, n), seed, truncated,
+                                             logprobs, stops.matched)
 
 
 class Conversation:

@@ -88,6 +88,24 @@ def respond(ctx: UiContext, stop: threading.Event, model: str, history: list[dic
     yield history, f"{n} tokens in {secs:.1f} s ({n / max(secs, 1e-9):.1f} tok/s) · finish: {why} · seed {r.seed if r else ''}", ""
 
 
+def remote_badge(model: str | None) -> str:
+    """The visible mark of a remote model (``openai:...``, docs/remote.md): where messages go, whether redacted."""
+    import html
+
+    from ..providers import HOSTS, parse, redact_default
+
+    try:
+        spec = parse((model or "").strip())
+    except InputError:
+        return ""
+    if spec is None:
+        return ""
+    where = html.escape(spec.base_url or HOSTS[spec.provider])
+    redacted = "emails, phones, cards, IBANs, IPs, URLs redacted" if redact_default() else "NOT redacted"
+    return (f'<div style="background:#b45309;color:#fff;padding:4px 8px;border-radius:6px;font-weight:600">'
+            f"Remote model: your messages leave this machine for {where} ({redacted})</div>")
+
+
 def build(ctx: UiContext) -> None:
     sessions = ChatSessions()
     models = ctx.models_for(TASK)
@@ -108,7 +126,9 @@ def build(ctx: UiContext) -> None:
                 voice_out = gr.Audio(label="Spoken answer", autoplay=True, interactive=False, elem_id="chat-voice-out")
             speak_btn = gr.Button("Speak the last answer", elem_id="chat-speak")
         with gr.Column(scale=1):
-            model = gr.Dropdown(models, value=models[0] if models else None, label="Model", allow_custom_value=True)
+            model = gr.Dropdown(models, value=models[0] if models else None, label="Model", allow_custom_value=True,
+                                elem_id="chat-model")
+            badge = gr.HTML(remote_badge(models[0] if models else None), elem_id="chat-remote-badge")
             system = gr.Textbox(label="System prompt", lines=3, placeholder="You are a helpful AI assistant.")
             temperature = gr.Slider(0, 2, value=DEFAULTS["temperature"], step=0.05, label="Temperature (0 = greedy)",
                                     elem_id="chat-temperature")
@@ -157,6 +177,7 @@ def build(ctx: UiContext) -> None:
         return history
 
     outputs = [chatbot, stats, error]
+    model.change(remote_badge, model, badge)
     send.click(add_user, [message, chatbot], [message, chatbot]).then(run, settings, outputs)
     message.submit(add_user, [message, chatbot], [message, chatbot]).then(run, settings, outputs)
     stop_btn.click(on_stop, None, None, queue=False)

@@ -84,6 +84,10 @@ class UiContext:
             raise InputError("choose a model first.")
         if self.settings.allow_any_model or canonical_name(model):
             return model
+        from ..providers import parse
+
+        if parse(model) is not None:  # a remote model (docs/remote.md): the opt-in is checked when it loads
+            return model
         runs = self.settings.runs().resolve()
         path = (runs / Path(model).expanduser()).resolve()  # an absolute path replaces runs; `..` is resolved
         if path != runs and path.is_relative_to(runs) and path.is_dir():

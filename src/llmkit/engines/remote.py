@@ -1,0 +1,126 @@
+"""A remote model as a text engine: OpenAI (and any OpenAI-compatible server) or Anthropic, through their
+official SDKs, behind the same ``TextGenerationPipeline`` as local models.
+
+A remote engine takes chat messages, not token ids (``remote = True``; the pipeline calls ``generate_messages``):
+the provider applies its own template and tokeniser, and reports usage. On the way out every message goes through
+``llmkit.redact`` (unless ``redact=False``); on the way back placeholders are restored, also across stream
+pieces; each call appends one line to the audit log (``llmkit.audit``). ``from_spec`` refuses a remote model the
+user has not opted in to before anything touches the network.
+"""
+from __future__ import annotations
+
+import importlib.util
+from typing import Any, Iterator
+
+from .. import audit, providers
+from ..errors import EngineUnavailableError, InputError, LlmkitError, RemoteError
+from ..providers import RemoteSpec
+from ..redact import MISSING as REDACT_MISSING, Redactor
+from .decoding import Piece, TokenLogprob
+
+SDK = {"openai": "openai", "anthropic": "anthropic"}
+
+
+class RemoteEngine:
+    remote = True
+    context_length = 1 << 20  # the provider truncates or refuses; nothing is cut locally
+    chat_template = None
+    bos_token = eos_token = ""
+    eos_token_ids: frozenset[int] = frozenset()
+
+    def __init__(self, spec: RemoteSpec, settings: dict[str, Any], *, redact: bool = True):
+        self.spec, self.redact = spec, redact
+        self.name = f"remote ({spec.provider})"
+        self.slots = 4  # the server may run this many calls at once: they only wait on the network
+        self._settings = settings
+        self._client: Any = None
+        from . import remote_anthropic, remote_openai
+
+        self._adapter = remote_openai if spec.provider == "openai" else remote_anthropic
+
+    @classmethod
+    def from_spec(cls, spec: RemoteSpec, *, allow_remote: bool | None = None,
+                  redact: bool | None = None) -> "RemoteEngine":
+        providers.check_allowed(spec, allow_remote)  # first: no opt-in, no key lookup, no network
+        settings = providers.settings(spec)
+        if importlib.util.find_spec(SDK[spec.provider]) is None:
+            raise EngineUnavailableError(f"{spec.provider} models need its SDK: `pip install 'llmkit[remote]'`.")
+        redact = providers.redact_default() if redact is None else redact
+        if redact and importlib.util.find_spec("presidio_analyzer") is None:
+            raise EngineUnavailableError(REDACT_MISSING)
+        return cls(spec, settings, redact=redact)
+
+    def tokenize(self, text: str) -> list[int]:
+        raise InputError(f"{self.spec.name} is a remote model: its tokeniser is the provider's, not available here.")
+
+    def generate(self, prompt_ids: list[int], options: Any, max_new_tokens: int) -> Iterator[Piece]:
+        raise InputError(f"{self.spec.name} is a remote model: it takes text or chat messages, not token ids.")
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._adapter.client(self._settings)
+        return self._client
+
+    def generate_messages(self, prompt: str | list[dict[str, str]], options: Any,
+                          max_new_tokens: int) -> Iterator[Piece]:
+        """Send a prompt (a str is one user message) or chat; yield restored text pieces, then one last piece
+        with the provider's usage (``tokens`` = completion tokens, ``prompt_tokens``) and finish reason."""
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        redactor = Redactor()
+        if self.redact:  # one redactor for the whole conversation: same value -> same placeholder
+            messages = [{**m, "content": redactor.redact(m["content"])} for m in messages]
+        restorer = redactor.restorer()
+        entry: dict[str, Any] = {"provider": self.spec.provider, "model": self.spec.model,
+                                 "endpoint": providers.shown(self._settings.get("base_url")) or "default",
+                                 "redaction": self.redact, "redacted": redactor.changed,
+                                 "redactions": dict(redactor.counts), "sha256": audit.digest(messages),
+                                 "prompt_tokens": None, "completion_tokens": None, "status": "cancelled"}
+        try:
+            events = self._adapter.stream(self.client, self.spec.model, messages, options, max_new_tokens)
+            for kind, *rest in events:
+                if kind == "text":
+                    text, logprobs = rest
+                    out = restorer.feed(text)
+                    if out or logprobs:
+                        yield Piece(out, 0, tuple(TokenLogprob(t, lp) for t, lp in logprobs))
+                elif kind == "end":
+                    usage, finish = rest
+                    entry["prompt_tokens"], entry["completion_tokens"] = usage
+                    entry["status"] = finish
+                    yield Piece(restorer.finish(), usage[1], finish_reason=finish, prompt_tokens=usage[0])
+        except LlmkitError:
+            entry["status"] = "error"
+            raise
+        except Exception as e:  # an SDK error: one line that names the fix
+            entry["status"] = "error"
+            raise self._adapter.translate(e, self.spec, self._settings) from None
+        finally:
+            audit.record(**entry)
+
+
+def error_line(e: Any, spec: RemoteSpec, settings: dict[str, Any], key_env: str) -> RemoteError:
+    """One line for an SDK error; both SDKs share the exception shapes (Stainless-generated)."""
+    where = providers.shown(settings.get("base_url")) or providers.HOSTS[spec.provider]
+    status = getattr(e, "status_code", None)
+    body = str(getattr(e, "body", "") or "")
+    if status == 401 or status == 403:
+        return RemoteError(f"{where} refused the API key ({status}): set a valid key in {key_env} or api_key "
+                           f"under [remote.{spec.provider}] in {providers.config_path()}.")
+    if status == 404:
+        return RemoteError(f"{where} has no model {spec.model!r} (404): check the name after '{spec.provider}:'.")
+    if status == 429 and "insufficient_quota" in body + str(e):
+        return RemoteError(f"{where}: the account's quota is used up (429 insufficient_quota): add credit or use "
+                           "another key.")
+    if status == 429:
+        return RemoteError(f"{where} is rate-limiting (429) after {settings['max_retries']} retries: wait and try "
+                           "again, or raise max_retries in the config.")
+    if type(e).__name__ == "APITimeoutError":
+        return RemoteError(f"{where} did not answer within {settings['timeout']:g} s: try again, or raise timeout "
+                           f"under [remote.{spec.provider}].")
+    if type(e).__name__ == "APIConnectionError":
+        return RemoteError(f"cannot reach {where}: check the network connection and the base URL.")
+    if status is not None:
+        message = str(getattr(e, "message", e)).splitlines()[0]
+        return RemoteError(f"{where} answered {status}: {message}")
+    return RemoteError(f"{spec.name} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")

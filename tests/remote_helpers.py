@@ -1,0 +1,78 @@
+"""A small real HTTP server on 127.0.0.1 that plays OpenAI's and Anthropic's streaming APIs and records what
+arrives (tests/test_remote.py, tests/test_ui_remote.py): it answers by echoing the last user message."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Recorder(ThreadingHTTPServer):
+    """Answers /v1/chat/completions (OpenAI SSE) and /v1/messages (Anthropic SSE) by echoing the last user message
+    back in small pieces (so placeholders get cut across pieces); records every body it receives."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.status: tuple[int, dict] | None = None  # answer every request with this error instead
+        self.delay = 0.0  # seconds before answering
+        super().__init__(("127.0.0.1", 0), _Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.bodies.append(body)
+        time.sleep(self.server.delay)
+        if self.server.status:
+            code, payload = self.server.status
+            data = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        text = "You said: " + [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+        pieces = [text[i:i + 3] for i in range(0, len(text), 3)]
+        events = _openai(pieces) if self.path.endswith("/chat/completions") else _anthropic(pieces)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        try:
+            for ev in events:
+                self.wfile.write(ev.encode())
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading (a stop string, a timeout)
+            pass
+
+
+def _openai(pieces: list[str]) -> list[str]:
+    head = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+    out = [{**head, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
+    out.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    out.append({**head, "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": len(pieces),
+                                                   "total_tokens": 11 + len(pieces)}})
+    return [f"data: {json.dumps(c)}\n\n" for c in out] + ["data: [DONE]\n\n"]
+
+
+def _anthropic(pieces: list[str]) -> list[str]:
+    msg = {"id": "m1", "type": "message", "role": "assistant", "model": "m", "content": [], "stop_reason": None,
+           "stop_sequence": None, "usage": {"input_tokens": 9, "output_tokens": 0}}
+    evs = [("message_start", {"type": "message_start", "message": msg}),
+           ("content_block_start", {"type": "content_block_start", "index": 0,
+                                    "content_block": {"type": "text", "text": ""}})]
+    evs += [("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                     "delta": {"type": "text_delta", "text": p}}) for p in pieces]
+    evs += [("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                               "usage": {"output_tokens": len(pieces)}}),
+            ("message_stop", {"type": "message_stop"})]
+    return [f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in evs]

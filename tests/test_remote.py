@@ -1,0 +1,248 @@
+"""Remote models (docs/remote.md) without weights: references, opt-in, keys, redaction, the audit log and error
+lines, against real HTTP servers on 127.0.0.1 (a small recording server written here, in OpenAI's and Anthropic's
+wire shapes, shows what arrived on the server's side). End to end with llmkit serve: tests/test_remote_serve.py."""
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from remote_helpers import Recorder, _Handler
+
+pytest.importorskip("openai")
+pytest.importorskip("presidio_analyzer")
+
+from cli_helpers import llmkit  # noqa: E402
+from llmkit import pipeline  # noqa: E402
+from llmkit.errors import InputError, RemoteError  # noqa: E402
+from llmkit.providers import parse  # noqa: E402
+from llmkit.redact import Redactor  # noqa: E402
+
+PII = {"email": "ann.lee@example.com", "phone": "+1 212-555-0199", "card": "4111 1111 1111 1111",
+       "iban": "DE89 3704 0044 0532 0130 00", "ip": "192.168.10.24", "url": "https://intranet.example.org/x"}
+SECRET_TEXT = (f"Mail {PII['email']} or call {PII['phone']}. Card {PII['card']}, IBAN {PII['iban']}, "
+               f"host {PII['ip']}, wiki {PII['url']}. Again: {PII['email']}.")
+
+
+@pytest.fixture
+def recorder():
+    server = Recorder()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A private LLMKIT_HOME whose config retries nothing (the error tests would otherwise back off for seconds)."""
+    monkeypatch.setenv("LLMKIT_HOME", str(tmp_path))
+    monkeypatch.delenv("LLMKIT_ALLOW_REMOTE", raising=False)
+    (tmp_path / "config.toml").write_text("[remote.openai]\nmax_retries = 0\ntimeout = 20\n"
+                                          "[remote.anthropic]\nmax_retries = 0\ntimeout = 20\n")
+    return tmp_path
+
+
+def audit_lines(home) -> list[dict]:
+    return [json.loads(x) for x in (home / "audit" / "remote.jsonl").read_text().splitlines()]
+
+
+# ------------------------------------------------------------------------------------------ references
+
+
+def test_reference_syntax():
+    assert parse("openai:gpt-4o-mini").model == "gpt-4o-mini" and parse("openai:gpt-4o-mini").base_url is None
+    spec = parse("openai:qwen2.5:0.5b@http://127.0.0.1:11434/v1")
+    assert (spec.provider, spec.model, spec.base_url) == ("openai", "qwen2.5:0.5b", "http://127.0.0.1:11434/v1")
+    assert parse("anthropic:claude-3-5-haiku-latest").provider == "anthropic"
+    assert parse("user@example.org") is None and parse("smollm2-135m-instruct") is None
+    with pytest.raises(InputError, match="names no model"):
+        parse("openai:")
+
+
+def test_config_alias(home, recorder):
+    (home / "config.toml").write_text(f'[remote]\nallow = true\n[remote.models.office]\nprovider = "openai"\n'
+                                      f'model = "m"\nbase_url = "{recorder.url}/v1"\napi_key = "sk-alias"\n')
+    gen = pipeline("text-generation", model="office")
+    assert gen("hello", max_new_tokens=8)[0]["generated_text"] == "helloYou said: hello"
+    assert recorder.bodies[0]["model"] == "m"
+
+
+# ------------------------------------------------------------------------------------------ opt-in, keys
+
+
+def test_no_opt_in_means_no_connection(home):
+    """Without --allow-remote the CLI refuses in one line, exit 2, and nothing connects to the endpoint."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.5)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        r = llmkit("generate", f"my mail is {PII['email']}", "--model", f"openai:m@{url}")
+        assert r.returncode == 2, r.stderr
+        err = r.stderr.decode().strip()
+        assert len(err.splitlines()) == 1 and "--allow-remote" in err and "Traceback" not in err
+        with pytest.raises(socket.timeout):
+            listener.accept()
+
+
+def test_opt_in_by_env_and_config(home, recorder, monkeypatch):
+    ref = f"openai:m@{recorder.url}/v1"
+    with pytest.raises(InputError, match="remote model"):
+        pipeline("text-generation", model=ref)
+    monkeypatch.setenv("LLMKIT_ALLOW_REMOTE", "1")
+    pipeline("text-generation", model=ref)
+    monkeypatch.delenv("LLMKIT_ALLOW_REMOTE")
+    (home / "config.toml").write_text("[remote]\nallow = true\n")
+    pipeline("text-generation", model=ref)
+    assert recorder.bodies == []  # building a pipeline sends nothing
+
+
+def test_missing_key_is_one_line(home, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    r = llmkit("generate", "hi", "--model", "openai:gpt-4o-mini", "--allow-remote", env={"OPENAI_API_KEY": ""})
+    assert r.returncode == 2 and "OPENAI_API_KEY" in r.stderr.decode() and len(r.stderr.splitlines()) == 1
+
+
+def test_provider_key_not_sent_to_a_custom_endpoint(home, recorder, monkeypatch):
+    """OPENAI_API_KEY is for api.openai.com: another base URL gets LLMKIT_REMOTE_API_KEY (or none)."""
+    seen: list[str] = []
+    original = _Handler.do_POST
+
+    def do_post(self):
+        seen.append(self.headers.get("Authorization", ""))
+        original(self)
+
+    monkeypatch.setattr(_Handler, "do_POST", do_post)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-openai-key")
+    pipeline("text-generation", model=f"openai:m@{recorder.url}/v1", allow_remote=True).generate("hi")
+    monkeypatch.setenv("LLMKIT_REMOTE_API_KEY", "sk-endpoint")
+    pipeline("text-generation", model=f"openai:m@{recorder.url}/v1", allow_remote=True).generate("hi")
+    assert seen == ["Bearer no-key", "Bearer sk-endpoint"]
+
+
+# ------------------------------------------------------------------------------------------ redaction
+
+
+def test_redactor_consistent_and_restored():
+    r = Redactor()
+    out = r.redact(SECRET_TEXT)
+    assert not any(v in out for v in PII.values()), out
+    assert out.count("<EMAIL_1>") == 2 and "<EMAIL_2>" not in out
+    for label in ("PHONE_1", "CREDIT_CARD_1", "IBAN_1", "IP_ADDRESS_1", "URL_1"):
+        assert f"<{label}>" in out
+    assert r.restore(out) == SECRET_TEXT
+    assert r.redact(f"and {PII['phone']}") == "and <PHONE_1>"  # later turns keep the numbering
+
+
+def test_stream_restore_across_every_cut():
+    r = Redactor()
+    redacted = r.redact(SECRET_TEXT)
+    for cut in range(1, len(redacted)):
+        s = r.restorer()
+        assert s.feed(redacted[:cut]) + s.feed(redacted[cut:]) + s.finish() == SECRET_TEXT
+    s = r.restorer()  # text that only looks like the start of a placeholder is not held forever
+    assert s.feed("a < b <EM") + s.feed("pty") + s.finish() == "a < b <EMpty"
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_no_planted_pii_reaches_the_server(home, recorder, provider):
+    gen = pipeline("text-generation", model=f"{provider}:m@{recorder.url}" + ("/v1" if provider == "openai" else ""),
+                   allow_remote=True)
+    chat = [{"role": "system", "content": f"The user's address is {PII['email']}."},
+            {"role": "user", "content": SECRET_TEXT}]
+    pieces = list(gen.stream(chat, max_new_tokens=64))
+    assert "".join(pieces) == "You said: " + SECRET_TEXT  # placeholders restored, across 3-character pieces
+    sent = json.dumps(recorder.bodies)
+    assert not any(v in sent for v in PII.values()), sent
+    assert "<EMAIL_1>" in sent and sent.count("<EMAIL_1>") == 3  # system + twice in the user message
+    log = (home / "audit" / "remote.jsonl").read_text()
+    assert not any(v in log for v in PII.values()) and "You said" not in log
+    (entry,) = audit_lines(home)
+    assert entry["provider"] == provider and entry["model"] == "m" and entry["redacted"] is True
+    assert entry["redactions"]["EMAIL"] == 1 and entry["status"] == "stop"
+    assert entry["prompt_tokens"] in (9, 11) and entry["completion_tokens"] > 0
+    from llmkit.audit import digest
+
+    body = recorder.bodies[0]
+    sent_messages = body["messages"] if provider == "openai" else [{"role": "system", "content": body["system"]},
+                                                                   *body["messages"]]
+    assert entry["sha256"] == digest(sent_messages)
+
+
+def test_conversation_keeps_placeholders_and_history(home, recorder):
+    conv = pipeline("text-generation", model=f"openai:m@{recorder.url}/v1", allow_remote=True).chat()
+    assert conv.send(f"I am {PII['email']}").text == f"You said: I am {PII['email']}"
+    conv.send(f"and {PII['ip']}, still {PII['email']}")
+    second = json.dumps(recorder.bodies[1]["messages"])
+    assert "<EMAIL_1>" in second and "<IP_ADDRESS_1>" in second and PII["email"] not in second
+    assert conv.last.usage.prompt_tokens == 11 and conv.last.finish_reason == "stop"
+
+
+def test_no_redact_sends_text_as_is(home, recorder):
+    r = llmkit("generate", SECRET_TEXT, "--model", f"openai:m@{recorder.url}/v1", "--allow-remote", "--no-redact",
+               "--json")
+    assert r.returncode == 0, r.stderr
+    assert PII["card"] in json.dumps(recorder.bodies) and audit_lines(home)[0]["redacted"] is False
+    out = json.loads(r.stdout)
+    assert out["text"] == "You said: " + SECRET_TEXT and out["usage"]["prompt_tokens"] == 11
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+
+def test_quota_is_one_line(home, recorder):
+    recorder.status = (429, {"error": {"message": "You exceeded your current quota", "type": "insufficient_quota",
+                                       "param": None, "code": "insufficient_quota"}})
+    r = llmkit("generate", "hi", "--model", f"openai:m@{recorder.url}/v1", "--allow-remote")
+    assert r.returncode == 7 and "quota" in r.stderr.decode() and len(r.stderr.splitlines()) == 1
+    assert audit_lines(home)[0]["status"] == "error"
+
+
+def test_network_down_is_one_line(home):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gen = pipeline("text-generation", model=f"openai:m@http://127.0.0.1:{port}/v1", allow_remote=True)
+    with pytest.raises(RemoteError, match="cannot reach http://127.0.0.1"):
+        gen.generate("hi")
+    r = llmkit("generate", "hi", "--model", f"anthropic:m@http://127.0.0.1:{port}", "--allow-remote")
+    assert r.returncode == 7 and "cannot reach" in r.stderr.decode() and len(r.stderr.splitlines()) == 1
+
+
+def test_stop_strings_and_options_are_sent(home, recorder):
+    gen = pipeline("text-generation", model=f"openai:m@{recorder.url}/v1", allow_remote=True)
+    result = gen.generate("hello there", stop=["there"], temperature=0, top_p=0.5, seed=3, max_new_tokens=9)
+    assert result.text == "You said: hello " and result.finish_reason == "stop"  # cut locally too
+    body = recorder.bodies[0]
+    assert (body["stop"], body["temperature"], body["top_p"], body["seed"], body["max_tokens"]) == (
+        ["there"], 0.0, 0.5, 3, 9)
+    assert "top_k" not in body and body["stream_options"] == {"include_usage": True}
+
+
+def test_timeout_is_one_line(home, recorder):
+    (home / "config.toml").write_text("[remote.openai]\nmax_retries = 0\ntimeout = 1\n")
+    recorder.delay = 3
+    with pytest.raises(RemoteError, match="did not answer within 1 s"):
+        pipeline("text-generation", model=f"openai:m@{recorder.url}/v1", allow_remote=True).generate("hi")
+
+
+def test_compare_remote_models(home, recorder, tmp_path):
+    """`llmkit compare` takes remote models (opt-in from env/config): refused before anything runs without it."""
+    prompts = tmp_path / "p.txt"
+    prompts.write_text(f"write to {PII['email']}\n")
+    models = [f"openai:a@{recorder.url}/v1", f"anthropic:b@{recorder.url}"]
+    r = llmkit("compare", *models, "--prompts", str(prompts), "--output", str(tmp_path / "out"))
+    assert r.returncode == 2 and "--allow-remote" in r.stderr.decode() and recorder.bodies == []
+    r = llmkit("compare", *models, "--prompts", str(prompts), "--output", str(tmp_path / "out"),
+               env={"LLMKIT_ALLOW_REMOTE": "1"})
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert f"You said: write to {PII['email']}" in json.dumps(report)
+    assert PII["email"] not in json.dumps(recorder.bodies) and len(recorder.bodies) == 4  # warm-up + prompt each
+
+
+def test_credentials_in_a_base_url_are_never_shown(home):
+    from llmkit.providers import shown
+
+    assert shown("https://user:sk-secret@host.example:8443/v1?key=sk-q") == "https://host.example:8443/v1"
+    r = llmkit("generate", "hi", "--model", "openai:m@https://user:sk-secret@host.example/v1?key=sk-q")
+    assert r.returncode == 2 and b"sk-" not in r.stderr and b"host.example/v1" in r.stderr

@@ -1,0 +1,50 @@
+"""A remote model in the web app's Chat tab, in a real headless Chromium: the badge says text leaves the machine,
+the answer comes back with placeholders restored, and the recording server on 127.0.0.1 got no planted PII."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from remote_helpers import Recorder
+from ui_server import running_ui
+
+pytest.importorskip("gradio")
+pytest.importorskip("presidio_analyzer")
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
+EMAIL, CARD = "ann.lee@example.com", "4111 1111 1111 1111"
+
+
+def test_chat_tab_remote_model_badge_and_redaction(tmp_path):
+    recorder = Recorder()
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text("[remote]\nallow = true\n[remote.openai]\nmax_retries = 0\n")
+    try:
+        with running_ui(["--runs", str(tmp_path / "runs")], tmp_path / "ui.log", {"LLMKIT_HOME": str(home)}) as url, \
+                playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(url + "/")
+            page.get_by_role("tab", name="Chat", exact=True).click()
+            badge = page.locator("#chat-remote-badge")
+            assert "Remote model" not in badge.inner_text()  # a local model: no badge
+            model = page.locator("#chat-model input")
+            model.fill(f"openai:m@{recorder.url}/v1")
+            model.press("Enter")
+            page.wait_for_function("document.querySelector('#chat-remote-badge').innerText.includes('Remote model')")
+            assert recorder.url.split("//")[1] in badge.inner_text() and "redacted" in badge.inner_text()
+            page.locator("#chat-message textarea").fill(f"Mail {EMAIL}, card {CARD}")
+            page.locator("#chat-send").click()
+            page.wait_for_function("document.querySelector('#chat-box').innerText.includes('You said')")
+            page.wait_for_function("document.querySelector('#chat-stats').innerText.includes('finish')")
+            assert f"You said: Mail {EMAIL}, card {CARD}" in page.locator("#chat-box").inner_text()
+            browser.close()
+        sent = json.dumps(recorder.bodies)
+        assert recorder.bodies and EMAIL not in sent and CARD not in sent and "<EMAIL_1>" in sent
+    finally:
+        recorder.shutdown()
