@@ -1,0 +1,229 @@
+"""The Ray Data job: shards -> ``map_batches`` with one actor per model -> one atomic output file per shard.
+
+Nothing lost, nothing twice: a shard's output (``part-<hash>.parquet`` or ``.jsonl``) is written to a temporary
+name and renamed, after its errors sidecar; a shard whose file exists is done and is skipped (by the driver on a
+rerun, by a worker on a retry). Ray restarts a killed actor and retries its task (``max_restarts`` /
+``max_task_retries``); the retry rewrites the same shard name, so every id lands exactly once.
+A small manifest (``llmkit-batch.json``) names the job; another job's output folder is refused, never overwritten.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, LlmkitError
+from .inputs import Shard
+
+MANIFEST = "llmkit-batch.json"
+ERRORS = "errors.jsonl"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    task: str                      # the pipeline task's name
+    model: str | None
+    engine: str
+    options: dict[str, Any]        # the verb's options, as given
+    output: Path
+    fmt: str                       # parquet | jsonl
+    workers: int | None
+    threads: int
+    address: str | None            # None: a local Ray; "auto" or "ray://host:port": a cluster
+
+    def worker_spec(self) -> dict[str, Any]:
+        return {"task": self.task, "model": self.model, "engine": self.engine, "options": self.options,
+                "threads": self.threads, "output": str(self.output.resolve()), "fmt": self.fmt}
+
+
+def import_ray():
+    try:
+        import ray  # noqa: F401
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise LlmkitError("llmkit batch runs on Ray Data, which is not installed: pip install 'llmkit[ray]'.") from None
+    return ray
+
+
+# ---- the output folder -----------------------------------------------------------------------------------------
+
+def check_output(output: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a folder holding another job's shards: it is never written into."""
+    path = output / MANIFEST
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = None
+        if old != manifest:
+            what = (f"task {old.get('task')} with model {old.get('model')} on {len(old.get('inputs', []))} file(s)"
+                    if isinstance(old, dict) else "an unreadable manifest")
+            raise InputError(f"{output} holds another job's output ({what}; see {path}); give a new --output folder "
+                             "or delete that one.")
+    elif output.exists() and any(output.glob("part-*")):
+        raise InputError(f"{output} holds shards but no {MANIFEST}: it is not this job's; give a new --output folder.")
+
+
+def claim_output(output: Path, manifest: dict[str, Any]) -> None:
+    """Make ``output`` this job's (see check_output); clear writes cut short by an interruption."""
+    check_output(output, manifest)
+    path = output / MANIFEST
+    output.mkdir(parents=True, exist_ok=True)
+    for stale in output.glob(".part-*.tmp*"):  # a write cut short by an interruption; its shard is redone
+        stale.unlink(missing_ok=True)
+    _atomic_write(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+
+def shard_file(output: Path, name: str, fmt: str) -> Path:
+    return output / f"{name}.{fmt}"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_shard(output: Path, name: str, fmt: str, outputs: list[dict], errors: list[dict]) -> None:
+    """The errors sidecar first, then the shard: a shard file that exists is complete, errors included."""
+    err_path = output / f".{name}.errors.jsonl"
+    _atomic_write(err_path, "".join(json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in errors).encode())
+    path = shard_file(output, name, fmt)
+    if fmt == "jsonl":
+        _atomic_write(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in outputs).encode())
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    pq.write_table(pa.Table.from_pylist(outputs), tmp)
+    os.replace(tmp, path)
+
+
+class ShardWorker:
+    """The actor: one model load, then one shard per call (``map_batches(batch_size=1)``)."""
+
+    spec: dict[str, Any] = {}  # set on a subclass per job (see _run_pending)
+
+    def __init__(self):
+        spec = self.spec
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # threads per actor, so workers x threads fits the cores
+            os.environ[var] = str(spec["threads"])
+        from .runners import make_runner
+
+        self.output = Path(spec["output"])
+        self.run = make_runner(spec)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        done: dict[str, list] = {"name": [], "rows": [], "errors": [], "seconds": []}
+        for name, rows_json in zip(batch["name"], batch["rows"]):
+            rows = [tuple(r) for r in json.loads(rows_json)]
+            t0 = time.perf_counter()
+            if not shard_file(self.output, name, self.spec["fmt"]).exists():  # a retry may find it written
+                outputs, errors = self.run(rows)
+                write_shard(self.output, name, self.spec["fmt"], outputs, errors)
+            else:
+                errors = []
+            done["name"].append(name)
+            done["rows"].append(len(rows))
+            done["errors"].append(len(errors))
+            done["seconds"].append(time.perf_counter() - t0)
+        return done
+
+
+# ---- Ray -------------------------------------------------------------------------------------------------------
+
+def start_ray(address: str | None):
+    """A quiet local Ray on this machine's cores, or a connection to a cluster (one line when unreachable)."""
+    ray = import_ray()
+    # Ray's C++ core logs warnings meant for Ray's developers (e.g. ray-project/ray#53727 for Ray Data's own
+    # actors) straight to stderr; keep the terminal to our progress bar and summary.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False,
+                              "configure_logging": True}
+    try:
+        if address is None:
+            ray.init(num_cpus=os.cpu_count() or 1, **kwargs)
+        else:
+            ray.init(address=address, **kwargs)
+    except Exception as e:  # ConnectionError, TimeoutError, RuntimeError: Ray's wording varies by address kind
+        raise LlmkitError(f"cannot reach the Ray cluster at --ray {address}: {' '.join(str(e).split())[:200]} "
+                          "(start it with `ray start --head`, or drop --ray for a local run).") from None
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = False  # ours counts rows; Ray's count blocks
+    ctx.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    return ray
+
+
+def plan_workers(ray, workers: int | None, threads: int) -> int:
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    if threads > cpus:
+        raise InputError(f"--threads-per-worker {threads} is more than the {cpus} CPU(s) Ray has; lower it.")
+    n = workers or max(1, cpus // threads)
+    if n * threads > cpus:
+        raise InputError(f"--workers {n} x --threads-per-worker {threads} needs {n * threads} CPUs, Ray has {cpus}; "
+                         "lower one of them.")
+    return n
+
+
+def run_job(spec: JobSpec, shards: list[Shard], manifest: dict[str, Any]) -> dict[str, Any]:
+    """Run the shards not yet written; returns the summary's figures."""
+    from tqdm import tqdm
+
+    claim_output(spec.output, manifest)
+    total = sum(len(s.rows) for s in shards)
+    pending = [s for s in shards if not shard_file(spec.output, s.name, spec.fmt).exists()]
+    skipped_rows = total - sum(len(s.rows) for s in pending)
+    t0 = time.perf_counter()
+    workers = 0
+    overhead = 0.0
+    if pending:
+        ray = start_ray(spec.address)
+        try:
+            workers = plan_workers(ray, spec.workers, spec.threads)
+            overhead = _run_pending(ray, spec, pending, workers, total, skipped_rows, tqdm)
+        finally:
+            ray.shutdown()
+    errors = merge_errors(spec.output, shards)
+    return {"rows": total, "shards": len(shards), "skipped_shards": len(shards) - len(pending),
+            "skipped_rows": skipped_rows, "errors": errors, "workers": workers, "seconds": time.perf_counter() - t0,
+            "worker_seconds": overhead}
+
+
+def _run_pending(ray, spec: JobSpec, pending: list[Shard], workers: int, total: int, skipped: int, tqdm) -> float:
+    items = [{"name": s.name, "rows": json.dumps(s.rows, default=str)} for s in pending]
+    ds = ray.data.from_items(items, override_num_blocks=len(items))
+    # The job's spec rides on the class, not as constructor arguments: Ray keeps those in the object store, and
+    # an actor restarted after its arguments were freed cannot start (ray-project/ray#53727).
+    worker = type("ShardWorker", (ShardWorker,), {"spec": spec.worker_spec()})
+    # Ray Data gives actors max_restarts=-1 and max_task_retries=-1 by default (passing them is deprecated): a
+    # killed actor comes back and its shard is retried; tests/test_batch.py kills one to keep that true.
+    ds = ds.map_batches(worker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
+                        num_cpus=spec.threads)
+    busy = 0.0
+    with tqdm(total=total, initial=skipped, unit="row", desc="llmkit batch", file=sys.stderr, smoothing=0.1,
+              disable=None, mininterval=0.5) as bar:
+        for row in ds.iter_rows():
+            bar.update(int(row["rows"]))
+            busy += float(row["seconds"])
+    return busy
+
+
+def merge_errors(output: Path, shards: list[Shard]) -> int:
+    """``errors.jsonl``: every shard's bad rows (id, reason), in input order; rewritten whole on each run."""
+    lines = []
+    for s in shards:
+        side = output / f".{s.name}.errors.jsonl"
+        if side.exists():
+            lines += [ln for ln in side.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    _atomic_write(output / ERRORS, "".join(ln + "\n" for ln in lines).encode())
+    return len(lines)
