@@ -12,7 +12,11 @@ import json
 import logging
 import os
 import sys
+import re
+import threading
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ from .inputs import Shard
 
 MANIFEST = "llmkit-batch.json"
 ERRORS = "errors.jsonl"
+RUN = "llmkit-batch-run.json"
 
 
 @dataclass(frozen=True)
@@ -136,22 +141,54 @@ class ShardWorker:
         return done
 
 
+# Ray's C++ core writes notes meant for Ray's developers straight to file descriptor 2 (e.g. ray-project/ray#53727,
+# about Ray Data's own actors), where Python's logging levels cannot reach them.
+_RAY_CORE_LINE = re.compile(rb"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [IWE] \d+ \d+\] ")
+
+
+@contextmanager
+def ray_logs_hidden():
+    """Route fd 2 through a filter that drops Ray's core log lines (errors from Python, ours and Ray's, pass);
+    yields a file on the real terminal for the progress bar."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    live = [True]
+
+    def pump() -> None:  # a daemon: Ray's processes hold the pipe open for a while after shutdown
+        with os.fdopen(read_end, "rb") as src:
+            for line in src:
+                if live[0] and not _RAY_CORE_LINE.match(line):
+                    os.write(saved, line)
+
+    threading.Thread(target=pump, name="llmkit-ray-stderr", daemon=True).start()
+    terminal = os.fdopen(os.dup(saved), "w")
+    try:
+        yield terminal
+    finally:
+        terminal.close()
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        live[0] = False  # `saved` stays open: the pump may still hold a line for it
+
+
 # ---- Ray -------------------------------------------------------------------------------------------------------
 
 def start_ray(address: str | None):
     """A quiet local Ray on this machine's cores, or a connection to a cluster (one line when unreachable)."""
     ray = import_ray()
-    # Ray's C++ core logs warnings meant for Ray's developers (e.g. ray-project/ray#53727 for Ray Data's own
-    # actors) straight to stderr; keep the terminal to our progress bar and summary.
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     logging.getLogger("ray").setLevel(logging.ERROR)
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False,
                               "configure_logging": True}
     try:
-        if address is None:
-            ray.init(num_cpus=os.cpu_count() or 1, **kwargs)
-        else:
-            ray.init(address=address, **kwargs)
+        with warnings.catch_warnings():  # Ray Client warns, then raises: the error below is the one line
+            warnings.simplefilter("ignore")
+            if address is None:
+                ray.init(num_cpus=os.cpu_count() or 1, **kwargs)
+            else:
+                ray.init(address=address, **kwargs)
     except Exception as e:  # ConnectionError, TimeoutError, RuntimeError: Ray's wording varies by address kind
         raise LlmkitError(f"cannot reach the Ray cluster at --ray {address}: {' '.join(str(e).split())[:200]} "
                           "(start it with `ray start --head`, or drop --ray for a local run).") from None
@@ -187,19 +224,25 @@ def run_job(spec: JobSpec, shards: list[Shard], manifest: dict[str, Any]) -> dic
     workers = 0
     overhead = 0.0
     if pending:
-        ray = start_ray(spec.address)
-        try:
-            workers = plan_workers(ray, spec.workers, spec.threads)
-            overhead = _run_pending(ray, spec, pending, workers, total, skipped_rows, tqdm)
-        finally:
-            ray.shutdown()
+        with ray_logs_hidden() as terminal:
+            ray = start_ray(spec.address)
+            try:
+                workers = plan_workers(ray, spec.workers, spec.threads)
+                overhead = _run_pending(ray, spec, pending, workers, total, skipped_rows, tqdm, terminal)
+            finally:
+                ray.shutdown()
     errors = merge_errors(spec.output, shards)
-    return {"rows": total, "shards": len(shards), "skipped_shards": len(shards) - len(pending),
-            "skipped_rows": skipped_rows, "errors": errors, "workers": workers, "seconds": time.perf_counter() - t0,
-            "worker_seconds": overhead}
+    summary = {"rows": total, "shards": len(shards), "skipped_shards": len(shards) - len(pending),
+               "skipped_rows": skipped_rows, "errors": errors, "workers": workers, "threads": spec.threads,
+               "seconds": round(time.perf_counter() - t0, 3), "worker_seconds": round(overhead, 3)}
+    # the last run's figures (worker_seconds: time inside the actors' shard calls), for bench/batch.py and for
+    # anyone sizing a cluster from this run
+    _atomic_write(spec.output / RUN, json.dumps(summary, indent=1).encode())
+    return summary
 
 
-def _run_pending(ray, spec: JobSpec, pending: list[Shard], workers: int, total: int, skipped: int, tqdm) -> float:
+def _run_pending(ray, spec: JobSpec, pending: list[Shard], workers: int, total: int, skipped: int, tqdm,
+                 terminal) -> float:
     items = [{"name": s.name, "rows": json.dumps(s.rows, default=str)} for s in pending]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     # The job's spec rides on the class, not as constructor arguments: Ray keeps those in the object store, and
@@ -210,12 +253,25 @@ def _run_pending(ray, spec: JobSpec, pending: list[Shard], workers: int, total: 
     ds = ds.map_batches(worker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
                         num_cpus=spec.threads)
     busy = 0.0
-    with tqdm(total=total, initial=skipped, unit="row", desc="llmkit batch", file=sys.stderr, smoothing=0.1,
+    with tqdm(total=total, initial=skipped, unit="row", desc="llmkit batch", file=terminal, smoothing=0.1,
               disable=None, mininterval=0.5) as bar:
-        for row in ds.iter_rows():
-            bar.update(int(row["rows"]))
-            busy += float(row["seconds"])
+        try:
+            for row in ds.iter_rows():
+                bar.update(int(row["rows"]))
+                busy += float(row["seconds"])
+        except (KeyboardInterrupt, LlmkitError):
+            raise
+        except Exception as e:  # a worker that cannot start or a task that fails for good: Ray's long report
+            raise LlmkitError(f"the batch job stopped: {_last_words(e)}; finished shards are kept, so the same "
+                              "command resumes once that is fixed.") from None
     return busy
+
+
+def _last_words(e: Exception) -> str:
+    """The root cause out of Ray's wrapped, multi-line exception text."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.startswith(" ")]
+    causes = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception)\b", ln)]
+    return (causes[-1] if causes else (lines[-1] if lines else type(e).__name__))[:300]
 
 
 def merge_errors(output: Path, shards: list[Shard]) -> int:
