@@ -39,9 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _add_job_flags(s: argparse.ArgumentParser, audio: bool) -> None:
     g = s.add_argument_group("job")
-    g.add_argument("--input", "-i", required=True, metavar="PATH_OR_GLOB",
+    # --input and --output are required, checked in run(): argparse's own check would hide a misspelt flag
+    g.add_argument("--input", "-i", metavar="PATH_OR_GLOB",
                    help="a JSONL/CSV/TSV/Parquet file, a folder of them, or a glob of shards (quote it)")
-    g.add_argument("--output", "-o", required=True, type=Path, metavar="DIR",
+    g.add_argument("--output", "-o", type=Path, metavar="DIR",
                    help="folder for part-<hash> shards, errors.jsonl and the job manifest")
     g.add_argument("--workers", type=int, default=None, metavar="N",
                    help="model copies (Ray actors) (default: CPUs / threads per worker)")
@@ -147,6 +148,11 @@ def run(args: argparse.Namespace) -> int:
     from ..task_table import get
 
     task = args.batch_task
+    missing = [flag for flag, value in (("--input", args.input), ("--output", args.output)) if value is None]
+    if missing:
+        print(f"{args._prog}: error: the following arguments are required: {', '.join(missing)} (see "
+              f"`{args._prog} --help`)", file=sys.stderr)
+        return 2
     for flag, value in (("--workers", args.workers), ("--threads-per-worker", args.threads_per_worker),
                         ("--shard-rows", args.shard_rows)):
         if value is not None and value < 1:
