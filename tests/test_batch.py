@@ -97,29 +97,13 @@ def ray_workers(pid: int) -> list:
 
 @pytest.mark.slow
 @pytest.mark.real_home
-def test_a_killed_worker_is_retried_and_every_id_lands_once(tmp_path):
-    rows = write_reviews(tmp_path / "reviews.jsonl", 2000)
+def test_an_interrupted_job_resumes_and_a_killed_worker_is_retried(tmp_path):
+    """One job, two faults (two Ray runs, not three, for the suite's time): Ctrl-C, then the same command again,
+    during which one worker is killed. The rerun skips the finished shards, Ray restarts the worker and retries
+    its shard, and every id lands exactly once."""
+    rows = write_reviews(tmp_path / "reviews.jsonl", 1000)
     out = tmp_path / "out"
-    proc = start("classify", "--input", str(tmp_path / "reviews.jsonl"), "--output", str(out), *JOB,
-                 "--shard-rows", "50")
-    wait_for_parts(out, proc, 1)
-    workers = ray_workers(proc.pid)
-    assert workers, "no ShardWorker process found below the CLI"
-    done_at_kill = len(list(out.glob("part-*.parquet")))
-    workers[0].kill()  # SIGKILL: no clean-up, as when a node or the OOM killer takes it
-    _, err = proc.communicate(timeout=900)
-    assert proc.returncode == 0, err.decode()
-    assert done_at_kill < 40, "the job had finished before the kill; the test proved nothing"
-    ids = [g["id"] for g in read_output(out)]
-    assert sorted(ids) == sorted(r["id"] for r in rows)  # every id, exactly once
-
-
-@pytest.mark.slow
-@pytest.mark.real_home
-def test_an_interrupted_job_resumes_and_skips_finished_shards(tmp_path):
-    rows = write_reviews(tmp_path / "reviews.jsonl", 2000)
-    out = tmp_path / "out"
-    args = ["classify", "--input", str(tmp_path / "reviews.jsonl"), "--output", str(out), *JOB, "--shard-rows", "50"]
+    args = ["classify", "--input", str(tmp_path / "reviews.jsonl"), "--output", str(out), *JOB, "--shard-rows", "25"]
     proc = start(*args)
     wait_for_parts(out, proc, 2)
     proc.send_signal(signal.SIGINT)  # Ctrl-C
@@ -127,12 +111,20 @@ def test_an_interrupted_job_resumes_and_skips_finished_shards(tmp_path):
     assert proc.returncode != 0, err.decode()
     finished = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
     assert 2 <= len(finished) < 40, "the job finished before the interrupt; the test proved nothing"
-    r = llmkit("batch", *args, env={"OMP_NUM_THREADS": "1"}, timeout=900)
-    assert r.returncode == 0, r.stderr.decode()
-    assert f"{len(finished)} shard(s) done before, skipped" in r.stderr.decode()
+
+    proc = start(*args)
+    wait_for_parts(out, proc, len(finished) + 1)
+    workers = ray_workers(proc.pid)
+    assert workers, "no ShardWorker process found below the CLI"
+    done_at_kill = len(list(out.glob("part-*.parquet")))
+    workers[0].kill()  # SIGKILL: no clean-up, as when a node or the OOM killer takes it
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err.decode()
+    assert done_at_kill < 40, "the job had finished before the kill; the test proved nothing"
+    assert f"{len(finished)} shard(s) done before, skipped" in err.decode()
     assert all(out.joinpath(n).stat().st_mtime_ns == t for n, t in finished.items())  # not rewritten
     ids = [g["id"] for g in read_output(out)]
-    assert sorted(ids) == sorted(r["id"] for r in rows)
+    assert sorted(ids) == sorted(r["id"] for r in rows)  # every id, exactly once
     assert not list(out.glob(".*.tmp*"))
 
 
@@ -198,3 +190,40 @@ def test_duplicate_ids_are_refused(tmp_path):
     path.write_text('{"id": 7, "text": "a"}\n{"id": 7, "text": "b"}\n')
     with pytest.raises(InputError, match="appears twice"):
         read_shards([path], job_key="k", id_column="id", value_column="text", shard_rows=10)
+
+
+# ---- the other tasks' runners (what each actor runs on a shard), without Ray: same pipelines as the verbs ------
+
+@pytest.mark.slow
+@pytest.mark.real_home
+def test_embed_and_generate_runners_keep_ids_and_report_bad_rows():
+    from llmkit.batch.runners import make_runner
+
+    embed = make_runner({"task": "sentence-embeddings", "model": None, "engine": "auto", "threads": 1,
+                         "options": {"batch_size": 8, "normalize": True}})
+    out, errors = embed([("a", "A cup of green tea"), ("b", ""), ("c", "Black coffee, no sugar")])
+    assert [o["id"] for o in out] == ["a", "c"] and errors == [{"id": "b", "reason": "empty text"}]
+    assert len(out[0]["embedding"]) == 384 and abs(sum(x * x for x in out[0]["embedding"]) - 1) < 1e-4
+
+    generate = make_runner({"task": "text-generation", "model": None, "engine": "auto", "threads": 1,
+                            "options": {"max_new_tokens": 4, "temperature": 0.0}})
+    out, errors = generate([(1, "Name a colour."), (2, "  ")])
+    assert [o["id"] for o in out] == [1] and out[0]["text"].strip() and errors == [{"id": 2, "reason": "empty text"}]
+
+
+@pytest.mark.slow
+@pytest.mark.real_home
+def test_transcribe_runner_reads_audio_paths_and_reports_unreadable_ones(tmp_path):
+    from speech_fixtures import have_tools, synthesize
+
+    if not have_tools():
+        pytest.skip("needs espeak-ng and sox (make setup installs them)")
+    from llmkit.batch.runners import make_runner
+
+    clip = synthesize("The quick brown fox jumps over the lazy dog.", tmp_path / "fox.wav")
+    (tmp_path / "broken.wav").write_text("not audio\n")
+    asr = make_runner({"task": "automatic-speech-recognition", "model": None, "engine": "auto", "threads": 1,
+                       "options": {"fast": True}})
+    out, errors = asr([("fox", str(clip)), ("broken", str(tmp_path / "broken.wav")), ("none", "")])
+    assert [o["id"] for o in out] == ["fox"] and "lazy dog" in out[0]["text"].lower()
+    assert [e["id"] for e in errors] == ["broken", "none"] and all(e["reason"] for e in errors)
