@@ -59,19 +59,15 @@ def _add_job_flags(s: argparse.ArgumentParser, audio: bool) -> None:
 
 
 def _classify_flags(s) -> None:
-    s.add_argument("--model", "-m", default=None, help="catalog name, model folder or hub id (default: minilm-sentiment)")
-    s.add_argument("--task", default=None, help="which head of a multi-task model folder")
-    s.add_argument("--top-k", type=int, default=1, help="labels per text, best first (0: all)")
-    s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--max-length", type=int, default=None, help="truncate texts to this many tokens")
-    s.add_argument("--engine", default="auto", choices=["auto", "onnx-int8", "torch"])
+    from .classify import add_model_arguments
+
+    add_model_arguments(s)
 
 
 def _embed_flags(s) -> None:
-    s.add_argument("--model", "-m", default=None, help="catalog name, folder or hub id (default: all-minilm-l6-v2)")
-    s.add_argument("--normalize", action="store_true", help="L2-normalise each vector")
-    s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--engine", default="auto", choices=["auto", "onnx-int8", "torch"])
+    from .embed import add_model_arguments
+
+    add_model_arguments(s)
 
 
 def _generate_flags(s) -> None:
