@@ -222,27 +222,28 @@ def run_job(spec: JobSpec, shards: list[Shard], manifest: dict[str, Any]) -> dic
     skipped_rows = total - sum(len(s.rows) for s in pending)
     t0 = time.perf_counter()
     workers = 0
-    overhead = 0.0
+    timing: dict[str, float] = {}
     if pending:
         with ray_logs_hidden() as terminal:
             ray = start_ray(spec.address)
             try:
                 workers = plan_workers(ray, spec.workers, spec.threads)
-                overhead = _run_pending(ray, spec, pending, workers, total, skipped_rows, tqdm, terminal)
+                timing = _run_pending(ray, spec, pending, workers, total, skipped_rows, tqdm, terminal, t0)
             finally:
                 ray.shutdown()
     errors = merge_errors(spec.output, shards)
     summary = {"rows": total, "shards": len(shards), "skipped_shards": len(shards) - len(pending),
                "skipped_rows": skipped_rows, "errors": errors, "workers": workers, "threads": spec.threads,
-               "seconds": round(time.perf_counter() - t0, 3), "worker_seconds": round(overhead, 3)}
-    # the last run's figures (worker_seconds: time inside the actors' shard calls), for bench/batch.py and for
-    # anyone sizing a cluster from this run
+               "seconds": round(time.perf_counter() - t0, 3), **timing}
+    # the last run's figures, for bench/batch.py and for anyone sizing a cluster from this run: worker_seconds is
+    # the time inside the actors' shard calls; first_result_seconds the wait for the first shard (Ray's start,
+    # the actors' model loads, one shard); steady_* the span from the first shard's result to the last one's
     _atomic_write(spec.output / RUN, json.dumps(summary, indent=1).encode())
     return summary
 
 
 def _run_pending(ray, spec: JobSpec, pending: list[Shard], workers: int, total: int, skipped: int, tqdm,
-                 terminal) -> float:
+                 terminal, t0: float) -> dict[str, float]:
     items = [{"name": s.name, "rows": json.dumps(s.rows, default=str)} for s in pending]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     # The job's spec rides on the class, not as constructor arguments: Ray keeps those in the object store, and
@@ -252,19 +253,23 @@ def _run_pending(ray, spec: JobSpec, pending: list[Shard], workers: int, total: 
     # killed actor comes back and its shard is retried; tests/test_batch.py kills one to keep that true.
     ds = ds.map_batches(worker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
                         num_cpus=spec.threads)
-    busy = 0.0
+    arrivals: list[tuple[float, float]] = []  # (seconds since start, seconds inside the shard call)
     with tqdm(total=total, initial=skipped, unit="row", desc="llmkit batch", file=terminal, smoothing=0.1,
               disable=None, mininterval=0.5) as bar:
         try:
             for row in ds.iter_rows():
                 bar.update(int(row["rows"]))
-                busy += float(row["seconds"])
+                arrivals.append((time.perf_counter() - t0, float(row["seconds"])))
         except (KeyboardInterrupt, LlmkitError):
             raise
         except Exception as e:  # a worker that cannot start or a task that fails for good: Ray's long report
             raise LlmkitError(f"the batch job stopped: {_last_words(e)}; finished shards are kept, so the same "
                               "command resumes once that is fixed.") from None
-    return busy
+    later = arrivals[1:]
+    return {"worker_seconds": round(sum(b for _, b in arrivals), 3),
+            "first_result_seconds": round(arrivals[0][0], 3) if arrivals else 0.0,
+            "steady_shards": len(later), "steady_seconds": round(later[-1][0] - arrivals[0][0], 3) if later else 0.0,
+            "steady_worker_seconds": round(sum(b for _, b in later), 3)}
 
 
 def _last_words(e: Exception) -> str:
