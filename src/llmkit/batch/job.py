@@ -66,7 +66,8 @@ def check_output(output: Path, manifest: dict[str, Any]) -> None:
         except (OSError, ValueError):
             old = None
         if old != manifest:
-            what = (f"task {old.get('task')} with model {old.get('model')} on {len(old.get('inputs', []))} file(s)"
+            what = (f"task {old.get('task')} with model {old.get('model')} on {len(old.get('inputs', []))} file(s), "
+                    f"unlike this job in {', '.join(k for k in manifest if old.get(k) != manifest[k])}"
                     if isinstance(old, dict) else "an unreadable manifest")
             raise InputError(f"{output} holds another job's output ({what}; see {path}); give a new --output folder "
                              "or delete that one.")
@@ -227,7 +228,8 @@ def run_job(spec: JobSpec, shards: list[Shard], manifest: dict[str, Any]) -> dic
         with ray_logs_hidden() as terminal:
             ray = start_ray(spec.address)
             try:
-                workers = plan_workers(ray, spec.workers, spec.threads)
+                # no more model copies than shards to run: each actor loads the model
+                workers = min(plan_workers(ray, spec.workers, spec.threads), len(pending))
                 timing = _run_pending(ray, spec, pending, workers, total, skipped_rows, tqdm, terminal, t0)
             finally:
                 ray.shutdown()
@@ -237,7 +239,7 @@ def run_job(spec: JobSpec, shards: list[Shard], manifest: dict[str, Any]) -> dic
                "seconds": round(time.perf_counter() - t0, 3), **timing}
     # the last run's figures, for bench/batch.py and for anyone sizing a cluster from this run: worker_seconds is
     # the time inside the actors' shard calls; first_result_seconds the wait for the first shard (Ray's start,
-    # the actors' model loads, one shard); steady_* the span from the first shard's result to the last one's
+    # the actors' model loads, one shard); steady_* the span after each actor's first shard
     _atomic_write(spec.output / RUN, json.dumps(summary, indent=1).encode())
     return summary
 
@@ -257,18 +259,22 @@ def _run_pending(ray, spec: JobSpec, pending: list[Shard], workers: int, total: 
     with tqdm(total=total, initial=skipped, unit="row", desc="llmkit batch", file=terminal, smoothing=0.1,
               disable=None, mininterval=0.5) as bar:
         try:
-            for row in ds.iter_rows():
-                bar.update(int(row["rows"]))
-                arrivals.append((time.perf_counter() - t0, float(row["seconds"])))
+            with warnings.catch_warnings():  # Ray's tuning hints are for Ray's developers; errors still raise
+                warnings.filterwarnings("ignore", module=r"ray\.")
+                for row in ds.iter_rows():
+                    bar.update(int(row["rows"]))
+                    arrivals.append((time.perf_counter() - t0, float(row["seconds"])))
         except (KeyboardInterrupt, LlmkitError):
             raise
         except Exception as e:  # a worker that cannot start or a task that fails for good: Ray's long report
             raise LlmkitError(f"the batch job stopped: {_last_words(e)}; finished shards are kept, so the same "
                               "command resumes once that is fixed.") from None
-    later = arrivals[1:]
+    # steady state: after every actor's first shard (those overlap the start-up), all actors busy side by side
+    k = min(workers, len(arrivals))
+    later = arrivals[k:]
     return {"worker_seconds": round(sum(b for _, b in arrivals), 3),
             "first_result_seconds": round(arrivals[0][0], 3) if arrivals else 0.0,
-            "steady_shards": len(later), "steady_seconds": round(later[-1][0] - arrivals[0][0], 3) if later else 0.0,
+            "steady_shards": len(later), "steady_seconds": round(later[-1][0] - arrivals[k - 1][0], 3) if later else 0.0,
             "steady_worker_seconds": round(sum(b for _, b in later), 3)}
 
 

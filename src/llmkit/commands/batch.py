@@ -175,6 +175,6 @@ def run(args: argparse.Namespace) -> int:
     rate = (s["rows"] - s["skipped_rows"]) / s["seconds"] if s["seconds"] > 0 else 0.0
     errors = f", {s['errors']} error(s) in {args.output / 'errors.jsonl'}" if s["errors"] else ", 0 errors"
     workers = f" on {s['workers']} worker(s) x {args.threads_per_worker} thread(s)" if s["workers"] else ""
-    print(f"llmkit batch: {done} of {s['rows']} rows -> {args.output} ({s['shards']} shards{skipped}){errors}"
-          f"{workers}, {s['seconds']:.1f} s, {rate:.0f} rows/s", file=sys.stderr)
+    print(f"llmkit batch: {done} of {s['rows']} rows -> {args.output} ({s['shards']} shard(s){skipped}){errors}"
+          f"{workers}" + (f", {s['seconds']:.1f} s, {rate:.{0 if rate >= 10 else 1}f} rows/s" if s["workers"] else ""), file=sys.stderr)
     return 0
