@@ -225,5 +225,5 @@ def test_transcribe_runner_reads_audio_paths_and_reports_unreadable_ones(tmp_pat
     asr = make_runner({"task": "automatic-speech-recognition", "model": None, "engine": "auto", "threads": 1,
                        "options": {"fast": True}})
     out, errors = asr([("fox", str(clip)), ("broken", str(tmp_path / "broken.wav")), ("none", "")])
-    assert [o["id"] for o in out] == ["fox"] and "lazy dog" in out[0]["text"].lower()
+    assert [o["id"] for o in out] == ["fox"] and {"quick", "lazy"} <= set(out[0]["text"].lower().split())
     assert [e["id"] for e in errors] == ["broken", "none"] and all(e["reason"] for e in errors)
