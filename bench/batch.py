@@ -79,7 +79,9 @@ def main() -> None:
         # after the first result, the actors work side by side: wall time beyond their work per worker is Ray's
         per_shard = (rec["steady_seconds"] - rec["steady_worker_seconds"] / rec["workers"]) / rec["steady_shards"]
         print(f"Ray overhead in the steady state: {per_shard * 1000:.0f} ms per shard (batch) of {a.shard_rows} rows, "
-              f"{per_shard / a.shard_rows * 1e6:.0f} us per row")
+              f"{per_shard / a.shard_rows * 1e6:.0f} us per row"
+              + ("  (below zero: other processes slowed the actors' calls; run on an idle machine)"
+                 if per_shard < 0 else ""))
     print(f"whole job over classify --file: {(best['batch'] - best['classify']) / a.n * 1e6:.0f} us per row "
           "(start-up included)")
     shutil.rmtree(tmp, ignore_errors=True)
