@@ -59,6 +59,7 @@ bench: models
 	$(PY) bench/asr.py
 	$(PY) bench/finetune.py speed
 	$(PY) bench/serve.py
+	$(PY) bench/batch.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache test-artifacts

@@ -18,7 +18,7 @@ LAYERS: dict[str, int] = {
                      "parts", "providers", "redact", "audit"), 0),
     "engines": 1,  # how weights run
     **dict.fromkeys(("tasks", "train", "pipelines", "compare", "evals", "chooser", "__init__"), 2),  # the library
-    **dict.fromkeys(("serve", "ui"), 3),  # shells over the library
+    **dict.fromkeys(("serve", "ui", "batch"), 3),  # shells over the library
     **dict.fromkeys(("commands", "cli"), 4),  # the command line, which starts the other shells
 }
 NAMES = {0: "base", 1: "engines", 2: "library", 3: "serve/ui", 4: "command line"}

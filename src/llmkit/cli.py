@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "generate": "llmkit.commands.generate",
     "chat": "llmkit.commands.chat",
     "transcribe": "llmkit.commands.transcribe",
+    "batch": "llmkit.commands.batch",
     "speak": "llmkit.commands.speak",
     "finetune": "llmkit.commands.finetune",
     "multitask": "llmkit.commands.multitask",

@@ -17,13 +17,18 @@ EXAMPLES = """\
 
 def add_arguments(p) -> None:
     add_text_input_arguments(p)
+    add_model_arguments(p)
+    p.add_argument("--json", action="store_true", help="one JSON object a line (the default with --output)")
+
+
+def add_model_arguments(p) -> None:
+    """The classifier and its options (shared with `llmkit batch classify`)."""
     p.add_argument("--model", "-m", default=None, help="catalog name, model folder or hub id (default: minilm-sentiment)")
     p.add_argument("--task", default=None, help="which head of a multi-task model folder")
     p.add_argument("--top-k", type=int, default=1, help="labels per text, best first (0: all)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=None, help="truncate texts to this many tokens")
     p.add_argument("--engine", default="auto", choices=["auto", "onnx-int8", "torch"])
-    p.add_argument("--json", action="store_true", help="one JSON object a line (the default with --output)")
 
 
 def run(args) -> int:

@@ -13,12 +13,17 @@ EXAMPLES = """\
 
 def add_arguments(p) -> None:
     add_text_input_arguments(p)
+    add_model_arguments(p)
+    p.add_argument("--similarity", action="store_true", help="print the cosine similarity matrix instead")
+    p.add_argument("--json", action="store_true", help="(default) one JSON object a line")
+
+
+def add_model_arguments(p) -> None:
+    """The encoder and its options (shared with `llmkit batch embed`)."""
     p.add_argument("--model", "-m", default=None, help="catalog name, folder or hub id (default: all-minilm-l6-v2)")
     p.add_argument("--normalize", action="store_true", help="L2-normalise each vector")
-    p.add_argument("--similarity", action="store_true", help="print the cosine similarity matrix instead")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--engine", default="auto", choices=["auto", "onnx-int8", "torch"])
-    p.add_argument("--json", action="store_true", help="(default) one JSON object a line")
 
 
 def run(args) -> int:
