@@ -41,6 +41,7 @@ class Run:
     created: int = field(default_factory=lambda: int(time.time()))
     cancelled: threading.Event = field(default_factory=threading.Event)
     prompt_tokens: list[int] = field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None  # OpenAI function specs the chat template renders (see tool_calls.py)
     events: asyncio.Queue | None = None
     _future: Any = None
 
@@ -111,7 +112,7 @@ def _generate(pipe: Any, run: Run, emit, settings: ServeSettings, metrics: Metri
         if key not in prompts:
             if isinstance(c.prompt, str) and not c.prompt.strip():
                 raise invalid("the prompt is empty; give some text.", param=param)
-            ids, dropped = pipe.prompt_ids(c.prompt, 0)  # asking no room for the answer: cut only past the context
+            ids, dropped = pipe.prompt_ids(c.prompt, 0, run.tools)  # asking no room for the answer: cut only past the context
             if len(ids) + dropped > limit:
                 n = len(ids) + dropped
                 raise APIError(400, f"the prompt is {n} tokens, over this server's limit of {limit} "

@@ -28,6 +28,7 @@ from . import generation as gen
 from .anthropic_schemas import CountTokensRequest, MessagesRequest
 from .deps import check_key, client_id, server
 from .errors import APIError, _validation_message, from_llmkit, invalid
+from .tool_calls import ToolPlan, call_id, plan
 
 # Anthropic's error types by status (https://docs.anthropic.com/en/api/errors)
 TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -84,25 +85,30 @@ router = APIRouter(route_class=AnthropicRoute, dependencies=[Depends(require_ant
 @router.post("/v1/messages", tags=["Anthropic"], summary="Anthropic Messages API (streams with stream=true)")
 async def messages(body: MessagesRequest, request: Request):
     s = server(request)
+    tp = _tool_plan(body)
     ref, queue = await s.pool.queue("text-generation", body.model)
     chat = _chat(body)
     opts = _options(body, s.settings)
-    run = gen.Run(ref.name, gen.choices([chat], 1, None, s.settings), opts)
+    if tp is not None and tp.schema is not None:  # tool_choice any/tool: constrained to a well-formed call
+        opts["json_schema"] = tp.schema
+    run = gen.Run(ref.name, gen.choices([chat], 1, None, s.settings), opts, tools=tp.tools if tp else None)
     await gen.start(run, queue, client_id(request), s.settings, s.metrics, param="messages")
     if body.stream:
-        return _sse(_events(run), run)
+        return _sse(_tool_events(run, tp) if tp else _events(run), run)
     result = await _result(run)
-    return {**_message(run, [_text_block(result.text)], result.usage.completion_tokens), **_stop(result)}
+    content, stop = _answer(result, tp)
+    return {**_message(run, content, result.usage.completion_tokens), **stop}
 
 
 @router.post("/v1/messages/count_tokens", tags=["Anthropic"], summary="Count a request's input tokens")
 async def count_tokens(body: CountTokensRequest, request: Request):
     s = server(request)
     ref, queue = await s.pool.queue("text-generation", body.model)
+    tp = _tool_plan(body)
     chat = _chat(body)
 
     def count(pipe: Any) -> int:
-        ids, dropped = pipe.prompt_ids(chat, 0)
+        ids, dropped = pipe.prompt_ids(chat, 0, tp.tools if tp else None)
         return len(ids) + dropped
 
     return {"input_tokens": await asyncio.wrap_future(queue.submit(client_id(request), count))}
@@ -110,20 +116,44 @@ async def count_tokens(body: CountTokensRequest, request: Request):
 
 # ---------------------------------------------------------------------------------------------- requests
 
-def _chat(body: Any) -> list[dict[str, str]]:
-    """Anthropic's system + messages as the chat messages every llmkit model takes."""
-    out = [{"role": "system", "content": body.system_text()}] if body.system_text() else []
-    if body.tools or body.tool_choice:
-        raise invalid("tools are not supported on /v1/messages yet.", param="tools")
+def _tool_plan(body: Any) -> ToolPlan | None:
+    """Anthropic's tools (name, description, input_schema) and tool_choice (auto/any/tool/none) as OpenAI's."""
+    c = body.tool_choice
+    if not body.tools:
+        if c is not None and c.type != "none":
+            raise invalid("tool_choice needs tools; send the tools too (or drop tool_choice).", param="tool_choice")
+        return None
+    if c is not None and c.type == "tool" and not c.name:
+        raise invalid("tool_choice of type tool needs the tool's name.", param="tool_choice.name")
+    specs = [{"type": "function", "function": {"name": t.name, "description": t.description or "",
+                                               "parameters": t.input_schema}} for t in body.tools]
+    choice = {None: "auto", "auto": "auto", "any": "required", "none": "none"}.get(c and c.type)
+    return plan(specs, choice or {"type": "function", "function": {"name": c.name}})
+
+
+def _chat(body: Any) -> list[dict[str, Any]]:
+    """Anthropic's system + messages as the chat messages every llmkit model takes: tool_use blocks become the
+    assistant's tool_calls, tool_result blocks "tool" messages (what chat templates render tools with)."""
+    out: list[dict[str, Any]] = [{"role": "system", "content": body.system_text()}] if body.system_text() else []
     for i, m in enumerate(body.messages):
-        parts = []
+        parts, calls = [], []
         for b in m.blocks():
-            if b.type != "text":
-                why = "need tools, which are not supported yet" if "tool" in b.type else "are not supported here"
-                raise invalid(f"messages.{i}: {b.type} blocks {why}; send text blocks.", param=f"messages.{i}.content")
-            parts.append(b.text)
-        out.append({"role": m.role, "content": "".join(parts)})
-    if out[-1]["role"] != "user":
+            if b.type == "text":
+                parts.append(b.text)
+            elif b.type == "tool_use" and m.role == "assistant":
+                calls.append({"id": b.id, "type": "function", "function": {"name": b.name, "arguments": b.input}})
+            elif b.type == "tool_result" and m.role == "user":
+                out.append({"role": "tool", "content": ("Error: " if b.is_error else "") + b.text()})
+            else:
+                raise invalid(f"messages.{i}: {b.type} blocks are not supported in {m.role} messages; send text "
+                              "(tool_use from the assistant, tool_result from the user).",
+                              param=f"messages.{i}.content")
+        if parts or calls or not out or out[-1]["role"] != "tool":
+            msg: dict[str, Any] = {"role": m.role, "content": "".join(parts)}
+            if calls:
+                msg["tool_calls"] = calls
+            out.append(msg)
+    if out[-1]["role"] not in ("user", "tool"):
         # Anthropic continues a final assistant message (prefill); chat templates start a new turn instead.
         raise invalid("the last message must be the user's: continuing an assistant message (prefill) is not "
                       "supported here.", param="messages")
@@ -157,6 +187,18 @@ def _stop(result: Any) -> dict[str, Any]:
     return {"stop_reason": "max_tokens" if result.finish_reason == "length" else "end_turn", "stop_sequence": None}
 
 
+def _answer(result: Any, tp: ToolPlan | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The content blocks and stop fields of an answer; with tools, calls in the text become tool_use blocks."""
+    if tp is not None:
+        text, calls = tp.split(result.text)
+        if calls:
+            blocks = [_text_block(text)] if text else []
+            blocks += [{"type": "tool_use", "id": call_id("toolu_"), "name": c.name, "input": c.arguments}
+                       for c in calls]
+            return blocks, {"stop_reason": "tool_use", "stop_sequence": None}
+    return [_text_block(result.text)], _stop(result)
+
+
 async def _result(run: gen.Run) -> Any:
     result = None
     try:
@@ -185,6 +227,26 @@ async def _events(run: gen.Run) -> AsyncIterator[dict[str, Any]]:
             yield {"type": "content_block_stop", "index": 0}
             yield {"type": "message_delta", "delta": _stop(result),
                    "usage": {"output_tokens": result.usage.completion_tokens}}
+    yield {"type": "message_stop"}
+
+
+async def _tool_events(run: gen.Run, tp: ToolPlan) -> AsyncIterator[dict[str, Any]]:
+    """With tools the answer is held back until it ends (a call is known only once parsed), then each block is
+    sent whole: a text block as one text_delta, a tool_use block as one input_json_delta."""
+    yield {"type": "message_start", "message": _message(run, [], 0)}
+    yield {"type": "ping"}
+    result = await _result(run)
+    blocks, stop = _answer(result, tp)
+    for i, b in enumerate(blocks):
+        if b["type"] == "text":
+            yield {"type": "content_block_start", "index": i, "content_block": _text_block("")}
+            yield {"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": b["text"]}}
+        else:
+            yield {"type": "content_block_start", "index": i, "content_block": {**b, "input": {}}}
+            yield {"type": "content_block_delta", "index": i,
+                   "delta": {"type": "input_json_delta", "partial_json": json.dumps(b["input"], ensure_ascii=False)}}
+        yield {"type": "content_block_stop", "index": i}
+    yield {"type": "message_delta", "delta": stop, "usage": {"output_tokens": result.usage.completion_tokens}}
     yield {"type": "message_stop"}
 
 

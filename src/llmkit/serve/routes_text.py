@@ -16,6 +16,7 @@ from . import generation as gen
 from .deps import client_id, require_key, server
 from .errors import invalid, openapi_errors
 from .schemas import ChatCompletionRequest, CompletionRequest
+from .tool_calls import ToolPlan, history_calls, openai_calls, plan
 
 router = APIRouter(dependencies=[Depends(require_key)], responses=openapi_errors())
 TASK = "text-generation"  # the task these routes serve (llmkit.task_table)
@@ -24,26 +25,48 @@ TASK = "text-generation"  # the task these routes serve (llmkit.task_table)
 @router.post("/v1/chat/completions", tags=["OpenAI"], summary="Chat completion (streams with stream=true)")
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     s = server(request)
-    if body.tools and body.tool_choice != "none":
-        raise invalid("tools are not supported by this server yet; send the request without tools (or with "
-                      "tool_choice \"none\").", param="tools", code="tools_not_supported")
+    tp = plan(body.tools, body.tool_choice)
     ref, queue = await s.pool.queue(TASK, body.model)
-    messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages]
     opts = gen.options(body, s.settings, body.max_completion_tokens or body.max_tokens, logprobs=body.logprobs)
-    run = gen.Run(ref.name, gen.choices([messages], body.n, body.seed, s.settings), opts)
+    if tp is not None and tp.schema is not None:  # a call must happen: constrain it to a well-formed one
+        if "json_schema" in opts:
+            raise invalid("response_format and a required tool call both constrain the answer; send one of them.",
+                          param="response_format")
+        opts["json_schema"] = tp.schema
+    run = gen.Run(ref.name, gen.choices([_messages(body)], body.n, body.seed, s.settings), opts,
+                  tools=tp.tools if tp else None)
     await gen.start(run, queue, client_id(request), s.settings, s.metrics, param="messages")
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     if body.stream:
-        return _sse(_chat_chunks(run, include_usage), run)
+        return _sse(_chat_chunks(run, include_usage, tp), run)
     results = await _collect(run)
     return {
         "id": f"chatcmpl-{run.id}", "object": "chat.completion", "created": run.created, "model": run.model,
         "system_fingerprint": None,
-        "choices": [{"index": i, "message": {"role": "assistant", "content": r.text},
-                     "logprobs": _chat_logprobs(r) if body.logprobs else None, "finish_reason": r.finish_reason}
+        "choices": [{"index": i, **_answer(r, tp), "logprobs": _chat_logprobs(r) if body.logprobs else None}
                     for i, r in enumerate(results)],
         "usage": _usage(run, results),
     }
+
+
+def _messages(body: ChatCompletionRequest) -> list[dict[str, Any]]:
+    out = []
+    for m in body.messages:
+        msg: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+        if m.tool_calls:
+            msg["tool_calls"] = history_calls(m.tool_calls)
+        out.append(msg)
+    return out
+
+
+def _answer(result: Any, tp: ToolPlan | None) -> dict[str, Any]:
+    """The message and finish_reason of one choice; with tools, calls found in the text become tool_calls."""
+    if tp is not None:
+        text, calls = tp.split(result.text)
+        if calls:
+            return {"message": {"role": "assistant", "content": text or None, "tool_calls": openai_calls(calls)},
+                    "finish_reason": "tool_calls"}
+    return {"message": {"role": "assistant", "content": result.text}, "finish_reason": result.finish_reason}
 
 
 @router.post("/v1/completions", tags=["OpenAI"], summary="Text completion of a raw prompt")
@@ -119,7 +142,9 @@ def _sse(chunks: AsyncIterator[dict[str, Any]], run: gen.Run) -> StreamingRespon
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _chat_chunks(run: gen.Run, include_usage: bool) -> AsyncIterator[dict[str, Any]]:
+async def _chat_chunks(run: gen.Run, include_usage: bool, tp: ToolPlan | None) -> AsyncIterator[dict[str, Any]]:
+    """Pieces as content deltas; with tools the answer is held back until it ends (a call is only known once
+    parsed), then sent as one content delta and/or one tool_calls delta per call, in OpenAI's shape."""
     head = {"id": f"chatcmpl-{run.id}", "object": "chat.completion.chunk", "created": run.created,
             "model": run.model, "system_fingerprint": None}
     results = []
@@ -130,14 +155,24 @@ async def _chat_chunks(run: gen.Run, include_usage: bool) -> AsyncIterator[dict[
             started.add(i)
             yield {**head, "choices": [{"index": i, "delta": {"role": "assistant", "content": ""},
                                         "logprobs": None, "finish_reason": None}]}
-        if ev[0] == "piece":
+        if ev[0] == "piece" and tp is None:
             yield {**head, "choices": [{"index": i, "delta": {"content": ev[2]}, "logprobs": None,
                                         "finish_reason": None}]}
         elif ev[0] == "end":
             r = ev[2]
             results.append(r)
+            answer = _answer(r, tp)
+            if tp is not None:
+                msg = answer["message"]
+                if msg["content"]:
+                    yield {**head, "choices": [{"index": i, "delta": {"content": msg["content"]}, "logprobs": None,
+                                                "finish_reason": None}]}
+                for k, call in enumerate(msg.get("tool_calls", [])):
+                    yield {**head, "choices": [{"index": i, "delta": {"tool_calls": [{"index": k, **call}]},
+                                                "logprobs": None, "finish_reason": None}]}
             lp = _chat_logprobs(r) if r.logprobs is not None else None
-            yield {**head, "choices": [{"index": i, "delta": {}, "logprobs": lp, "finish_reason": r.finish_reason}]}
+            yield {**head, "choices": [{"index": i, "delta": {}, "logprobs": lp,
+                                        "finish_reason": answer["finish_reason"]}]}
     if include_usage:
         yield {**head, "choices": [], "usage": _usage(run, results)}
 

@@ -29,12 +29,29 @@ class TextPart(BaseModel):
     text: Text
 
 
+class CalledFunction(BaseModel):
+    name: Annotated[str, Field(max_length=256)]
+    arguments: Text = Field("{}", description="JSON text, as OpenAI sends it.")
+
+
+class ToolCallIn(BaseModel):
+    """An assistant's earlier tool call, in the history."""
+
+    id: Annotated[str, Field(max_length=256)] = ""
+    type: Literal["function"] = "function"
+    function: CalledFunction
+
+
 class ChatMessage(BaseModel):
-    role: Literal["system", "developer", "user", "assistant"]
-    content: Union[Text, Annotated[list[TextPart], Field(max_length=256)]]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: Union[Text, Annotated[list[TextPart], Field(max_length=256)], None] = None
     name: Annotated[str, Field(max_length=256)] | None = None
+    tool_calls: Annotated[list[ToolCallIn], Field(max_length=128)] | None = None
+    tool_call_id: Annotated[str, Field(max_length=256)] | None = None
 
     def text(self) -> str:
+        if self.content is None:
+            return ""
         if isinstance(self.content, str):
             return self.content
         return "".join(p.text for p in self.content)
@@ -82,8 +99,10 @@ class ChatCompletionRequest(_Sampling):
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20, description="Accepted; alternatives are not listed.")
     tools: Annotated[list[dict[str, Any]], Field(max_length=128)] | None = Field(
-        None, description="Not supported yet: a request with tools is refused (400), never answered as if without.")
-    tool_choice: Union[str, dict[str, Any], None] = None
+        None, description="Function tools; the model's chat template must render tools (else a 400).")
+    tool_choice: Union[Literal["auto", "none", "required"], dict[str, Any], None] = Field(
+        None, description="auto (default), none, required, or {\"type\": \"function\", \"function\": {\"name\": ...}}; "
+                          "required and a named function are constrained to a well-formed call.")
 
 
 class CompletionRequest(_Sampling):

@@ -27,21 +27,25 @@ def check_messages(messages: Any) -> list[dict[str, str]]:
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or not isinstance(m.get("content"), str) or m.get("role") not in ROLES:
             raise InputError(f"message {i} must be a dict with 'role' (one of {', '.join(ROLES)}) and 'content' text.")
-        out.append({"role": m["role"], "content": m["content"]})
+        msg = {"role": m["role"], "content": m["content"]}
+        if m.get("tool_calls"):  # an assistant's earlier tool calls: the template renders them back
+            msg["tool_calls"] = list(m["tool_calls"])
+        out.append(msg)
     if not any(m["content"].strip() for m in out if m["role"] == "user"):
         raise InputError("the conversation has no user text: give a non-empty message.")
     return out
 
 
-def render_chat(template: str | None, messages: Sequence[dict[str, str]], *, bos_token: str = "",
-                eos_token: str = "") -> str:
+def render_chat(template: str | None, messages: Sequence[dict[str, Any]], *, bos_token: str = "",
+                eos_token: str = "", tools: list[dict[str, Any]] | None = None) -> str:
     """Render ``messages`` with a model's Jinja chat template, in a sandbox (templates ship inside model files).
 
     >>> render_chat(None, [{"role": "user", "content": "Hi"}])
     '<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
     """
+    extra = {"tools": tools} if tools else {}  # templates test `tools is defined`/`if tools`: absent means none
     return _compiled(template or CHATML).render(
-        messages=list(messages), add_generation_prompt=True, bos_token=bos_token, eos_token=eos_token
+        messages=list(messages), add_generation_prompt=True, bos_token=bos_token, eos_token=eos_token, **extra
     )
 
 

@@ -30,6 +30,7 @@ from ..engines.decoding import TextEngine, TokenLogprob
 from ..engines.select import text_engine
 from .decoding import StopMatcher, check_messages, render_chat
 from .generate_options import GenerationOptions
+from .tools import template_has_tools
 
 __all__ = ["GenerationOptions", "GenerationResult", "Usage", "TokenLogprob", "TextStream", "Conversation",
            "TextGenerationPipeline"]
@@ -177,21 +178,26 @@ class TextGenerationPipeline:
         self._require_chat()
         return Conversation(self, messages, system=system, **options)
 
-    def render(self, messages: list[dict[str, str]]) -> str:
-        """The exact prompt text a chat becomes (the model's chat template, else ChatML)."""
+    def render(self, messages: list[dict[str, str]], tools: list[dict[str, Any]] | None = None) -> str:
+        """The exact prompt text a chat becomes (the model's chat template, else ChatML); ``tools`` (OpenAI function
+        specs, see ``llmkit.tasks.tools``) need a template that renders them."""
         e = self.engine
         self._require_chat()
+        if tools and not template_has_tools(e.chat_template):
+            raise InputError(f"{self.model_name} cannot call tools: its chat template has no tools; use a model whose "
+                             "template has them, e.g. qwen2.5-coder-0.5b-instruct.")
         messages = check_messages(messages)
         if self.default_system and not any(m["role"] == "system" for m in messages):
             messages = [{"role": "system", "content": self.default_system}, *messages]
-        return render_chat(e.chat_template, messages, bos_token=e.bos_token, eos_token=e.eos_token)
+        return render_chat(e.chat_template, messages, bos_token=e.bos_token, eos_token=e.eos_token, tools=tools)
 
     def _require_chat(self) -> None:
         if not self.can_chat:  # a base model given ChatML just continues the transcript, badly
             raise InputError(f"{self.model_name} is a base model (text completion, not chat): give it the start of a "
                              f"text to continue, e.g. `llmkit generate \"Once upon a time\" --model {self.model_name}`.")
 
-    def prompt_ids(self, prompt: str | list[dict[str, str]], max_new_tokens: int) -> tuple[list[int], int]:
+    def prompt_ids(self, prompt: str | list[dict[str, str]], max_new_tokens: int,
+                   tools: list[dict[str, Any]] | None = None) -> tuple[list[int], int]:
         """Tokenise a prompt; if it does not fit the context with room to answer, drop tokens from the left.
         Returns (ids, number of tokens dropped)."""
         if isinstance(prompt, str):
@@ -199,7 +205,7 @@ class TextGenerationPipeline:
                 raise InputError("the prompt is empty: give some text (as an argument or on stdin).")
             text = prompt
         else:
-            text = self.render(prompt)
+            text = self.render(prompt, tools)
         ids = self.engine.tokenize(text)
         ctx = self.engine.context_length
         keep = max(ctx - max_new_tokens, ctx // 2)  # never give the answer less than half the context
