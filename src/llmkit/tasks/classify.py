@@ -53,6 +53,7 @@ class TextClassificationPipeline:
         self.tokenizer = Tokenizer(ref.path, max_length)
         self.backend = encoder_backend(ref, heads, engine, options.threads or default_threads())
         self.truncated = 0  # texts cut to max_length in the last call
+        self._explainer = None
 
     @classmethod
     def from_ref(cls, ref: ModelRef, engine: str = "auto", **options: Any) -> "TextClassificationPipeline":
@@ -77,6 +78,14 @@ class TextClassificationPipeline:
         if top_k == 1:
             rows = [r[0] for r in rows]
         return rows if not single or top_k != 1 else rows
+
+    def explain(self, texts: str | Sequence[str], label: str | None = None) -> list:
+        """Word attributions (integrated gradients, ``tasks/explain.py``) for the predicted label, or ``label``."""
+        from .explain import Explainer
+
+        if self._explainer is None:
+            self._explainer = Explainer(self)
+        return self._explainer([texts] if isinstance(texts, str) else texts, label)
 
     def _rank(self, row: np.ndarray, top_k: int | None) -> list[dict[str, Any]]:
         if self.head_type == "regression":
