@@ -93,11 +93,18 @@ class ClassificationRequest(_Body):
     task: Annotated[str, Field(max_length=256)] | None = Field(  # named task for clients; it picks a head
         None, description="Which head of a multi-task model folder (default: its default head).")
     top_k: int | None = Field(1, ge=1, le=10000, description="Labels per input, best first; null for all.")
+    explain: bool = Field(False, description="Add word attributions for the best label (integrated gradients on "
+                          "torch; slow: about a second per text on a CPU).")
     user: Annotated[str, Field(max_length=256)] | None = None
 
 
 class LabelScore(BaseModel):
     label: str
+    score: float
+
+
+class WordScore(BaseModel):
+    word: str
     score: float
 
 
@@ -107,6 +114,10 @@ class Classification(BaseModel):
     label: str = Field(description="The best label.")
     score: float
     labels: list[LabelScore] = Field(description="The top_k labels, best first.")
+    attributions: list[WordScore] | None = Field(None, description="With explain: each word's share of the best "
+                                                 "label's logit (positive: towards it), in text order.")
+    attribution_delta: float | None = Field(None, description="With explain: sum of the scores minus the logit "
+                                            "difference from the baseline (completeness; near 0).")
 
 
 class Usage(BaseModel):

@@ -79,13 +79,14 @@ class TextClassificationPipeline:
             rows = [r[0] for r in rows]
         return rows if not single or top_k != 1 else rows
 
-    def explain(self, texts: str | Sequence[str], label: str | None = None) -> list:
-        """Word attributions (integrated gradients, ``tasks/explain.py``) for the predicted label, or ``label``."""
+    def explain(self, texts: str | Sequence[str], label: str | None = None, ranked: list | None = None) -> list:
+        """Word attributions (integrated gradients, ``tasks/explain.py``) for the predicted label, or ``label``:
+        one ``Explanation`` per text. ``ranked``: this pipeline's ``top_k=None`` output for the texts, if known."""
         from .explain import Explainer
 
         if self._explainer is None:
             self._explainer = Explainer(self)
-        return self._explainer([texts] if isinstance(texts, str) else texts, label)
+        return self._explainer([texts] if isinstance(texts, str) else texts, label, ranked)
 
     def _rank(self, row: np.ndarray, top_k: int | None) -> list[dict[str, Any]]:
         if self.head_type == "regression":

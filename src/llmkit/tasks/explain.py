@@ -19,6 +19,7 @@ folder on torch for the explanation (``engine`` on the result says so).
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,12 +51,19 @@ class Explanation:
 
 
 def _torch_model(pipe):
-    """``(forward(ids, mask) -> logits of the pipeline's head, word-embedding layer)`` on the torch engine, reusing
-    the pipeline's model when it already runs on torch."""
+    """``(forward(ids, mask) -> logits of the pipeline's head, word-embedding layer)`` on the torch engine. The model
+    is the explainer's own (a copy when the pipeline runs on torch): Captum hooks the embedding layer while it
+    integrates, and a server's batcher may be running the pipeline's model in another thread meanwhile."""
+    import copy
+
     from ..engines.encoder import TorchBackend, default_threads
 
-    backend = pipe.backend if pipe.backend.name == "torch" else None
-    if backend is None:
+    if pipe.backend.name == "torch":
+        backend = copy.copy(pipe.backend)
+        for attr in ("hf_classifier", "model"):
+            if getattr(backend, attr, None) is not None:
+                setattr(backend, attr, copy.deepcopy(getattr(backend, attr)))
+    else:
         print(f"llmkit: explaining on the torch engine (the {pipe.backend.name} engine has no gradients); labels "
               f"and scores still come from {pipe.backend.name}.", file=sys.stderr)
         backend = TorchBackend(pipe.ref, pipe.heads, pipe.options.threads or default_threads())
@@ -103,15 +111,23 @@ class Explainer:
         forward, embeddings = _torch_model(pipe)
         self.engine = "torch" if pipe.backend.name == "torch" else f"torch (labels from {pipe.backend.name})"
         self.lig = LayerIntegratedGradients(forward, embeddings)
+        self.lock = threading.Lock()  # one integration at a time: the hook on the embedding layer is shared state
 
-    def __call__(self, texts: Sequence[str], label: str | None = None) -> list[Explanation]:
+    def __call__(self, texts: Sequence[str], label: str | None = None,
+                 ranked: Sequence[list[dict[str, Any]]] | None = None) -> list[Explanation]:
+        """Explain ``label`` (default: each text's best label). ``ranked``: the pipeline's ``top_k=None`` output
+        for ``texts`` when the caller has it already (the server's batcher), so the texts are not classified twice."""
+        with self.lock:
+            return self._explain(texts, label, ranked)
+
+    def _explain(self, texts, label, ranked) -> list[Explanation]:
         import torch
 
         pipe = self.pipe
         if label is not None and label not in pipe.labels:
             raise InputError(f"label {label!r} is not one of {pipe.task}'s labels: {', '.join(pipe.labels)}.")
         texts = check_texts(list(texts))
-        ranked = pipe(texts, top_k=None)
+        ranked = ranked if ranked is not None else pipe(texts, top_k=None)
         encs = pipe.tokenizer.tok.encode_batch(texts)
         out = []
         for text, enc, labels in zip(texts, encs, ranked):
