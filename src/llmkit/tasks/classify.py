@@ -49,6 +49,8 @@ class TextClassificationPipeline:
         self.task = task
         self.labels: list[str] = heads.tasks[task].labels or [task]
         self.head_type: str = heads.tasks[task].type
+        # calibration (train/calibration.py): scores are softmax(logits / T); the labels' order never changes
+        self.temperature: float = heads.temperatures.get(task, 1.0) if self.head_type == "single_label" else 1.0
         max_length = min(options.max_length or heads.max_length, heads.max_length)
         self.tokenizer = Tokenizer(ref.path, max_length)
         self.backend = encoder_backend(ref, heads, engine, options.threads or default_threads())
@@ -94,7 +96,8 @@ class TextClassificationPipeline:
         if self.head_type == "multi_label":
             probs = 1 / (1 + np.exp(-row.astype(np.float64)))
         else:
-            e = np.exp(row.astype(np.float64) - row.max())
+            z = row.astype(np.float64) / self.temperature
+            e = np.exp(z - z.max())
             probs = e / e.sum()
         order = np.argsort(-probs)[: top_k or len(probs)]
         return [{"label": self.labels[i], "score": float(probs[i])} for i in order]

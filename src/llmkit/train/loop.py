@@ -24,6 +24,7 @@ from ..modeling import TaskSpec, TextModel
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import LabelledTexts, bucketed_batches
+from .calibration import check_calibration
 from .evaluate import collate, encode, predict_logits, score
 
 
@@ -93,6 +94,7 @@ class Trainer:
                  weighting: Callable[[dict[str, torch.Tensor], TextModel], dict[str, float]] = equal_weighting,
                  progress: bool = True, on_event: Callable[[dict[str, Any]], None] | None = None):
         self.model, self.tokenizer, self.tasks, self.cfg = model, tokenizer, tasks, cfg
+        check_calibration(tasks, cfg)  # a too-small validation split for --calibrate fails before training, not after
         self.sampler, self.weighting, self.progress, self.on_event = sampler, weighting, progress, on_event
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.ids = {t.spec.name: encode(tokenizer, t.train.texts, cfg.max_length) for t in tasks}
