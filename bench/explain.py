@@ -7,7 +7,7 @@ separately k random words (averaged over --random-draws draws), and re-score. Th
 p0 - p_k; AOPC (area over the perturbation curve, Samek et al. 2017, https://arxiv.org/abs/1509.06321) is the
 mean drop over k = 1..5. Target: the top-k drop at k = 3 is at least 2x the random drop.
 
-    python bench/explain.py --limit 150 --max-words 40 --steps 16   # BENCHMARKS.md's figures, ~10 min on 2 cores
+    python bench/explain.py --limit 80 --max-words 40 --steps 16   # BENCHMARKS.md's figures, ~12 min on 2 busy cores
     python bench/explain.py --limit 5 --steps 8    # smoke test
 """
 from __future__ import annotations
@@ -62,8 +62,10 @@ def main() -> None:
         for j, _ in enumerate(K):
             top_drop[n, j] = e.score - probs[j * step]
             rand_drop[n, j] = e.score - float(np.mean(probs[j * step + 1:(j + 1) * step]))
-        if (n + 1) % 25 == 0:
-            print(f"  {n + 1}/{len(texts)} reviews, {time.perf_counter() - start:.0f} s", flush=True)
+        if (n + 1) % 10 == 0:
+            t3, r3 = top_drop[: n + 1, 2].mean(), rand_drop[: n + 1, 2].mean()
+            print(f"  {n + 1}/{len(texts)} reviews, {time.perf_counter() - start:.0f} s: drop at k=3 top {t3:.3f} "
+                  f"random {r3:.3f}", flush=True)
     top, rnd = top_drop.mean(0), rand_drop.mean(0)
     k3 = list(K).index(3) if 3 in K else len(K) - 1
     result = {"model": args.model, "data": args.data, "reviews": len(texts), "ig_steps": args.steps,

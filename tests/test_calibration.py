@@ -111,6 +111,8 @@ def test_default_sentiment_model_is_better_calibrated_on_held_out_reviews():
     test = load_dataset("fine_food_reviews:test")[:600]
     clf = pipeline("text-classification")
     logits = clf.logits([r["text"] for r in test])
-    y = np.array([clf.labels.index(r["label"]) for r in test])
+    from llmkit.train.recipes import SENTIMENT_LABELS
+
+    y = np.array([clf.labels.index(SENTIMENT_LABELS[r["label"]]) for r in test])
     t = fit_temperature(logits[:300], y[:300])
     assert ece(softmax(logits[300:] / t), y[300:]) < ece(softmax(logits[300:]), y[300:])
