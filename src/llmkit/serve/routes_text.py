@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from . import generation as gen
 from .deps import client_id, require_key, server
-from .errors import openapi_errors
+from .errors import invalid, openapi_errors
 from .schemas import ChatCompletionRequest, CompletionRequest
 
 router = APIRouter(dependencies=[Depends(require_key)], responses=openapi_errors())
@@ -26,7 +26,10 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     s = server(request)
     ref, queue = await s.pool.queue(TASK, body.model)
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages]
-    opts = gen.options(body, s.settings, body.max_completion_tokens or body.max_tokens, logprobs=body.logprobs)
+    if body.top_logprobs and not body.logprobs:
+        raise invalid("top_logprobs needs logprobs: true.", param="top_logprobs")
+    opts = gen.options(body, s.settings, body.max_completion_tokens or body.max_tokens, logprobs=body.logprobs,
+                       top_logprobs=body.top_logprobs or 0)
     run = gen.Run(ref.name, gen.choices([messages], body.n, body.seed, s.settings), opts)
     await gen.start(run, queue, client_id(request), s.settings, s.metrics, param="messages")
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -37,7 +40,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         "id": f"chatcmpl-{run.id}", "object": "chat.completion", "created": run.created, "model": run.model,
         "system_fingerprint": None,
         "choices": [{"index": i, "message": {"role": "assistant", "content": r.text},
-                     "logprobs": _chat_logprobs(r) if body.logprobs else None, "finish_reason": r.finish_reason}
+                     "logprobs": _chat_logprobs(r, body.top_logprobs or 0) if body.logprobs else None,
+                     "finish_reason": r.finish_reason}
                     for i, r in enumerate(results)],
         "usage": _usage(run, results),
     }
@@ -48,7 +52,8 @@ async def completions(body: CompletionRequest, request: Request):
     s = server(request)
     ref, queue = await s.pool.queue(TASK, body.model)
     prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
-    opts = gen.options(body, s.settings, body.max_tokens, logprobs=body.logprobs is not None)
+    opts = gen.options(body, s.settings, body.max_tokens, logprobs=body.logprobs is not None,
+                       top_logprobs=body.logprobs or 0)
     run = gen.Run(ref.name, gen.choices(prompts, body.n, body.seed, s.settings), opts)
     await gen.start(run, queue, client_id(request), s.settings, s.metrics, param="prompt")
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -59,7 +64,7 @@ async def completions(body: CompletionRequest, request: Request):
         "id": f"cmpl-{run.id}", "object": "text_completion", "created": run.created, "model": run.model,
         "system_fingerprint": None,
         "choices": [{"index": i, "text": (run.choices[i].prompt if body.echo else "") + r.text,
-                     "logprobs": _text_logprobs(r) if body.logprobs is not None else None,
+                     "logprobs": _text_logprobs(r, body.logprobs) if body.logprobs is not None else None,
                      "finish_reason": r.finish_reason} for i, r in enumerate(results)],
         "usage": _usage(run, results),
     }
@@ -85,19 +90,23 @@ def _usage(run: gen.Run, results: list[Any]) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def _chat_logprobs(result: Any) -> dict[str, Any]:
-    return {"content": [{"token": t.token, "logprob": t.logprob, "bytes": list(t.token.encode("utf-8")),
-                         "top_logprobs": []} for t in (result.logprobs or [])]}
+def _chat_logprobs(result: Any, top: int = 0) -> dict[str, Any]:
+    def entry(token: str, logprob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
+
+    return {"content": [{**entry(t.token, t.logprob), "top_logprobs": [entry(a, lp) for a, lp in t.top[:top]]}
+                        for t in (result.logprobs or [])]}
 
 
-def _text_logprobs(result: Any) -> dict[str, Any]:
+def _text_logprobs(result: Any, top: int = 0) -> dict[str, Any]:
     tokens = [t.token for t in result.logprobs or []]
     offsets, pos = [], 0
     for t in tokens:
         offsets.append(pos)
         pos += len(t)
     return {"tokens": tokens, "token_logprobs": [t.logprob for t in result.logprobs or []],
-            "top_logprobs": None, "text_offset": offsets}
+            "top_logprobs": [dict(t.top[:top]) for t in result.logprobs or []] if top else None,
+            "text_offset": offsets}
 
 
 def _sse(chunks: AsyncIterator[dict[str, Any]], run: gen.Run) -> StreamingResponse:

@@ -33,6 +33,7 @@ class GenerationOptions:
     stop: tuple[str, ...] = opt((), "stop before S (repeatable)", metavar="S")
     seed: int | None = opt(None, "make sampling reproducible (default: a fresh seed, reported with --json)")
     logprobs: bool = opt(False, "with --json: each token's log-probability")
+    top_logprobs: int = opt(0, "with --logprobs: also the N likeliest tokens at each step (0-20)")
 
     def __post_init__(self) -> None:
         stop = self.stop
@@ -48,6 +49,7 @@ class GenerationOptions:
             _check_int("seed", self.seed, 0, 2**32 - 1)
         if not isinstance(self.logprobs, bool):
             raise InputError(f"logprobs must be True or False (got {self.logprobs!r}).")
+        _check_int("top_logprobs", self.top_logprobs, 0, 20)
         for name in ("temperature", "top_p", "repetition_penalty"):
             object.__setattr__(self, name, float(getattr(self, name)))
         if len(self.stop) > MAX_STOPS or not all(isinstance(s, str) and s for s in self.stop):
