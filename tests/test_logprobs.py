@@ -37,6 +37,11 @@ def test_chat_top_logprobs_lists_the_alternatives_best_first(client):
         assert lps == sorted(lps, reverse=True) and all(lp <= 0 for lp in lps)
         assert alts[0].token == t.token and alts[0].logprob == pytest.approx(t.logprob, abs=1e-3)  # greedy
         assert alts[0].bytes == list(alts[0].token.encode("utf-8"))
+    streamed = client.chat.completions.create(model=CHAT, messages=HI, max_tokens=8, temperature=0, logprobs=True,
+                                              top_logprobs=5, stream=True)
+    tail = [c.choices[0].logprobs for c in streamed if c.choices and c.choices[0].logprobs]
+    assert [[a.token for a in t.top_logprobs] for t in tail[-1].content] == [
+        [a.token for a in t.top_logprobs] for t in content]  # the stream's last chunk lists the same alternatives
     plain = client.chat.completions.create(model=CHAT, messages=HI, max_tokens=8, temperature=0, logprobs=True)
     assert all(t.top_logprobs == [] for t in plain.choices[0].logprobs.content)
 

@@ -73,8 +73,10 @@ class TorchCausalEngine:
             if token in self.eos_token_ids:
                 yield Piece(detok.flush(), 1, finish_reason="stop")
                 return
-            lps = (TokenLogprob(self.detokenize([token]), logprob[0],
-                                tuple((self.detokenize([i]), lp) for i, lp in logprob[1])),) if logprob is not None else ()
+            lps = ()
+            if logprob is not None:
+                top = tuple((self.detokenize([i]), lp) for i, lp in logprob[1])
+                lps = (TokenLogprob(self.detokenize([token]), logprob[0], top),)
             text = detok.add(token)
             if n == max_new_tokens:
                 yield Piece(text + detok.flush(), 1, lps, finish_reason="length")

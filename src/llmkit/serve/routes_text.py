@@ -142,7 +142,7 @@ async def _chat_chunks(run: gen.Run, include_usage: bool) -> AsyncIterator[dict[
         elif ev[0] == "end":
             r = ev[2]
             results.append(r)
-            lp = _chat_logprobs(r) if r.logprobs is not None else None
+            lp = _chat_logprobs(r, run.options.get("top_logprobs", 0)) if r.logprobs is not None else None
             yield {**head, "choices": [{"index": i, "delta": {}, "logprobs": lp, "finish_reason": r.finish_reason}]}
     if include_usage:
         yield {**head, "choices": [], "usage": _usage(run, results)}
@@ -163,7 +163,7 @@ async def _completion_chunks(run: gen.Run, include_usage: bool, echo: bool) -> A
             yield {**head, "choices": [{"index": i, "text": ev[2], "logprobs": None, "finish_reason": None}]}
         elif ev[0] == "end":
             results.append(ev[2])
-            lp = _text_logprobs(ev[2]) if ev[2].logprobs is not None else None
+            lp = _text_logprobs(ev[2], run.options.get("top_logprobs", 0)) if ev[2].logprobs is not None else None
             yield {**head, "choices": [{"index": i, "text": "", "logprobs": lp, "finish_reason": ev[2].finish_reason}]}
     if include_usage:
         yield {**head, "choices": [], "usage": _usage(run, results)}

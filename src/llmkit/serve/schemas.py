@@ -65,7 +65,8 @@ class ChatCompletionRequest(_Sampling):
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=4096)]
     max_completion_tokens: int | None = Field(None, ge=1, le=32768)
     logprobs: bool = False
-    top_logprobs: int | None = Field(None, ge=0, le=20, description="With logprobs: the N likeliest tokens at each step (llama.cpp and torch engines).")
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="With logprobs: the N likeliest tokens at each "
+                                     "step (llama.cpp and torch engines).")
 
 
 class CompletionRequest(_Sampling):
