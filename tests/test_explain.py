@@ -143,6 +143,8 @@ def test_server_adds_attributions_when_asked(tiny_classifier):
         assert [a["word"] for a in data[1]["attributions"]] == ["awful", "stale", "tea"]
         assert abs(data[1]["attribution_delta"]) < 0.05
         assert http.post("/v1/classifications", json={**body, "explain": "maybe"}).status_code == 400
+        many = http.post("/v1/classifications", json={**body, "input": ["good"] * 17, "explain": True})
+        assert many.status_code == 400 and "at most 16" in many.json()["error"]["message"]
 
 
 @pytest.mark.real_home

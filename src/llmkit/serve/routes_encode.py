@@ -16,6 +16,8 @@ from .errors import invalid, openapi_errors
 from .responses import fast_json
 from .schemas import ClassificationRequest, ClassificationResponse, EmbeddingRequest, ModelList
 
+MAX_EXPLAIN = 16  # integrated gradients is ~50 forward+backward passes a text: bound a request's work
+
 router = APIRouter(dependencies=[Depends(require_key)], responses=openapi_errors())
 
 
@@ -67,6 +69,9 @@ async def classifications(body: ClassificationRequest, request: Request):
     ``task`` names the head that answered)."""
     s = server(request)
     texts = _texts(body.input, s.settings.max_inputs, s.settings.max_input_chars)
+    if body.explain and len(texts) > MAX_EXPLAIN:
+        raise invalid(f"explain takes at most {MAX_EXPLAIN} texts a request (about a second each on a CPU); got "
+                      f"{len(texts)}: split the request.", param="input")
     ref, pipe, batcher = await s.pool.batcher("text-classification", body.model, body.task)
     rows = await batcher.submit(texts)
     explained: list = [None] * len(rows)
