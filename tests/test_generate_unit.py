@@ -202,3 +202,12 @@ def test_engine_choice_errors_name_the_fix(monkeypatch, tmp_path):
         text_engine(folder, "llama-cpp-python")
     with pytest.raises(InputError, match="must be one of auto, llamacpp, llama-cpp-python, torch"):
         text_engine(folder, "vllm")
+
+
+def test_top_logprobs_are_the_likeliest_tokens_best_first(tiny_pipe):
+    r = tiny_pipe.generate("the capital", max_new_tokens=4, temperature=0, logprobs=True, top_logprobs=3)
+    for t in r.logprobs:
+        assert len(t.top) == 3 and t.top[0] == (t.token, pytest.approx(t.logprob, abs=1e-6))
+        assert [lp for _, lp in t.top] == sorted((lp for _, lp in t.top), reverse=True)
+    with pytest.raises(InputError, match="top_logprobs"):
+        tiny_pipe.generate("the capital", max_new_tokens=2, logprobs=True, top_logprobs=21)

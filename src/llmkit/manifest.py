@@ -59,6 +59,9 @@ class Manifest:
     max_length: int | None = None  # tokens per text at training time
     architecture: dict[str, Any] | None = None  # the mixer between body and heads (mtl_arch.py); None: hard sharing
     engines: dict[str, str] = field(default_factory=dict)  # engine -> artefact in the folder (onnx-int8 -> file)
+    # head -> softmax temperature fitted on the validation split (train/calibration.py); scores are softmax(logits/T).
+    # No format_version bump: an older reader keeps the key in ``extra`` and shows uncalibrated scores, no misreading.
+    temperatures: dict[str, float] = field(default_factory=dict)
     description: str | None = None
     recipe: str | None = None  # the catalog recipe version that built it (a model from an older one is rebuilt)
     format_version: int = FORMAT_VERSION  # the version the file was read as; ``write`` writes today's format
@@ -128,6 +131,7 @@ class Manifest:
         if m.max_length is not None:
             m.max_length = int(m.max_length)
         m.engines = dict(m.engines)
+        m.temperatures = {str(k): float(v) for k, v in dict(m.temperatures).items() if float(v) > 0}
         return m
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +146,8 @@ class Manifest:
             d["default_task"] = self.default_task
         if self.engines:
             d["engines"] = dict(self.engines)
+        if self.temperatures:
+            d["temperatures"] = {k: float(v) for k, v in self.temperatures.items()}
         return d
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from ._io import add_text_input_arguments, gather_texts, write_jsonl
 
@@ -12,12 +13,17 @@ EXAMPLES = """\
   llmkit classify --file reviews.csv --output labels.jsonl
   llmkit classify --model runs/topics --top-k 3 "The court ruled in favour"
   llmkit classify --model runs/multi --task sentiment "Not bad at all"
+  llmkit classify --explain "Stale coffee, lovely mug"
 """
 
 
 def add_arguments(p) -> None:
     add_text_input_arguments(p)
     add_model_arguments(p)
+    p.add_argument("--explain", action="store_true",
+                   help="word attributions (integrated gradients, on torch): coloured words, or attributions in --json")
+    p.add_argument("--explain-label", default=None, metavar="LABEL",
+                   help="explain this label instead of the predicted one (implies --explain)")
     p.add_argument("--json", action="store_true", help="one JSON object a line (the default with --output)")
 
 
@@ -49,6 +55,19 @@ def run(args) -> int:
         if top_k != 1:
             row["labels"] = [{"label": r["label"], "score": round(r["score"], 6)} for r in ranked]
         rows.append(row)
+    explained = clf.explain(texts, label=args.explain_label) if args.explain or args.explain_label else None
+    for row, e in zip(rows, explained or []):
+        row["explained_label"] = e.label
+        row["attributions"] = [{"word": a["word"], "score": round(a["score"], 6)} for a in e.attributions]
+        row["attribution_delta"] = round(e.delta, 6)  # completeness: sum(scores) - logit difference
+    if explained and not (args.json or args.output):
+        from ..tasks.explain import render
+
+        color = sys.stdout.isatty()
+        for text, row, e in zip(texts, rows, explained):
+            extra = "  " + json.dumps(row["labels"]) if "labels" in row else ""
+            print(f"{row['label']}\t{row['score']:.4f}\t{render(e.attributions, color)}{extra}")
+        return 0
     if args.json or args.output:
         write_jsonl(({"text": t, **r} if not args.output else r for t, r in zip(texts, rows)), args.output)
     else:

@@ -18,6 +18,7 @@ EXAMPLES = """\
   llmkit generate "Hi" --system "Answer in French." --engine torch  # the transformers reference engine
   llmkit generate "Describe Paris" --json-object                     # the answer is always a JSON object
   llmkit generate "Hi" --model openai:gpt-4o-mini --allow-remote     # a remote model (docs/remote.md)
+  llmkit generate "The capital of France is" --raw --show-logprobs --max-new-tokens 8
 """
 
 
@@ -47,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", nargs="?", default=None, help="the prompt; read from stdin when absent or '-'")
     add_generation_arguments(parser)
     parser.add_argument("--raw", action="store_true", help="send the prompt as is, without the chat template")
+    parser.add_argument("--show-logprobs", action="store_true", help="colour each token by its probability "
+                        "(green: sure, yellow, red: unsure); not a terminal: unsure tokens as [token|p]")
     shape = parser.add_mutually_exclusive_group()
     shape.add_argument("--json-schema", default=None, metavar="FILE", help="constrain the answer to JSON valid "
                        "under the JSON Schema in FILE (llama.cpp grammars)")
@@ -115,7 +118,8 @@ def open_stream(pipe: Any, prompt: Any):
 
 
 def run(args: argparse.Namespace) -> int:
-    options = options_from_args(args, json_schema=json_schema_from_args(args))  # bad values fail before loading
+    extra = {"logprobs": True} if getattr(args, "show_logprobs", False) else {}
+    options = options_from_args(args, json_schema=json_schema_from_args(args), **extra)  # bad values fail early
     prompt_text = read_prompt(args.prompt)
     pipe = load_pipeline(args, options)
     prompt: Any = prompt_text
@@ -123,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
         prompt = ([{"role": "system", "content": args.system}] if args.system else []) + [
             {"role": "user", "content": prompt_text}]
     stream = open_stream(pipe, prompt)
+    if getattr(args, "show_logprobs", False) and not args.json:
+        result = stream.collect()
+        print(show_logprobs(result.logprobs or [], sys.stdout.isatty()))
+        return 0
     if args.json:
         print(json.dumps(result_json(stream.collect(), pipe), ensure_ascii=False))
         return 0
@@ -143,6 +151,23 @@ def result_json(result: Any, pipe: Any) -> dict[str, Any]:
     if result.truncated_tokens:
         out["truncated_prompt_tokens"] = result.truncated_tokens
     if result.logprobs is not None:
-        out["logprobs"] = [{"token": t.token, "logprob": t.logprob} for t in result.logprobs]
+        out["logprobs"] = [{"token": t.token, "logprob": t.logprob,
+                            **({"top_logprobs": [{"token": a, "logprob": lp} for a, lp in t.top]} if t.top else {})}
+                           for t in result.logprobs]
     return out
+
+
+def show_logprobs(logprobs: Any, color: bool, unsure: float = 0.5) -> str:
+    """The answer with each token marked by its probability: ANSI green (>= 0.9), yellow (>= ``unsure``) or red;
+    without colour, tokens under ``unsure`` are written ``[token|0.42]``."""
+    import math
+
+    parts = []
+    for t in logprobs:
+        p = math.exp(t.logprob)
+        if color:
+            parts.append(f"\033[{32 if p >= 0.9 else 33 if p >= unsure else 31}m{t.token}\033[0m")
+        else:
+            parts.append(t.token if p >= unsure else f"[{t.token.replace(chr(10), chr(92) + 'n')}|{p:.2f}]")
+    return "".join(parts)
 

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator, Protocol
 class TokenLogprob:
     token: str
     logprob: float  # log-softmax of the model's raw logits (before temperature, top-k/p and penalties)
+    top: tuple[tuple[str, float], ...] = ()  # the likeliest tokens at this step with theirs (top_logprobs), best first
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -34,13 +34,14 @@ class Heads:
     default: str | None
     pooling: str = "mean"
     max_length: int = 512
+    temperatures: dict[str, float] = field(default_factory=dict)  # head -> calibration temperature (manifest)
 
 
 def read_heads(ref: ModelRef) -> Heads:
     """Heads from an llmkit manifest, or from a transformers classifier's ``id2label``, or none (an encoder)."""
     m = ref.manifest if ref.format == "llmkit" else None
     if m is not None:
-        return Heads(m.tasks, m.default_task, m.pooling, m.max_length or 512)
+        return Heads(m.tasks, m.default_task, m.pooling, m.max_length or 512, dict(m.temperatures))
     config = json.loads((ref.path / "config.json").read_text())
     max_len = int(config.get("max_position_embeddings", 512))
     if ref.task == "text-classification" and "id2label" in config:

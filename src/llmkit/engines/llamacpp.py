@@ -146,7 +146,8 @@ def request(prompt_ids: list[int], options: Any, max_new_tokens: int) -> dict[st
         # Stop strings are cut by the task layer, as for every engine (closing the stream stops llama.cpp at the
         # next token): llama.cpp would drop the string without saying which one matched, and Anthropic's API
         # reports it. Usage then counts the stop string's tokens, as OpenAI and Anthropic bill them.
-        "n_probs": 1 if options.logprobs else 0,
+        # n_probs: llama.cpp's server lists that many alternatives per token (OpenAI's top_logprobs)
+        "n_probs": max(1, getattr(options, "top_logprobs", 0)) if options.logprobs else 0,
         "cache_prompt": True,  # a chat's next turn reuses the KV cache of the shared prefix
     }
     if getattr(options, "json_schema", None):
@@ -165,7 +166,9 @@ def _pieces(chunks: queue.SimpleQueue, want_logprobs: bool) -> Iterator[Piece]:
         choice = chunk["choices"][0]
         content = (choice.get("logprobs") or {}).get("content") or []
         n = len(content) if want_logprobs else (1 if choice.get("text") else 0)
-        lps = tuple(TokenLogprob(c["token"], float(c["logprob"])) for c in content)
+        lps = tuple(TokenLogprob(c["token"], float(c["logprob"]),
+                                 tuple((a["token"], float(a["logprob"])) for a in c.get("top_logprobs") or ()))
+                    for c in content)
         finish = choice.get("finish_reason")
         if finish:  # the last chunk carries exact usage; count any tokens the text chunks did not show
             n += max(0, chunk.get("usage", {}).get("completion_tokens", counted) - counted - n)

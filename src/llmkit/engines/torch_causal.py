@@ -73,7 +73,10 @@ class TorchCausalEngine:
             if token in self.eos_token_ids:
                 yield Piece(detok.flush(), 1, finish_reason="stop")
                 return
-            lps = (TokenLogprob(self.detokenize([token]), logprob),) if logprob is not None else ()
+            lps = ()
+            if logprob is not None:
+                top = tuple((self.detokenize([i]), lp) for i, lp in logprob[1])
+                lps = (TokenLogprob(self.detokenize([token]), logprob[0], top),)
             text = detok.add(token)
             if n == max_new_tokens:
                 yield Piece(text + detok.flush(), 1, lps, finish_reason="length")
@@ -83,8 +86,9 @@ class TorchCausalEngine:
             yield Piece("", 0, finish_reason="length")
 
     def generate_ids(self, prompt_ids: list[int], options: Any, max_new_tokens: int
-                     ) -> Iterator[tuple[int, float | None]]:
-        """Yield (token id, log-prob) one at a time, reusing the KV cache; closing the generator stops it."""
+                     ) -> Iterator[tuple[int, tuple[float, list[tuple[int, float]]] | None]]:
+        """Yield (token id, (log-prob, the top_logprobs likeliest (id, log-prob)) or None) one at a time, reusing
+        the KV cache; closing the generator stops it."""
         import torch
 
         generator = torch.Generator().manual_seed(options.seed or 0)
@@ -95,7 +99,13 @@ class TorchCausalEngine:
                 out = self.model(input_ids=inputs, use_cache=True, **self._cache_kwargs(cache))
                 cache, logits = self._cache_of(out), out.logits[0, -1].float()
                 token = sample(logits, seen, options, generator)
-                logprob = float(torch.log_softmax(logits, -1)[token]) if options.logprobs else None
+                logprob = None
+                if options.logprobs:
+                    lsm = torch.log_softmax(logits, -1)
+                    k = getattr(options, "top_logprobs", 0)
+                    best = torch.topk(lsm, k) if k else None
+                    top = list(zip(best.indices.tolist(), best.values.tolist())) if best is not None else []
+                    logprob = (float(lsm[token]), top)
                 yield token, logprob
                 seen = torch.cat([seen, torch.tensor([token])])
                 inputs = torch.tensor([[token]])

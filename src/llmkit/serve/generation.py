@@ -142,7 +142,8 @@ def _generate(pipe: Any, run: Run, emit, settings: ServeSettings, metrics: Metri
         emit(("end", c.index, result))
 
 
-def options(body: Any, settings: ServeSettings, max_tokens: int | None, *, logprobs: bool) -> dict[str, Any]:
+def options(body: Any, settings: ServeSettings, max_tokens: int | None, *, logprobs: bool,
+            top_logprobs: int = 0) -> dict[str, Any]:
     """OpenAI sampling fields -> ``GenerationOptions`` keywords, with the server's own limits."""
     if max_tokens is not None and max_tokens > settings.max_tokens:
         raise invalid(f"max_tokens is {max_tokens}, over this server's limit of {settings.max_tokens} "
@@ -154,7 +155,7 @@ def options(body: Any, settings: ServeSettings, max_tokens: int | None, *, logpr
         temperature, top_p = 0.0, 1.0
     stop = body.stop if isinstance(body.stop, list) else [body.stop] if body.stop else []
     out = {"max_new_tokens": max_tokens or settings.default_max_tokens, "temperature": temperature,
-           "top_p": top_p, "stop": tuple(stop), "logprobs": logprobs,
+           "top_p": top_p, "stop": tuple(stop), "logprobs": logprobs, "top_logprobs": top_logprobs,
            "json_schema": json_schema(getattr(body, "response_format", None))}
     return {k: v for k, v in out.items() if v is not None}  # None: the pipeline's defaults
 

@@ -2,6 +2,7 @@
 batcher, so texts from concurrent requests share forward passes."""
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -14,6 +15,8 @@ from .deps import require_key, server
 from .errors import invalid, openapi_errors
 from .responses import fast_json
 from .schemas import ClassificationRequest, ClassificationResponse, EmbeddingRequest, ModelList
+
+MAX_EXPLAIN = 16  # integrated gradients is ~50 forward+backward passes a text: bound a request's work
 
 router = APIRouter(dependencies=[Depends(require_key)], responses=openapi_errors())
 
@@ -66,13 +69,26 @@ async def classifications(body: ClassificationRequest, request: Request):
     ``task`` names the head that answered)."""
     s = server(request)
     texts = _texts(body.input, s.settings.max_inputs, s.settings.max_input_chars)
+    if body.explain and len(texts) > MAX_EXPLAIN:
+        raise invalid(f"explain takes at most {MAX_EXPLAIN} texts a request (about a second each on a CPU); got "
+                      f"{len(texts)}: split the request.", param="input")
     ref, pipe, batcher = await s.pool.batcher("text-classification", body.model, body.task)
     rows = await batcher.submit(texts)
+    explained: list = [None] * len(rows)
+    if body.explain:  # gradients, one text at a time, off the event loop; the batched scores stay the answer
+        try:
+            explained = await asyncio.to_thread(pipe.explain, texts, None, [r for r, _ in rows])
+        except InputError as e:
+            raise invalid(str(e), param="explain") from None
     data = []
-    for i, (ranked, _) in enumerate(rows):
+    for i, ((ranked, _), e) in enumerate(zip(rows, explained)):
         top = ranked[: body.top_k] if body.top_k else ranked
-        data.append({"object": "classification", "index": i, "label": top[0]["label"], "score": top[0]["score"],
-                     "labels": top})
+        item = {"object": "classification", "index": i, "label": top[0]["label"], "score": top[0]["score"],
+                "labels": top}
+        if e is not None:
+            item["attributions"] = e.attributions
+            item["attribution_delta"] = e.delta
+        data.append(item)
     tokens = sum(n for _, n in rows)
     return fast_json({"object": "list", "model": ref.name, "task": pipe.task, "data": data,
                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})

@@ -27,7 +27,10 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     s = server(request)
     tp = plan(body.tools, body.tool_choice)
     ref, queue = await s.pool.queue(TASK, body.model)
-    opts = gen.options(body, s.settings, body.max_completion_tokens or body.max_tokens, logprobs=body.logprobs)
+    if body.top_logprobs and not body.logprobs:
+        raise invalid("top_logprobs needs logprobs: true.", param="top_logprobs")
+    opts = gen.options(body, s.settings, body.max_completion_tokens or body.max_tokens, logprobs=body.logprobs,
+                       top_logprobs=body.top_logprobs or 0)
     if tp is not None and tp.schema is not None:  # a call must happen: constrain it to a well-formed one
         if "json_schema" in opts:
             raise invalid("response_format and a required tool call both constrain the answer; send one of them.",
@@ -43,7 +46,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     return {
         "id": f"chatcmpl-{run.id}", "object": "chat.completion", "created": run.created, "model": run.model,
         "system_fingerprint": None,
-        "choices": [{"index": i, **_answer(r, tp), "logprobs": _chat_logprobs(r) if body.logprobs else None}
+        "choices": [{"index": i, **_answer(r, tp),
+                     "logprobs": _chat_logprobs(r, body.top_logprobs or 0) if body.logprobs else None}
                     for i, r in enumerate(results)],
         "usage": _usage(run, results),
     }
@@ -74,7 +78,8 @@ async def completions(body: CompletionRequest, request: Request):
     s = server(request)
     ref, queue = await s.pool.queue(TASK, body.model)
     prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
-    opts = gen.options(body, s.settings, body.max_tokens, logprobs=body.logprobs is not None)
+    opts = gen.options(body, s.settings, body.max_tokens, logprobs=body.logprobs is not None,
+                       top_logprobs=body.logprobs or 0)
     run = gen.Run(ref.name, gen.choices(prompts, body.n, body.seed, s.settings), opts)
     await gen.start(run, queue, client_id(request), s.settings, s.metrics, param="prompt")
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -85,7 +90,7 @@ async def completions(body: CompletionRequest, request: Request):
         "id": f"cmpl-{run.id}", "object": "text_completion", "created": run.created, "model": run.model,
         "system_fingerprint": None,
         "choices": [{"index": i, "text": (run.choices[i].prompt if body.echo else "") + r.text,
-                     "logprobs": _text_logprobs(r) if body.logprobs is not None else None,
+                     "logprobs": _text_logprobs(r, body.logprobs) if body.logprobs is not None else None,
                      "finish_reason": r.finish_reason} for i, r in enumerate(results)],
         "usage": _usage(run, results),
     }
@@ -111,19 +116,23 @@ def _usage(run: gen.Run, results: list[Any]) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def _chat_logprobs(result: Any) -> dict[str, Any]:
-    return {"content": [{"token": t.token, "logprob": t.logprob, "bytes": list(t.token.encode("utf-8")),
-                         "top_logprobs": []} for t in (result.logprobs or [])]}
+def _chat_logprobs(result: Any, top: int = 0) -> dict[str, Any]:
+    def entry(token: str, logprob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
+
+    return {"content": [{**entry(t.token, t.logprob), "top_logprobs": [entry(a, lp) for a, lp in t.top[:top]]}
+                        for t in (result.logprobs or [])]}
 
 
-def _text_logprobs(result: Any) -> dict[str, Any]:
+def _text_logprobs(result: Any, top: int = 0) -> dict[str, Any]:
     tokens = [t.token for t in result.logprobs or []]
     offsets, pos = [], 0
     for t in tokens:
         offsets.append(pos)
         pos += len(t)
     return {"tokens": tokens, "token_logprobs": [t.logprob for t in result.logprobs or []],
-            "top_logprobs": None, "text_offset": offsets}
+            "top_logprobs": [dict(t.top[:top]) for t in result.logprobs or []] if top else None,
+            "text_offset": offsets}
 
 
 def _sse(chunks: AsyncIterator[dict[str, Any]], run: gen.Run) -> StreamingResponse:
@@ -170,7 +179,7 @@ async def _chat_chunks(run: gen.Run, include_usage: bool, tp: ToolPlan | None) -
                 for k, call in enumerate(msg.get("tool_calls", [])):
                     yield {**head, "choices": [{"index": i, "delta": {"tool_calls": [{"index": k, **call}]},
                                                 "logprobs": None, "finish_reason": None}]}
-            lp = _chat_logprobs(r) if r.logprobs is not None else None
+            lp = _chat_logprobs(r, run.options.get("top_logprobs", 0)) if r.logprobs is not None else None
             yield {**head, "choices": [{"index": i, "delta": {}, "logprobs": lp,
                                         "finish_reason": answer["finish_reason"]}]}
     if include_usage:
@@ -192,7 +201,7 @@ async def _completion_chunks(run: gen.Run, include_usage: bool, echo: bool) -> A
             yield {**head, "choices": [{"index": i, "text": ev[2], "logprobs": None, "finish_reason": None}]}
         elif ev[0] == "end":
             results.append(ev[2])
-            lp = _text_logprobs(ev[2]) if ev[2].logprobs is not None else None
+            lp = _text_logprobs(ev[2], run.options.get("top_logprobs", 0)) if ev[2].logprobs is not None else None
             yield {**head, "choices": [{"index": i, "text": "", "logprobs": lp, "finish_reason": ev[2].finish_reason}]}
     if include_usage:
         yield {**head, "choices": [], "usage": _usage(run, results)}

@@ -97,7 +97,8 @@ class ChatCompletionRequest(_Sampling):
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=4096)]
     max_completion_tokens: int | None = Field(None, ge=1, le=32768)
     logprobs: bool = False
-    top_logprobs: int | None = Field(None, ge=0, le=20, description="Accepted; alternatives are not listed.")
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="With logprobs: the N likeliest tokens at each "
+                                     "step (llama.cpp and torch engines).")
     tools: Annotated[list[dict[str, Any]], Field(max_length=128)] | None = Field(
         None, description="Function tools; the model's chat template must render tools (else a 400).")
     tool_choice: Union[Literal["auto", "none", "required"], dict[str, Any], None] = Field(
@@ -130,11 +131,18 @@ class ClassificationRequest(_Body):
     task: Annotated[str, Field(max_length=256)] | None = Field(  # named task for clients; it picks a head
         None, description="Which head of a multi-task model folder (default: its default head).")
     top_k: int | None = Field(1, ge=1, le=10000, description="Labels per input, best first; null for all.")
+    explain: bool = Field(False, description="Add word attributions for the best label (integrated gradients on "
+                          "torch; slow: about a second per text on a CPU).")
     user: Annotated[str, Field(max_length=256)] | None = None
 
 
 class LabelScore(BaseModel):
     label: str
+    score: float
+
+
+class WordScore(BaseModel):
+    word: str
     score: float
 
 
@@ -144,6 +152,10 @@ class Classification(BaseModel):
     label: str = Field(description="The best label.")
     score: float
     labels: list[LabelScore] = Field(description="The top_k labels, best first.")
+    attributions: list[WordScore] | None = Field(None, description="With explain: each word's share of the best "
+                                                 "label's logit (positive: towards it), in text order.")
+    attribution_delta: float | None = Field(None, description="With explain: sum of the scores minus the logit "
+                                            "difference from the baseline (completeness; near 0).")
 
 
 class Usage(BaseModel):

@@ -49,10 +49,13 @@ class TextClassificationPipeline:
         self.task = task
         self.labels: list[str] = heads.tasks[task].labels or [task]
         self.head_type: str = heads.tasks[task].type
+        # calibration (train/calibration.py): scores are softmax(logits / T); the labels' order never changes
+        self.temperature: float = heads.temperatures.get(task, 1.0) if self.head_type == "single_label" else 1.0
         max_length = min(options.max_length or heads.max_length, heads.max_length)
         self.tokenizer = Tokenizer(ref.path, max_length)
         self.backend = encoder_backend(ref, heads, engine, options.threads or default_threads())
         self.truncated = 0  # texts cut to max_length in the last call
+        self._explainer = None
 
     @classmethod
     def from_ref(cls, ref: ModelRef, engine: str = "auto", **options: Any) -> "TextClassificationPipeline":
@@ -78,13 +81,23 @@ class TextClassificationPipeline:
             rows = [r[0] for r in rows]
         return rows if not single or top_k != 1 else rows
 
+    def explain(self, texts: str | Sequence[str], label: str | None = None, ranked: list | None = None) -> list:
+        """Word attributions (integrated gradients, ``tasks/explain.py``) for the predicted label, or ``label``:
+        one ``Explanation`` per text. ``ranked``: this pipeline's ``top_k=None`` output for the texts, if known."""
+        from .explain import Explainer
+
+        if self._explainer is None:
+            self._explainer = Explainer(self)
+        return self._explainer([texts] if isinstance(texts, str) else texts, label, ranked)
+
     def _rank(self, row: np.ndarray, top_k: int | None) -> list[dict[str, Any]]:
         if self.head_type == "regression":
             return [{"label": self.task, "score": float(row[0])}]
         if self.head_type == "multi_label":
             probs = 1 / (1 + np.exp(-row.astype(np.float64)))
         else:
-            e = np.exp(row.astype(np.float64) - row.max())
+            z = row.astype(np.float64) / self.temperature
+            e = np.exp(z - z.max())
             probs = e / e.sum()
         order = np.argsort(-probs)[: top_k or len(probs)]
         return [{"label": self.labels[i], "score": float(probs[i])} for i in order]

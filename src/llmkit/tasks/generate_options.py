@@ -37,6 +37,7 @@ class GenerationOptions:
     # canonical JSON text); {"type": "object"} for any JSON object. llama.cpp engine only. See tasks/structured.py.
     # The CLI reads it from a file (generate --json-schema FILE / --json-object), so it has no flag of its own.
     json_schema: str | None = opt(None, "JSON Schema the answer must follow", cli=False)
+    top_logprobs: int = opt(0, "with --logprobs: also the N likeliest tokens at each step (0-20)")
 
     def __post_init__(self) -> None:
         stop = self.stop
@@ -56,6 +57,7 @@ class GenerationOptions:
             from .structured import canonical_schema
 
             object.__setattr__(self, "json_schema", canonical_schema(self.json_schema))
+        _check_int("top_logprobs", self.top_logprobs, 0, 20)
         for name in ("temperature", "top_p", "repetition_penalty"):
             object.__setattr__(self, name, float(getattr(self, name)))
         if len(self.stop) > MAX_STOPS or not all(isinstance(s, str) and s for s in self.stop):

@@ -36,6 +36,9 @@ class TrainConfig:
     lora_r: int = opt(8, "LoRA rank (with --method lora)")
     lora_alpha: int = opt(16, "LoRA alpha, the scale of the update is alpha / r (with --method lora)")
     threads: int | None = opt(None, "CPU threads for training (default: torch's choice)")
+    # None: calibrate when the validation split is big enough (one line otherwise); True: insist (error before training)
+    calibrate: bool | None = opt(None, "fit a temperature on the validation split so scores match accuracy "
+                                 "(train/calibration.py; default: on when it has >= 20 examples)")
 
     def __post_init__(self) -> None:
         checks = [

@@ -94,15 +94,19 @@ def selection(tasks: list[Any]) -> dict[str, dict[str, Any]]:
 
 
 def save_run(net: Any, tokenizer: Any, output: Path, manifest: Manifest, result: Any, tasks: list[Any],
-             report: Callable[..., None] | None = None) -> None:
+             report: Callable[..., None] | None = None, cfg: Any = None) -> None:
     """Write the finished model into ``output``: every file renamed into place from a temp folder, the manifest
     last (a folder without ``llmkit.json`` never looks finished); then drop the checkpoints. ``report(folder, result,
-    tasks)`` writes report.md (default: the single-run report; multi-task runs pass their comparison report)."""
+    tasks)`` writes report.md (default: the single-run report; multi-task runs pass their comparison report).
+    With ``cfg`` (the TrainConfig), each single-label head is calibrated first (calibration.py: a temperature in
+    the manifest, ECE and a reliability diagram in the report)."""
+    from .calibration import calibrate_run, write_calibration
     from .report import write_report
 
     output.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=output, prefix=".final-"))
     try:
+        calibration = calibrate_run(net, tokenizer, tasks, cfg, manifest, tmp) if cfg is not None else {}
         net.save(tmp, manifest, tokenizer)
         metrics = {"best": result.best, "history": result.history, "steps": result.steps,
                    "train_seconds": round(result.train_seconds, 2),
@@ -111,6 +115,7 @@ def save_run(net: Any, tokenizer: Any, output: Path, manifest: Manifest, result:
                    "selection": selection(tasks), "test": result.test}
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (report or write_report)(tmp, result, tasks)
+        write_calibration(tmp, calibration)
         files = sorted(tmp.iterdir(), key=lambda f: f.name == Manifest.FILE)  # the manifest goes last
         for f in files:
             target = output / f.name

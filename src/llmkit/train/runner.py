@@ -71,7 +71,7 @@ def run_tasks(cfg: MultitaskConfig, *, output: Path, baselines: bool = False, ov
                                   weights=trainer.weighting.trace)
     fields = Manifest.from_dict({"base_model": base, "max_length": cfg.train.max_length, **(manifest or {})},
                                 where="extra_manifest")
-    save_run(net, tokenizer, run, fields, result, data, report=write)
+    save_run(net, tokenizer, run, fields, result, data, report=write, cfg=cfg.train)
     finish_output(run, output)
     return output
 
