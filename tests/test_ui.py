@@ -112,6 +112,19 @@ def test_classify_sentence_shows_label(page):
     wait_text(page, "#classify-error", "empty")
 
 
+def test_classify_explain_highlights_the_words(page):
+    """Issue 19: under the label bars, the text with each word coloured by its attribution to the top label."""
+    page.locator("#classify-explain input[type=checkbox]").check()
+    page.locator("#classify-text textarea").fill("great tasty fresh coffee")
+    page.locator("#classify-run").click()
+    shown = wait_text(page, "#classify-explanation", "great", timeout=120)
+    assert "Why" in shown and "coffee" in shown
+    words = page.locator("#classify-explanation .llmkit-attr")
+    assert words.count() == 4
+    assert page.locator("#classify-explanation .llmkit-attr-for").count() >= 1  # green: words for the label
+    assert all(words.nth(i).get_attribute("title")[0] in "+-" for i in range(4))  # each word's score on hover
+
+
 def test_path_typed_in_model_picker_is_refused(page, ui_dirs):
     model = page.locator("#classify-model input")
     model.fill(str(ui_dirs["root"] / "data"))  # a folder outside the runs folder

@@ -96,7 +96,7 @@ def test_model_pickers_refuse_paths_outside_runs_unless_allowed(place):
     sneaky = str(place["runs"] / ".." / "elsewhere" / "tiny-clf")
     ctx = UiContext(UiSettings(runs_dir=place["runs"]))
     for model in (outside, sneaky, "some-org/some-hub-model"):
-        labels, error = classify.classify_text(ctx, model, None, "great tasty coffee")
+        labels, _, error = classify.classify_text(ctx, model, None, "great tasty coffee")
         assert labels is None and "--allow-any-model" in error and "Traceback" not in error
     assert classify.heads_of(ctx, outside) == []
     with pytest.raises(InputError, match="--allow-any-model"):
@@ -107,13 +107,13 @@ def test_model_pickers_refuse_paths_outside_runs_unless_allowed(place):
     assert "--allow-any-model" in error
     assert not (place["runs"] / "never").exists()
 
-    labels, error = classify.classify_text(ctx, str(place["runs"] / "tiny-clf"), None, "great tasty coffee")
+    labels, _, error = classify.classify_text(ctx, str(place["runs"] / "tiny-clf"), None, "great tasty coffee")
     assert error == "" and set(labels) == {"POSITIVE", "NEGATIVE"}  # the runs folder is always open
-    labels, error = classify.classify_text(ctx, "tiny-clf", None, "great tasty coffee")
+    labels, _, error = classify.classify_text(ctx, "tiny-clf", None, "great tasty coffee")
     assert error == "" and set(labels) == {"POSITIVE", "NEGATIVE"}  # ... also by its name there
 
     anything = UiContext(UiSettings(runs_dir=place["runs"], allow_any_model=True))
-    labels, error = classify.classify_text(anything, outside, None, "great tasty coffee")
+    labels, _, error = classify.classify_text(anything, outside, None, "great tasty coffee")
     assert error == "" and set(labels) == {"POSITIVE", "NEGATIVE"}
     assert classify.heads_of(anything, outside) != []
 

@@ -1,8 +1,11 @@
-"""The Classify tab: text in, labels with score bars; any installed classifier or fine-tuned folder; batch
-mode over an uploaded CSV/JSONL with a downloadable result. A thin shell over ``TextClassificationPipeline``."""
+"""The Classify tab: text in, labels with score bars and (optionally) the text with each word highlighted by its
+attribution to the top label (green: for it, red: against it; integrated gradients, ``tasks/explain.py``); any
+installed classifier or fine-tuned folder; batch mode over an uploaded CSV/JSONL with a downloadable result. A thin
+shell over ``TextClassificationPipeline``."""
 from __future__ import annotations
 
 import csv
+import html
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,15 +28,34 @@ def heads_of(ctx: UiContext, model: str) -> list[str]:
     return list(manifest.tasks) if manifest else []
 
 
-def classify_text(ctx: UiContext, model: str, head: str | None, text: str) -> tuple[dict[str, float] | None, str]:
+def classify_text(ctx: UiContext, model: str, head: str | None, text: str,
+                  explain: bool = False) -> tuple[dict[str, float] | None, str, str]:
+    """(label scores, the highlighted text when ``explain``, an error line)."""
     try:
         if not text or not text.strip():
             raise InputError("the text is empty: type a sentence to classify.")
         pipe = ctx.pipeline(TASK, model, task=head or None)
         ranked = pipe([text], top_k=None)[0]
-        return {r["label"]: r["score"] for r in ranked}, ""
+        highlighted = highlight(pipe.explain([text], ranked=[ranked])[0]) if explain else ""
+        return {r["label"]: r["score"] for r in ranked}, highlighted, ""
     except Exception as e:
-        return None, error_html(e)
+        return None, "", error_html(e)
+
+
+def highlight(explanation: Any) -> str:
+    """The text as HTML, each word's background green (for the label) or red (against), stronger the larger its
+    share of the strongest word's score; the score in the word's tooltip."""
+    top = max((abs(a["score"]) for a in explanation.attributions), default=0.0) or 1.0
+    spans = []
+    for a in explanation.attributions:
+        share = a["score"] / top
+        rgb, kind = ("22, 163, 74", "for") if share >= 0 else ("220, 38, 38", "against")
+        spans.append(f'<span class="llmkit-attr llmkit-attr-{kind}" title="{a["score"]:+.3f}" '
+                     f'style="background: rgba({rgb}, {abs(share) * 0.6:.2f}); padding: 0 2px; border-radius: 3px">'
+                     f'{html.escape(a["word"])}</span>')
+    head = (f'<div class="llmkit-explained">Why <b>{html.escape(explanation.label)}</b> '
+            f'(green: for it, red: against it; integrated gradients on {html.escape(explanation.engine)}):</div>')
+    return f'{head}<div class="llmkit-attributions" style="line-height: 2">{" ".join(spans)}</div>'
 
 
 def classify_file(ctx: UiContext, model: str, head: str | None, file: str | None,
@@ -72,9 +94,13 @@ def build(ctx: UiContext):
                            elem_id="classify-head", info="which output of a multi-task model")
         refresh = gr.Button("↻ Refresh models", scale=1, elem_id="classify-refresh")
     text = gr.Textbox(label="Text", lines=3, placeholder="The coffee was stale and bitter.", elem_id="classify-text")
-    go = gr.Button("Classify", variant="primary", elem_id="classify-run")
+    with gr.Row():
+        go = gr.Button("Classify", variant="primary", elem_id="classify-run", scale=4)
+        explain = gr.Checkbox(False, label="Explain: highlight the words behind the label", elem_id="classify-explain",
+                              scale=2)
     error = gr.HTML(elem_id="classify-error")
     labels = gr.Label(label="Labels", num_top_classes=10, elem_id="classify-labels")
+    explanation = gr.HTML(elem_id="classify-explanation")
     with gr.Accordion("Batch: classify a CSV / JSONL file", open=False):
         with gr.Row():
             upload = gr.File(label="CSV or JSONL", file_types=[".csv", ".jsonl", ".json", ".tsv"], elem_id="classify-file")
@@ -93,8 +119,9 @@ def build(ctx: UiContext):
 
     model.change(on_model, model, head)
     refresh.click(on_refresh, model, model)
-    go.click(lambda m, h, t: classify_text(ctx, m, h, t), [model, head, text], [labels, error])
-    text.submit(lambda m, h, t: classify_text(ctx, m, h, t), [model, head, text], [labels, error])
+    inputs, outputs = [model, head, text, explain], [labels, explanation, error]
+    go.click(lambda m, h, t, x: classify_text(ctx, m, h, t, x), inputs, outputs)
+    text.submit(lambda m, h, t, x: classify_text(ctx, m, h, t, x), inputs, outputs)
     go_file.click(lambda m, h, f, c: classify_file(ctx, m, h, f, c), [model, head, upload, text_column],
                   [result_file, preview, error])
     return model, on_refresh
