@@ -147,6 +147,23 @@ def test_chat_streams_answer(page):
     assert "Paris" in chat_text(page)
 
 
+def test_chat_shows_token_probabilities(page):
+    """Issue 19: the toggle colours the answer's tokens by probability; hovering shows the alternatives."""
+    open_tab(page, "Chat")
+    page.locator("#chat-show-logprobs input[type=checkbox]").check()
+    page.locator("#chat-message textarea").fill("What is the capital of France? Answer in one sentence.")
+    page.locator("#chat-send").click()
+    wait_text(page, "#chat-stats", "tok/s", timeout=90)
+    tokens = page.locator("#chat-logprobs .llmkit-token")
+    deadline = time.time() + 30
+    while not tokens.count() and time.time() < deadline:
+        time.sleep(0.25)
+    assert tokens.count() >= 3
+    assert "Paris" in page.locator("#chat-logprobs").inner_text()
+    tip = tokens.first.get_attribute("title")
+    assert ";" in tip or tip.replace(".", "").isdigit()  # the alternatives with their probabilities
+
+
 def test_chat_stop_really_stops(page):
     open_tab(page, "Chat")
     box = page.locator("#chat-max-new input[type=number]")

@@ -3,6 +3,8 @@ generation (the stream is closed, which stops the engine), sampling settings, a 
 voice chat (record -> transcribe -> answer -> speak) and a button that speaks the last answer (``voice.py``)."""
 from __future__ import annotations
 
+import html
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -58,8 +60,8 @@ class ChatSessions:
 
 
 def respond(ctx: UiContext, stop: threading.Event, model: str, history: list[dict[str, Any]], system: str,
-            options: dict[str, Any]) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
-    """Yield (history, stats, error) as the answer grows."""
+            options: dict[str, Any], results: list | None = None) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
+    """Yield (history, stats, error) as the answer grows; the finished ``GenerationResult`` goes into ``results``."""
     history = list(history or [])
     try:
         if not history or history[-1]["role"] != "user" or not _text(history[-1]["content"]).strip():
@@ -82,6 +84,8 @@ def respond(ctx: UiContext, stop: threading.Event, model: str, history: list[dic
     finally:
         stream.close()  # stops the engine itself, not just our reading
     r = stream.result
+    if results is not None and r is not None:
+        results.append(r)
     secs = time.perf_counter() - t0
     n = r.usage.completion_tokens if r else 0
     why = "stopped by you" if stopped else (r.finish_reason if r else "")
@@ -106,6 +110,23 @@ def remote_badge(model: str | None) -> str:
             f"Remote model: your messages leave this machine for {where} ({redacted})</div>")
 
 
+def token_html(logprobs: list[Any]) -> str:
+    """The answer's tokens, each coloured by its probability (green: sure, yellow, red: unsure), its likeliest
+    alternatives on hover."""
+    if not logprobs:
+        return ""
+    spans = []
+    for t in logprobs:
+        p = math.exp(t.logprob)
+        kind, rgb = ("sure", "22, 163, 74") if p >= 0.8 else (("maybe", "234, 179, 8") if p >= 0.4 else
+                                                              ("unsure", "220, 38, 38"))
+        tip = "; ".join(f"{a!r} {math.exp(lp):.2f}" for a, lp in t.top) or f"{p:.2f}"
+        spans.append(f'<span class="llmkit-token llmkit-token-{kind}" title="{html.escape(tip)}" '
+                     f'style="background: rgba({rgb}, 0.35); white-space: pre-wrap">{html.escape(t.token)}</span>')
+    return ('<div class="llmkit-explained">Token probabilities of the last answer (green: sure, yellow, red: '
+            'unsure; hover for the alternatives):</div><div class="llmkit-tokens">' + "".join(spans) + "</div>")
+
+
 def build(ctx: UiContext) -> None:
     sessions = ChatSessions()
     models = ctx.models_for(TASK)
@@ -120,6 +141,7 @@ def build(ctx: UiContext) -> None:
                 clear = gr.Button("Clear", elem_id="chat-clear")
             stats = gr.Markdown(elem_id="chat-stats")
             error = gr.HTML(elem_id="chat-error")
+            tokens = gr.HTML(elem_id="chat-logprobs")
             with gr.Row():
                 voice_in = gr.Audio(sources=["microphone", "upload"], type="filepath", elem_id="chat-voice-in",
                                     label="Voice chat: record a question; the answer is spoken back")
@@ -139,6 +161,7 @@ def build(ctx: UiContext) -> None:
             max_new = gr.Slider(1, 2048, value=DEFAULTS["max_new_tokens"], step=1, label="Max new tokens",
                                 elem_id="chat-max-new")
             seed = gr.Number(label="Seed (empty = random)", precision=0)
+            show_probs = gr.Checkbox(False, label="Show token probabilities", elem_id="chat-show-logprobs")
 
     settings = [model, chatbot, system, temperature, top_p, top_k, repetition, max_new, seed]
 
@@ -151,9 +174,16 @@ def build(ctx: UiContext) -> None:
         return {"temperature": float(temp), "top_p": float(tp), "top_k": int(tk), "repetition_penalty": float(rep),
                 "max_new_tokens": int(mx), "seed": int(sd) if sd not in (None, "") else None}
 
-    def run(m, history, sys_prompt, temp, tp, tk, rep, mx, sd, request: gr.Request):
+    def run(m, history, sys_prompt, temp, tp, tk, rep, mx, sd, probs, request: gr.Request):
         flag = sessions.start(request.session_hash or "")
-        yield from respond(ctx, flag, m, history, sys_prompt, options(temp, tp, tk, rep, mx, sd))
+        opts = options(temp, tp, tk, rep, mx, sd)
+        if probs:
+            opts.update(logprobs=True, top_logprobs=5)
+        results: list = []
+        for hist, st, err in respond(ctx, flag, m, history, sys_prompt, opts, results):
+            yield hist, st, err, ""
+        if probs and results:
+            yield hist, st, err, token_html(results[-1].logprobs or [])
 
     def run_voice(audio, m, history, sys_prompt, temp, tp, tk, rep, mx, sd, request: gr.Request):
         flag = sessions.start(request.session_hash or "")
@@ -176,13 +206,13 @@ def build(ctx: UiContext) -> None:
             history.pop()
         return history
 
-    outputs = [chatbot, stats, error]
+    outputs = [chatbot, stats, error, tokens]
     model.change(remote_badge, model, badge)
-    send.click(add_user, [message, chatbot], [message, chatbot]).then(run, settings, outputs)
-    message.submit(add_user, [message, chatbot], [message, chatbot]).then(run, settings, outputs)
+    send.click(add_user, [message, chatbot], [message, chatbot]).then(run, [*settings, show_probs], outputs)
+    message.submit(add_user, [message, chatbot], [message, chatbot]).then(run, [*settings, show_probs], outputs)
     stop_btn.click(on_stop, None, None, queue=False)
-    regen.click(drop_answer, chatbot, chatbot).then(run, settings, outputs)
-    clear.click(lambda: ([], "", ""), None, outputs)
+    regen.click(drop_answer, chatbot, chatbot).then(run, [*settings, show_probs], outputs)
+    clear.click(lambda: ([], "", "", ""), None, outputs)
     voice_outputs = [chatbot, stats, error, voice_out]
     voice_in.stop_recording(run_voice, [voice_in, *settings], voice_outputs)
     voice_in.upload(run_voice, [voice_in, *settings], voice_outputs)
