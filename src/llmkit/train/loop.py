@@ -24,7 +24,6 @@ from ..modeling import TaskSpec, TextModel
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import LabelledTexts
-from .calibration import check_calibration
 from .evaluate import collate, encode, predict_logits, score
 from .sampling import TaskSampler
 from .weighting.equal import Equal
@@ -82,7 +81,6 @@ class Trainer:
                  weighting: Callable[[dict[str, torch.Tensor], TextModel], dict[str, float]] | None = None,
                  progress: bool = True, on_event: Callable[[dict[str, Any]], None] | None = None):
         self.model, self.tokenizer, self.tasks, self.cfg = model, tokenizer, tasks, cfg
-        check_calibration(tasks, cfg)  # a too-small validation split for --calibrate fails before training, not after
         self.sampler = sampler or TaskSampler(sizes=tuple(len(t.train.texts) for t in tasks),
                                               batch_size=cfg.batch_size)
         self.weighting = weighting or Equal([t.spec.name for t in tasks])

@@ -27,6 +27,7 @@ from ..manifest import Manifest
 from ..modeling import TaskSpec, TextModel
 from .checkpoint import latest_checkpoint
 from .loop import TaskData, Trainer, seed_everything
+from .calibration import check_calibration
 from .methods import apply_method, finalize_method
 from .mtl_config import MultitaskConfig, TaskConfig
 from .output import check_output, finish_output, prepare_output, save_run, write_json
@@ -47,6 +48,7 @@ def run_tasks(cfg: MultitaskConfig, *, output: Path, baselines: bool = False, ov
     check_output(output, overwrite, resume)
     data = [load_task(t, cfg.train.seed, name_errors=kind == "multitask") for t in cfg.tasks]
     check_base(cfg)
+    check_calibration(data, cfg.train)  # a too-small validation split for --calibrate: before the folder is made
     run = prepare_output(output, overwrite=overwrite, resume=resume, parts=("baselines",))
     write_json(run / "run_config.json", {
         "config": cfg.train.to_dict(), "multitask": cfg.to_dict(), "model": cfg.model,
