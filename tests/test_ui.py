@@ -199,6 +199,10 @@ def test_transcribe_clip_and_download_srt(page, tmp_path):
     assert "london" in transcript.lower()
     assert page.locator("#asr-language textarea, #asr-language input").first.input_value().startswith("en")
     wait_text(page, "#asr-segments", "00:00:0")
+    unsure = wait_text(page, "#asr-unsure", "word(s) heard with probability")  # issue 19: unsure words marked
+    assert "london" in unsure.lower()
+    words = page.locator("#asr-unsure span[title^='probability']")
+    assert words.count() >= 8  # every word carries its probability on hover
     links = page.locator('#asr-files a[href*=".srt"], #asr-files a[download*=".srt"]')
     if not links.count():
         (ARTIFACTS / "asr-files.html").write_text(page.locator("#asr-files").inner_html())
