@@ -161,12 +161,3 @@ def test_the_pipeline_option_and_the_cli_flag(tmp_path):
     assert out.returncode == 2 and "not valid JSON Schema" in err and "Traceback" not in err, err
     out = run_cli("generate", "Hi", "--json-schema", str(tmp_path / "missing.json"))
     assert out.returncode == 2 and "missing.json" in out.stderr.decode()
-
-
-def test_tools_are_refused_not_ignored(client):
-    """Until tool calling lands, a request with tools gets a 400 rather than prose that ignores them."""
-    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
-    with pytest.raises(openai.BadRequestError) as e:
-        client.chat.completions.create(model=CHAT, messages=[{"role": "user", "content": "Weather in Oslo?"}],
-                                       tools=[tool])
-    assert e.value.body["param"] == "tools" and "not supported" in e.value.body["message"]

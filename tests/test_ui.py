@@ -65,7 +65,7 @@ def ui_url(ui_dirs):
     print(log.read_text()[-2000:])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed with this module: other modules start Playwright's sync API themselves
 def browser():
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[

@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import InputError, LlmkitError
 from .inputs import Shard
 
-MANIFEST = "llmkit-batch.json"
+JOB_FILE = "llmkit-batch.json"
 ERRORS = "errors.jsonl"
 RUN = "llmkit-batch-run.json"
 
@@ -59,7 +59,7 @@ def import_ray():
 
 def check_output(output: Path, manifest: dict[str, Any]) -> None:
     """Refuse a folder holding another job's shards: it is never written into."""
-    path = output / MANIFEST
+    path = output / JOB_FILE
     if path.exists():
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
@@ -72,17 +72,23 @@ def check_output(output: Path, manifest: dict[str, Any]) -> None:
             raise InputError(f"{output} holds another job's output ({what}; see {path}); give a new --output folder "
                              "or delete that one.")
     elif output.exists() and any(output.glob("part-*")):
-        raise InputError(f"{output} holds shards but no {MANIFEST}: it is not this job's; give a new --output folder.")
+        raise InputError(f"{output} holds shards but no {JOB_FILE}: it is not this job's; give a new --output folder.")
 
 
 def claim_output(output: Path, manifest: dict[str, Any]) -> None:
     """Make ``output`` this job's (see check_output); clear writes cut short by an interruption."""
     check_output(output, manifest)
-    path = output / MANIFEST
+    path = output / JOB_FILE
     output.mkdir(parents=True, exist_ok=True)
-    for stale in output.glob(".part-*.tmp*"):  # a write cut short by an interruption; its shard is redone
-        stale.unlink(missing_ok=True)
+    sweep(output)
     _atomic_write(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+
+
+def sweep(output: Path) -> None:
+    """Remove writes cut short by an interruption or a killed worker (shards and their errors sidecars); Ray
+    retries the shard, so it is written again. Safe when no worker is writing: at the start and end of a job."""
+    for stale in [*output.glob(".part-*.tmp*"), *output.glob("..part-*.tmp*")]:
+        stale.unlink(missing_ok=True)
 
 
 def shard_file(output: Path, name: str, fmt: str) -> Path:
@@ -240,6 +246,7 @@ def run_job(spec: JobSpec, shards: list[Shard], manifest: dict[str, Any]) -> dic
     # the last run's figures, for bench/batch.py and for anyone sizing a cluster from this run: worker_seconds is
     # the time inside the actors' shard calls; first_result_seconds the wait for the first shard (Ray's start,
     # the actors' model loads, one shard); steady_* the span after each actor's first shard
+    sweep(spec.output)  # a worker killed mid-write left its temporary file; its shard was redone by the retry
     _atomic_write(spec.output / RUN, json.dumps(summary, indent=1).encode())
     return summary
 
