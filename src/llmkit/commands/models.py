@@ -19,7 +19,8 @@ EXAMPLES = """\
   llmkit models recommend --task chat --max-memory 2GB --deploy laptop
 """
 
-PREPARE = ["all-minilm-l6-v2", "whisper-tiny.en", "whisper-base", "smollm2-135m-instruct", "minilm-sentiment"]
+PREPARE = ["all-minilm-l6-v2", "whisper-tiny.en", "whisper-base", "smollm2-135m-instruct", "piper-joe-medium",
+           "minilm-sentiment"]
 
 
 def add_arguments(p) -> None:
