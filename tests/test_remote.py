@@ -232,9 +232,8 @@ def test_compare_remote_models(home, recorder, tmp_path):
     models = [f"openai:a@{recorder.url}/v1", f"anthropic:b@{recorder.url}"]
     r = llmkit("compare", *models, "--prompts", str(prompts), "--output", str(tmp_path / "out"))
     assert r.returncode == 2 and "--allow-remote" in r.stderr.decode() and recorder.bodies == []
-    r = llmkit("compare", *models, "--prompts", str(prompts), "--output", str(tmp_path / "out"),
-               env={"LLMKIT_ALLOW_REMOTE": "1"})
-    assert r.returncode == 0, r.stderr
+    r = llmkit("compare", *models, "--prompts", str(prompts), "--output", str(tmp_path / "out"), "--allow-remote")
+    assert r.returncode == 0, r.stderr  # the flag the refusal names exists and opts the workers in
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert f"You said: write to {PII['email']}" in json.dumps(report)
     assert PII["email"] not in json.dumps(recorder.bodies) and len(recorder.bodies) == 4  # warm-up + prompt each

@@ -121,6 +121,19 @@ def remote_allowed(explicit: bool | None = None) -> bool:
     return remote_config().get("allow") is True
 
 
+def add_allow_remote_flag(parser: Any) -> None:
+    """``--allow-remote`` for a command whose models load in other processes or later (compare, ui): it opts the
+    whole process in, as LLMKIT_ALLOW_REMOTE=1 does (``allow_remote_from_args`` applies it)."""
+    parser.add_argument("--allow-remote", action="store_true", default=None,
+                        help=f"let remote models (openai:..., anthropic:...) be used; text leaves this machine, PII "
+                             f"redacted (default: off; or {ALLOW_ENV}=1, docs/remote.md)")
+
+
+def allow_remote_from_args(args: Any) -> None:
+    if getattr(args, "allow_remote", None):
+        os.environ[ALLOW_ENV] = "1"  # child processes (compare's workers) and later loads (the web app) see it
+
+
 def check_allowed(spec: RemoteSpec, explicit: bool | None = None) -> None:
     if not remote_allowed(explicit):
         where = shown(spec.base_url) or HOSTS[spec.provider]
