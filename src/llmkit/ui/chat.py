@@ -23,12 +23,12 @@ TASK = "text-generation"
 DEFAULTS = defaults(GenerationOptions)
 
 
-def _text(content: Any) -> str:
+def text_of(content: Any) -> str:
     """Chatbot message content as plain text (Gradio may hand back a list of content blocks)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(_text(c) for c in content)
+        return "".join(text_of(c) for c in content)
     if isinstance(content, dict):
         return str(content.get("text") or content.get("content") or "")
     return str(content or "")
@@ -36,7 +36,7 @@ def _text(content: Any) -> str:
 
 def to_messages(history: list[dict[str, Any]], system: str) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": system.strip()}] if system and system.strip() else []
-    return messages + [{"role": m["role"], "content": _text(m["content"])} for m in history
+    return messages + [{"role": m["role"], "content": text_of(m["content"])} for m in history
                        if m.get("role") in ("user", "assistant")]
 
 
@@ -64,7 +64,7 @@ def respond(ctx: UiContext, stop: threading.Event, model: str, history: list[dic
     """Yield (history, stats, error) as the answer grows; the finished ``GenerationResult`` goes into ``results``."""
     history = list(history or [])
     try:
-        if not history or history[-1]["role"] != "user" or not _text(history[-1]["content"]).strip():
+        if not history or history[-1]["role"] != "user" or not text_of(history[-1]["content"]).strip():
             raise InputError("the message is empty: type some text.")
         pipe = ctx.pipeline(TASK, model)
         stream = pipe.stream(to_messages(history, system), **options)
@@ -127,6 +127,34 @@ def token_html(logprobs: list[Any]) -> str:
             'unsure; hover for the alternatives):</div><div class="llmkit-tokens">' + "".join(spans) + "</div>")
 
 
+def sampling(temp, tp, tk, rep, mx, sd) -> dict[str, Any]:
+    """The sampling controls' values as GenerationOptions keywords."""
+    return {"temperature": float(temp), "top_p": float(tp), "top_k": int(tk), "repetition_penalty": float(rep),
+            "max_new_tokens": int(mx), "seed": int(sd) if sd not in (None, "") else None}
+
+
+def _controls(models: list[str]) -> tuple:
+    """The right-hand column: model picker (with the remote badge), system prompt, sampling controls starting at
+    GenerationOptions' defaults, seed, the token-probability toggle."""
+    import gradio as gr
+
+    model = gr.Dropdown(models, value=models[0] if models else None, label="Model", allow_custom_value=True,
+                        elem_id="chat-model")
+    badge = gr.HTML(remote_badge(models[0] if models else None), elem_id="chat-remote-badge")
+    system = gr.Textbox(label="System prompt", lines=3, placeholder="You are a helpful AI assistant.")
+    temperature = gr.Slider(0, 2, value=DEFAULTS["temperature"], step=0.05, label="Temperature (0 = greedy)",
+                            elem_id="chat-temperature")
+    top_p = gr.Slider(0.05, 1, value=DEFAULTS["top_p"], step=0.05, label="Top-p", elem_id="chat-top-p")
+    top_k = gr.Slider(0, 200, value=DEFAULTS["top_k"], step=1, label="Top-k (0 = off)", elem_id="chat-top-k")
+    repetition = gr.Slider(0.8, 2, value=DEFAULTS["repetition_penalty"], step=0.05,
+                           label="Repetition penalty", elem_id="chat-repetition-penalty")
+    max_new = gr.Slider(1, 2048, value=DEFAULTS["max_new_tokens"], step=1, label="Max new tokens",
+                        elem_id="chat-max-new")
+    seed = gr.Number(label="Seed (empty = random)", precision=0)
+    show_probs = gr.Checkbox(False, label="Show token probabilities", elem_id="chat-show-logprobs")
+    return model, badge, system, [temperature, top_p, top_k, repetition, max_new], seed, show_probs
+
+
 def build(ctx: UiContext) -> None:
     sessions = ChatSessions()
     models = ctx.models_for(TASK)
@@ -142,41 +170,20 @@ def build(ctx: UiContext) -> None:
             stats = gr.Markdown(elem_id="chat-stats")
             error = gr.HTML(elem_id="chat-error")
             tokens = gr.HTML(elem_id="chat-logprobs")
-            with gr.Row():
-                voice_in = gr.Audio(sources=["microphone", "upload"], type="filepath", elem_id="chat-voice-in",
-                                    label="Voice chat: record a question; the answer is spoken back")
-                voice_out = gr.Audio(label="Spoken answer", autoplay=True, interactive=False, elem_id="chat-voice-out")
-            speak_btn = gr.Button("Speak the last answer", elem_id="chat-speak")
+            voice_box = gr.Column()  # filled by voice.build once the settings exist
         with gr.Column(scale=1):
-            model = gr.Dropdown(models, value=models[0] if models else None, label="Model", allow_custom_value=True,
-                                elem_id="chat-model")
-            badge = gr.HTML(remote_badge(models[0] if models else None), elem_id="chat-remote-badge")
-            system = gr.Textbox(label="System prompt", lines=3, placeholder="You are a helpful AI assistant.")
-            temperature = gr.Slider(0, 2, value=DEFAULTS["temperature"], step=0.05, label="Temperature (0 = greedy)",
-                                    elem_id="chat-temperature")
-            top_p = gr.Slider(0.05, 1, value=DEFAULTS["top_p"], step=0.05, label="Top-p", elem_id="chat-top-p")
-            top_k = gr.Slider(0, 200, value=DEFAULTS["top_k"], step=1, label="Top-k (0 = off)", elem_id="chat-top-k")
-            repetition = gr.Slider(0.8, 2, value=DEFAULTS["repetition_penalty"], step=0.05,
-                                   label="Repetition penalty", elem_id="chat-repetition-penalty")
-            max_new = gr.Slider(1, 2048, value=DEFAULTS["max_new_tokens"], step=1, label="Max new tokens",
-                                elem_id="chat-max-new")
-            seed = gr.Number(label="Seed (empty = random)", precision=0)
-            show_probs = gr.Checkbox(False, label="Show token probabilities", elem_id="chat-show-logprobs")
+            model, badge, system, sliders, seed, show_probs = _controls(models)
 
-    settings = [model, chatbot, system, temperature, top_p, top_k, repetition, max_new, seed]
+    settings = [model, chatbot, system, *sliders, seed]
 
     def add_user(text: str, history: list):
         if not text or not text.strip():
             return text, history
         return "", [*(history or []), {"role": "user", "content": text}]
 
-    def options(temp, tp, tk, rep, mx, sd) -> dict[str, Any]:
-        return {"temperature": float(temp), "top_p": float(tp), "top_k": int(tk), "repetition_penalty": float(rep),
-                "max_new_tokens": int(mx), "seed": int(sd) if sd not in (None, "") else None}
-
     def run(m, history, sys_prompt, temp, tp, tk, rep, mx, sd, probs, request: gr.Request):
         flag = sessions.start(request.session_hash or "")
-        opts = options(temp, tp, tk, rep, mx, sd)
+        opts = sampling(temp, tp, tk, rep, mx, sd)
         if probs:
             opts.update(logprobs=True, top_logprobs=5)
         results: list = []
@@ -184,18 +191,6 @@ def build(ctx: UiContext) -> None:
             yield hist, st, err, ""
         if probs and results:
             yield hist, st, err, token_html(results[-1].logprobs or [])
-
-    def run_voice(audio, m, history, sys_prompt, temp, tp, tk, rep, mx, sd, request: gr.Request):
-        flag = sessions.start(request.session_hash or "")
-        for _, hist, st, err, spoken in voice.voice_turn(ctx, respond, flag, audio, m, history, sys_prompt,
-                                                         options(temp, tp, tk, rep, mx, sd), _text):
-            yield hist, st, err, spoken
-
-    def speak_last(history):
-        try:
-            return voice.speak(ctx, voice.last_answer(history, _text)), ""
-        except Exception as e:  # noqa: BLE001 - one line in the page
-            return None, error_html(e)
 
     def on_stop(request: gr.Request):
         sessions.stop(request.session_hash or "")
@@ -213,7 +208,5 @@ def build(ctx: UiContext) -> None:
     stop_btn.click(on_stop, None, None, queue=False)
     regen.click(drop_answer, chatbot, chatbot).then(run, [*settings, show_probs], outputs)
     clear.click(lambda: ([], "", "", ""), None, outputs)
-    voice_outputs = [chatbot, stats, error, voice_out]
-    voice_in.stop_recording(run_voice, [voice_in, *settings], voice_outputs)
-    voice_in.upload(run_voice, [voice_in, *settings], voice_outputs)
-    speak_btn.click(speak_last, chatbot, [voice_out, error])
+    with voice_box:
+        voice.build(ctx, sessions, settings, chatbot, stats, error)

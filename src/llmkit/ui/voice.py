@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import gradio as gr  # only the web app imports this module
 import numpy as np
 
 from ..errors import InputError
@@ -63,3 +64,32 @@ def voice_turn(ctx: UiContext, respond, stop: threading.Event, audio_path: str |
         yield heard, history, stats, "", speak(ctx, last_answer(history, text_of))
     except Exception as e:  # noqa: BLE001
         yield heard, history, stats, error_html(e), None
+
+
+def build(ctx: UiContext, sessions: Any, settings: list, chatbot: Any, stats: Any, error: Any) -> None:
+    """The voice row under the chat: record (or upload) a question, hear the answer; speak the last answer.
+    ``settings`` are the chat's inputs (model, history, system prompt, sampling controls), as its Send button uses."""
+    from .chat import respond, sampling, text_of
+
+    with gr.Row():
+        voice_in = gr.Audio(sources=["microphone", "upload"], type="filepath", elem_id="chat-voice-in",
+                            label="Voice chat: record a question; the answer is spoken back")
+        voice_out = gr.Audio(label="Spoken answer", autoplay=True, interactive=False, elem_id="chat-voice-out")
+    speak_btn = gr.Button("Speak the last answer", elem_id="chat-speak")
+
+    def run_voice(audio, m, history, sys_prompt, temp, tp, tk, rep, mx, sd, request: gr.Request):
+        flag = sessions.start(request.session_hash or "")
+        for _, hist, st, err, spoken in voice_turn(ctx, respond, flag, audio, m, history, sys_prompt,
+                                                   sampling(temp, tp, tk, rep, mx, sd), text_of):
+            yield hist, st, err, spoken
+
+    def speak_last(history):
+        try:
+            return speak(ctx, last_answer(history, text_of)), ""
+        except Exception as e:  # noqa: BLE001 - one line in the page
+            return None, error_html(e)
+
+    outputs = [chatbot, stats, error, voice_out]
+    voice_in.stop_recording(run_voice, [voice_in, *settings], outputs)
+    voice_in.upload(run_voice, [voice_in, *settings], outputs)
+    speak_btn.click(speak_last, chatbot, [voice_out, error])
