@@ -11,6 +11,7 @@ use, and cached under ``LLMKIT_HOME/cache/ct2/`` (``ensure_ctranslate2``).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -27,21 +28,36 @@ from .speech import RawInfo
 
 
 class CTranslate2Whisper:
-    """The default speech engine: a ``WhisperModel`` (a transformers-format folder is converted once)."""
+    """The default speech engine: a ``WhisperModel`` (a transformers-format folder is converted once).
+
+    On CPU the batched path runs on two CTranslate2 workers of half the threads each (``worker_split``); the
+    sequential path, which has one window in flight at a time, gets a model with every thread, loaded when first
+    asked for (``reload``)."""
 
     name = "ctranslate2"
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, reload: Any = None):
         self.model = model
+        self._reload, self._sequential = reload, None
 
     @classmethod
     def from_ref(cls, ref: ModelRef, options: Any) -> "CTranslate2Whisper":
         path = ref.path if ref.format == "ctranslate2" else ensure_ctranslate2(ref.path, home() / "cache")
-        return cls(load(path, device=options.device, compute_type=options.compute_type,
-                        cpu_threads=options.cpu_threads))
+        device = options.device
+        if device == "auto":
+            device = "cuda" if _has_cuda() else "cpu"
+        kwargs = dict(device=device, compute_type=options.compute_type)
+        workers, threads = worker_split(device, options.cpu_threads)
+        model = load(path, cpu_threads=threads, workers=workers, **kwargs)
+        reload = (lambda: load(path, cpu_threads=options.cpu_threads, **kwargs)) if workers > 1 else None
+        return cls(model, reload)
 
     def transcribe(self, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterator[Any]]:
-        return transcribe(self.model, audio, options)
+        if self._reload is None or is_batched(audio, options):
+            return transcribe(self.model, audio, options)
+        if self._sequential is None:
+            self._sequential = self._reload()
+        return transcribe(self._sequential, audio, options)
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
         return detect_language(self.model, audio)
@@ -55,15 +71,17 @@ def _faster_whisper():
     return faster_whisper
 
 
-def load(path: Path, *, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0):
-    """A ``WhisperModel`` on ``path`` (a CTranslate2 folder). ``cpu_threads=0`` uses every core."""
+def load(path: Path, *, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0, workers: int = 1):
+    """A ``WhisperModel`` on ``path`` (a CTranslate2 folder): ``workers`` CTranslate2 replicas (sharing the
+    weights) of ``cpu_threads`` threads each; ``cpu_threads=0`` is CTranslate2's default (4, or fewer cores)."""
     fw = _faster_whisper()
     if device == "auto":
         device = "cuda" if _has_cuda() else "cpu"
     if compute_type == "auto":
         compute_type = "int8" if device == "cpu" else "int8_float16"
     try:
-        return fw.WhisperModel(str(path), device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+        return fw.WhisperModel(str(path), device=device, compute_type=compute_type, cpu_threads=cpu_threads,
+                               num_workers=workers)
     except (RuntimeError, ValueError) as e:
         raise ModelNotFoundError(f"cannot load the CTranslate2 Whisper model in {path}: {e}") from None
 
@@ -107,8 +125,8 @@ def transcribe(model, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterato
         vad_filter=options.vad,
         vad_parameters=_vad_parameters(options),
     )
-    if options.batch_size > 1 and (options.vad or len(audio) <= 30 * 16000):
-        pipe = fw.BatchedInferencePipeline(model)
+    if is_batched(audio, options):
+        pipe = _split_pipeline(fw)(model)
         segments, info = pipe.transcribe(
             audio, batch_size=options.batch_size, without_timestamps=not options.timestamps,
             temperature=options.temperature[:1], chunk_length=options.chunk_length, **common)
@@ -118,6 +136,75 @@ def transcribe(model, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterato
             condition_on_previous_text=options.condition_on_previous_text,
             chunk_length=options.chunk_length, **common)
     return RawInfo(info.language, float(info.language_probability), float(info.duration)), segments
+
+
+def is_batched(audio: np.ndarray, options: Any) -> bool:
+    """VAD chunks decoded in batches; otherwise 30 s windows in turn (VAD off on long audio needs that)."""
+    return options.batch_size > 1 and (options.vad or len(audio) <= 30 * 16000)
+
+
+def worker_split(device: str, cpu_threads: int) -> tuple[int, int]:
+    """(CTranslate2 workers, threads each) for the batched path: on CPU, two workers of half the threads.
+
+    Why: Whisper's decoder steps are small matrix products (a few dozen beam hypotheses by a few hundred
+    dimensions) that two threads share badly; two one-thread workers each decoding half of a batch keep both
+    cores busy. ``cpu_threads=0`` splits CTranslate2's default of 4 threads (fewer on smaller machines)."""
+    total = cpu_threads or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
+                               (os.cpu_count() or 1))
+    if device != "cpu" or total < 2:
+        return 1, cpu_threads
+    return 2, total // 2
+
+
+def balanced_groups(durations: list[float], workers: int) -> list[list[int]]:
+    """The chunk indices split into ``workers`` groups of about equal work, longest chunk first to the least
+    loaded group. A chunk costs one encoder pass (fixed: every chunk is padded to 30 s) plus decoding in
+    proportion to its speech (the profile of a 3-minute clip: encoder and decoder about equal on full chunks)."""
+    groups: list[list[int]] = [[] for _ in range(min(workers, len(durations)))]
+    loads = [0.0] * len(groups)
+    for i in sorted(range(len(durations)), key=lambda i: -durations[i]):
+        k = loads.index(min(loads))
+        groups[k].append(i)
+        loads[k] += 1.0 + durations[i] / 30.0
+    return [sorted(g) for g in groups if g]
+
+
+@functools.lru_cache(maxsize=1)
+def _split_pipeline(fw):
+    """faster-whisper's ``BatchedInferencePipeline`` with each batch's encoder pass and beam search split across
+    the model's CTranslate2 workers, the groups running at once. Each chunk is decoded on its own in a batch
+    (same features, same prompt), so the words are those of the unsplit batch; word timestamps are aligned
+    afterwards, in order, on the whole batch's encoder output, as faster-whisper does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    class SplitBatchedPipeline(fw.BatchedInferencePipeline):
+        def forward(self, features, tokenizer, chunks_metadata, options):
+            self._durations = [float(m["duration"]) for m in chunks_metadata]
+            return super().forward(features, tokenizer, chunks_metadata, options)
+
+        def generate_segment_batched(self, features, tokenizer, options):
+            groups = balanced_groups(self._durations, self.model.model.num_workers)
+            if len(groups) < 2:
+                return super().generate_segment_batched(features, tokenizer, options)
+            run = super().generate_segment_batched
+            with ThreadPoolExecutor(len(groups)) as pool:  # CTranslate2 releases the GIL: the groups overlap
+                parts = list(pool.map(lambda g: run(features[g], tokenizer, options), groups))
+            outputs: list[Any] = [None] * len(features)
+            for group, (_, out) in zip(groups, parts):
+                for i, o in zip(group, out):
+                    outputs[i] = o
+            encoder_output = None
+            if options.word_timestamps:  # the alignment reads every chunk's encoder output, in batch order
+                import ctranslate2
+
+                first = np.asarray(parts[0][0])
+                whole = np.empty((len(features), *first.shape[1:]), first.dtype)
+                for group, (enc, _) in zip(groups, parts):
+                    whole[group] = np.asarray(enc)
+                encoder_output = ctranslate2.StorageView.from_array(whole)
+            return encoder_output, outputs
+
+    return SplitBatchedPipeline
 
 
 def _vad_parameters(options: Any) -> dict[str, Any] | None:
