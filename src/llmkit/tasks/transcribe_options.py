@@ -67,7 +67,7 @@ class TranscribeOptions:
     vad_speech_pad_ms: int | None = opt(None, "VAD: padding kept around speech (default: faster-whisper's for "
                                         "the mode)")
     compute_type: str = opt("int8", "weights' precision on CTranslate2", choices=COMPUTE_TYPES)
-    cpu_threads: int = opt(0, "CPU threads; 0 is all cores")
+    cpu_threads: int = opt(0, "CPU threads in all; 0 is CTranslate2's default (4, or fewer cores)")
     device: str = opt("cpu", "where to run", choices=DEVICES)
 
     def __post_init__(self) -> None:
