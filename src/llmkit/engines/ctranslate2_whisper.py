@@ -30,15 +30,13 @@ from .speech import RawInfo
 class CTranslate2Whisper:
     """The default speech engine: a ``WhisperModel`` (a transformers-format folder is converted once).
 
-    On CPU the batched path runs on two CTranslate2 workers of half the threads each (``worker_split``); the
-    sequential path, which has one window in flight at a time, gets a model with every thread, loaded when first
-    asked for (``reload``)."""
+    On CPU the model runs as two CTranslate2 workers of half the threads each (``worker_split``): the batched
+    path splits every batch between them; a single window (sequential mode, a short clip) runs on one."""
 
     name = "ctranslate2"
 
-    def __init__(self, model: Any, reload: Any = None):
+    def __init__(self, model: Any):
         self.model = model
-        self._reload, self._sequential = reload, None
 
     @classmethod
     def from_ref(cls, ref: ModelRef, options: Any) -> "CTranslate2Whisper":
@@ -46,18 +44,12 @@ class CTranslate2Whisper:
         device = options.device
         if device == "auto":
             device = "cuda" if _has_cuda() else "cpu"
-        kwargs = dict(device=device, compute_type=options.compute_type)
         workers, threads = worker_split(device, options.cpu_threads)
-        model = load(path, cpu_threads=threads, workers=workers, **kwargs)
-        reload = (lambda: load(path, cpu_threads=options.cpu_threads, **kwargs)) if workers > 1 else None
-        return cls(model, reload)
+        return cls(load(path, device=device, compute_type=options.compute_type, cpu_threads=threads,
+                        workers=workers))
 
     def transcribe(self, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterator[Any]]:
-        if self._reload is None or is_batched(audio, options):
-            return transcribe(self.model, audio, options)
-        if self._sequential is None:
-            self._sequential = self._reload()
-        return transcribe(self._sequential, audio, options)
+        return transcribe(self.model, audio, options)
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float, list[tuple[str, float]]]:
         return detect_language(self.model, audio)
@@ -144,11 +136,14 @@ def is_batched(audio: np.ndarray, options: Any) -> bool:
 
 
 def worker_split(device: str, cpu_threads: int) -> tuple[int, int]:
-    """(CTranslate2 workers, threads each) for the batched path: on CPU, two workers of half the threads.
+    """(CTranslate2 workers, threads each): on CPU, two workers of half the threads.
 
     Why: Whisper's decoder steps are small matrix products (a few dozen beam hypotheses by a few hundred
-    dimensions) that two threads share badly; two one-thread workers each decoding half of a batch keep both
-    cores busy. ``cpu_threads=0`` splits CTranslate2's default of 4 threads (fewer on smaller machines)."""
+    dimensions) that threads share badly, and a thread that waits for a descheduled sibling stalls the step.
+    Measured here (whisper-tiny.en, one 25 s window, 2 cores, busy machine): one thread 2.2 s every time, two
+    threads 2.1 s at best and 6-10 s usually. So two one-thread workers, each decoding half of a batch, keep
+    both cores busy, and a lone window loses nothing by running on one of them. ``cpu_threads=0`` splits
+    CTranslate2's default of 4 threads (fewer on smaller machines)."""
     total = cpu_threads or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
                                (os.cpu_count() or 1))
     if device != "cpu" or total < 2:
