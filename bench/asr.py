@@ -9,6 +9,8 @@ Contenders come in pairs with the same model, beam size, batch size, timestamps 
 (beam 5) against faster-whisper's default (beam 5), llmkit --fast against faster-whisper greedy, and so on. Each
 run is a fresh process (so no contender's threads or caches touch another's), the contenders alternate within a
 round, and a row reports the median over the rounds. Every time comes with its WER.
+Threads are equal too: at --threads 2 faster-whisper runs one CTranslate2 worker of 2 threads, llmkit two
+workers of 1 thread that each decode half of every batch (engines/ctranslate2_whisper.py, worker_split).
 
 Audio: no real read speech with transcripts ships in a package this machine can install, so the clip is
 synthetic. The default voice is Piper's en_US-joe-medium (a neural voice, `pip install piper-tts
