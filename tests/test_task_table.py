@@ -175,3 +175,20 @@ def test_each_route_serves_its_task_and_names_the_route_of_another(tiny_encoder)
             error = r.json()["error"]
             assert r.status_code == 400 and error["code"] == "model_task_mismatch", (route, r.text)
             assert f"use it with {served_by} " in error["message"], error["message"]
+
+
+@pytest.mark.real_home
+def test_a_blank_model_on_the_servers_chat_routes_is_the_default_chat_model():
+    """The server's pool takes the chat default from the table too: Qwen2.5-Coder 0.5B (resolved, not loaded)."""
+    pytest.importorskip("fastapi")
+    import asyncio
+
+    from llmkit.serve import ServeSettings
+    from llmkit.serve.metrics import Metrics
+    from llmkit.serve.models import ModelPool
+
+    pool = ModelPool(ServeSettings(), Metrics())
+    for blank in ("", "  "):
+        ref = asyncio.run(pool.ref("text-generation", blank))
+        assert ref.name == TASKS["text-generation"].default_model == "qwen2.5-coder-0.5b-instruct"
+        assert ref.format == "gguf" and ref.task == "text-generation"
