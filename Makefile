@@ -49,7 +49,7 @@ $(VENV)/.test-models: $(VENV)/.installed
 test: models test-models
 	$(VENV)/bin/python -m pytest -q tests
 
-test-fast: setup
+test-fast: setup test-models
 	$(VENV)/bin/python -m pytest -q -m "not slow" tests
 
 bench: models test-models
