@@ -177,6 +177,7 @@ def test_each_route_serves_its_task_and_names_the_route_of_another(tiny_encoder)
             assert f"use it with {served_by} " in error["message"], error["message"]
 
 
+@pytest.mark.slow  # the joined Qwen file, as `make models` prepared it
 @pytest.mark.real_home
 def test_a_blank_model_on_the_servers_chat_routes_is_the_default_chat_model():
     """The server's pool takes the chat default from the table too: Qwen2.5-Coder 0.5B (resolved, not loaded)."""
