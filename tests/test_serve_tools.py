@@ -15,7 +15,7 @@ from serve_helpers import real_server  # noqa: E402
 pytestmark = [pytest.mark.slow, pytest.mark.real_home]
 
 KEY = "sk-test-tools"
-QWEN = "qwen2.5-coder-0.5b-instruct"  # the catalog's, from the test-models extra (make test installs it)
+QWEN = "qwen2.5-coder-0.5b-instruct"  # the default chat model (its packages come with llmkit[models])
 SMOL = "smollm2-135m-instruct"  # its template has no tools
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Get the current weather in a city.",

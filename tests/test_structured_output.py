@@ -142,7 +142,7 @@ def test_the_pipeline_option_and_the_cli_flag(tmp_path):
     from llmkit.errors import InputError
 
     prompt, schema = CASES[10]
-    gen = pipeline("text-generation", threads=1)
+    gen = pipeline("text-generation", model=CHAT, threads=1)
     r = gen.generate([{"role": "user", "content": prompt}], json_schema=schema, max_new_tokens=300, seed=1)
     jsonschema.validate(json.loads(r.text), schema)
     with pytest.raises(InputError, match="not valid JSON Schema"):
@@ -150,14 +150,16 @@ def test_the_pipeline_option_and_the_cli_flag(tmp_path):
 
     path = tmp_path / "schema.json"
     path.write_text(json.dumps(CASES[0][1]))
-    out = run_cli("generate", CASES[0][0], "--json-schema", str(path), "--max-new-tokens", "300", timeout=900)
+    out = run_cli("generate", CASES[0][0], "--model", CHAT, "--json-schema", str(path), "--max-new-tokens", "300",
+                  timeout=900)
     assert out.returncode == 0, out.stderr
     jsonschema.validate(json.loads(out.stdout), CASES[0][1])
-    out = run_cli("generate", "Hi", "--json-object", "--max-new-tokens", "300", "--temperature", "0", timeout=900)
+    out = run_cli("generate", "Hi", "--model", CHAT, "--json-object", "--max-new-tokens", "300", "--temperature", "0",
+                  timeout=900)
     assert out.returncode == 0 and isinstance(json.loads(out.stdout), dict), out.stderr
     path.write_text('{"type": "strnig"}')
-    out = run_cli("generate", "Hi", "--json-schema", str(path))
+    out = run_cli("generate", "Hi", "--model", CHAT, "--json-schema", str(path))
     err = out.stderr.decode()
     assert out.returncode == 2 and "not valid JSON Schema" in err and "Traceback" not in err, err
-    out = run_cli("generate", "Hi", "--json-schema", str(tmp_path / "missing.json"))
+    out = run_cli("generate", "Hi", "--model", CHAT, "--json-schema", str(tmp_path / "missing.json"))
     assert out.returncode == 2 and "missing.json" in out.stderr.decode()

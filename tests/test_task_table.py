@@ -23,6 +23,17 @@ def test_every_default_model_is_a_catalog_model_for_its_task(task):
     assert set(task.route_models) <= set(task.routes), "a route default for a route the task does not have"
 
 
+def test_models_prepare_readies_exactly_the_defaults():
+    """`make run` (`llmkit models prepare`) gets every task's and route's default and nothing else: the chat
+    default is Qwen2.5-Coder 0.5B (chosen by measurement), so the fast SmolLM2 is a `models pull` away."""
+    from llmkit.commands.models import defaults
+
+    expected = {m for t in TASKS.values() for m in (t.default_model, *t.route_models.values())}
+    assert set(defaults()) == expected and len(defaults()) == len(expected)
+    assert "qwen2.5-coder-0.5b-instruct" in expected and "smollm2-135m-instruct" not in expected
+    assert defaults()[-1] == "minilm-sentiment"  # the one llmkit trains comes last
+
+
 @pytest.mark.parametrize("task", TASKS.values(), ids=lambda t: t.name)
 def test_every_task_has_a_pipeline_class(task):
     cls = task.load_class()
@@ -164,3 +175,21 @@ def test_each_route_serves_its_task_and_names_the_route_of_another(tiny_encoder)
             error = r.json()["error"]
             assert r.status_code == 400 and error["code"] == "model_task_mismatch", (route, r.text)
             assert f"use it with {served_by} " in error["message"], error["message"]
+
+
+@pytest.mark.slow  # the joined Qwen file, as `make models` prepared it
+@pytest.mark.real_home
+def test_a_blank_model_on_the_servers_chat_routes_is_the_default_chat_model():
+    """The server's pool takes the chat default from the table too: Qwen2.5-Coder 0.5B (resolved, not loaded)."""
+    pytest.importorskip("fastapi")
+    import asyncio
+
+    from llmkit.serve import ServeSettings
+    from llmkit.serve.metrics import Metrics
+    from llmkit.serve.models import ModelPool
+
+    pool = ModelPool(ServeSettings(), Metrics())
+    for blank in ("", "  "):
+        ref = asyncio.run(pool.ref("text-generation", blank))
+        assert ref.name == TASKS["text-generation"].default_model == "qwen2.5-coder-0.5b-instruct"
+        assert ref.format == "gguf" and ref.task == "text-generation"

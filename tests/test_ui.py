@@ -139,17 +139,31 @@ def chat_text(page) -> str:
     return page.locator("#chat-box").inner_text()
 
 
-def test_chat_streams_answer(page):
+FAST_CHAT = "smollm2-135m-instruct"  # 3x the default's speed: for tests about the Chat tab, not about its model
+
+
+def use_chat_model(page, name: str = FAST_CHAT) -> None:
+    """Pick ``name`` in the Chat tab's model picker, as a user types it."""
+    model = page.locator("#chat-model input")
+    model.fill(name)
+    model.press("Enter")
+
+
+def test_chat_streams_answer_from_the_default_chat_model(page):
+    from llmkit.task_table import get
+
     open_tab(page, "Chat")
+    assert page.locator("#chat-model input").input_value() == get("text-generation").default_model  # Qwen 0.5B
     page.locator("#chat-message textarea").fill("What is the capital of France? Answer in one sentence.")
     page.locator("#chat-send").click()
-    wait_text(page, "#chat-stats", "tok/s", timeout=90)
+    wait_text(page, "#chat-stats", "tok/s", timeout=180)  # its first use loads 490 MB
     assert "Paris" in chat_text(page)
 
 
 def test_chat_shows_token_probabilities(page):
     """Issue 19: the toggle colours the answer's tokens by probability; hovering shows the alternatives."""
     open_tab(page, "Chat")
+    use_chat_model(page)
     page.locator("#chat-show-logprobs input[type=checkbox]").check()
     page.locator("#chat-message textarea").fill("What is the capital of France? Answer in one sentence.")
     page.locator("#chat-send").click()
@@ -166,6 +180,7 @@ def test_chat_shows_token_probabilities(page):
 
 def test_chat_stop_really_stops(page):
     open_tab(page, "Chat")
+    use_chat_model(page)
     box = page.locator("#chat-max-new input[type=number]")
     box.fill("2048")
     box.press("Enter")

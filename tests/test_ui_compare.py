@@ -21,10 +21,10 @@ def _installed(name: str) -> bool:
     return is_installed(name)
 
 
-QWEN = "qwen2.5-coder-0.5b-instruct"  # the catalog's, from the test-models extra (make test installs it)
+QWEN = "qwen2.5-coder-0.5b-instruct"  # the default chat model (its packages come with llmkit[models])
 SMOL = "smollm2-135m-instruct"
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-              pytest.mark.skipif(not _installed(QWEN), reason="pip install 'llmkit[test-models]'")]
+              pytest.mark.skipif(not _installed(QWEN), reason="pip install 'llmkit[models]'")]
 
 
 def open_compare(browser, url: str):
@@ -51,9 +51,9 @@ def test_vote_blind_then_see_names_and_leaderboard_after_restart(tmp_path):
         with running_ui(["--allow-any-model"], tmp_path / "server.log", env, timeout=120) as url:
             page = open_compare(browser, url)
             wait_text(page, "#cmp-leaderboard", "No votes yet")
-            assert page.locator("#cmp-model-1 input").input_value() == SMOL  # the installed chat model
+            assert page.locator("#cmp-model-1 input").input_value() == QWEN  # the default chat model first
             other = page.locator("#cmp-model-2 input")
-            other.fill(QWEN)
+            other.fill(SMOL)
             other.press("Enter")
             box = page.locator("#cmp-max-new input[type=number]")
             box.fill("12")

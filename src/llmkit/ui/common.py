@@ -107,11 +107,12 @@ class UiContext:
         return [str(p) for p in sorted(done, key=lambda p: p.stat().st_mtime, reverse=True)]
 
     def models_for(self, task: str) -> list[str]:
-        """Installed catalog models for ``task`` or an alias of it (plus, for classification, the fine-tuned
-        folders)."""
+        """Installed catalog models for ``task`` or an alias of it, its default first (plus, for classification,
+        the fine-tuned folders before them)."""
         # A text-generation picker is the Chat tab's: a base model (catalog "chat": False) cannot chat.
         names = [n for n, e in CATALOG.items()
                  if e["task"] in get(task).names and e.get("chat", True) and is_installed(n)]
+        names.sort(key=lambda n: n != get(task).default_model)  # the task's default first: what a picker shows
         if task == "text-classification":
             names = self.finetuned() + names
         return names
