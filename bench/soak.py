@@ -129,7 +129,7 @@ def windows(records, t0: float, seconds: float, n: int) -> list[dict]:
     return out
 
 
-def chart(path: Path, t0: float, wins: list[dict], samples: list, warm: float) -> None:
+def chart(path: Path, t0: float, wins: list[dict], samples: list, warm: float, clients: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -139,13 +139,14 @@ def chart(path: Path, t0: float, wins: list[dict], samples: list, warm: float) -
     x = [w["minute"] for w in wins]
     for route in ROUTES:
         if any(w[route]["n"] for w in wins):
-            line, = axes[0].plot(x, [w[route]["p50"] for w in wins], label=f"{route} p50")
-            axes[0].plot(x, [w[route]["p99"] for w in wins], "--", color=line.get_color(), label=f"{route} p99")
+            line, = axes[0].plot(x, [w[route]["p50"] for w in wins], "o-", ms=3, label=f"{route} p50")
+            axes[0].plot(x, [w[route]["p99"] for w in wins], "x--", ms=3, color=line.get_color(),
+                         label=f"{route} p99")
     axes[0].set_ylabel("latency (s)")
     axes[0].set_yscale("log")
     if axes[0].lines:
         axes[0].legend(fontsize=7, ncol=2)
-    axes[0].set_title("llmkit serve under a mixed load, 16 clients")
+    axes[0].set_title(f"llmkit serve under a mixed load, {clients} clients (latency per time window)")
     m = [(t - t0) / 60 for t, *_ in samples]
     axes[1].plot(m, [rss / 2**20 for _, rss, _, _ in samples])
     axes[1].axvline(warm / 60, color="grey", linestyle=":", label="end of warm-up")
@@ -232,7 +233,7 @@ def report(args, out: Path, load: Load, samples: list, t0: float, seconds: float
         "samples": [(round(t - t0, 1), rss, fd, th) for t, rss, fd, th in samples],
     }
     (out / "soak.json").write_text(json.dumps(summary, indent=1))
-    chart(out / "soak.png", t0, wins, samples, warm)
+    chart(out / "soak.png", t0, wins, samples, warm, args.clients)
     print(f"\nSoak: {args.minutes:g} min, {args.clients} clients; requests {summary['requests']}, "
           f"errors {summary['errors']}")
     for e in summary["first_errors"]:
