@@ -40,6 +40,10 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: the engine's choice)")
     parser.add_argument("--context", type=int, default=None, metavar="N", help="context window in tokens "
                         "(default: the model's, up to 8192); longer prompts are cut from the left")
+    from ..engines.llamacpp import PROMPT_CACHE_HELP, PROMPT_CACHE_MIB
+
+    parser.add_argument("--prompt-cache-mib", type=int, default=None, metavar="N",
+                        help=f"llama.cpp: {PROMPT_CACHE_HELP} (default: {PROMPT_CACHE_MIB})")
     parser.add_argument("--json", action="store_true", help="print one JSON object with text and usage")
     parser.add_argument("--allow-remote", action="store_true", default=None,
                         help="let a remote model (openai:MODEL, anthropic:MODEL; docs/remote.md) receive your text")
@@ -91,7 +95,8 @@ def load_pipeline(args: argparse.Namespace, options: Any):
         raise InputError(f"--context must be 64 tokens or more (got {args.context}).")
     ref = resolve(args.model or get(TextGenerationPipeline.task).default_model)
     pipe = TextGenerationPipeline.from_ref(ref, engine=args.engine, threads=args.threads, n_ctx=args.context,
-                                           allow_remote=args.allow_remote, redact=args.redact)
+                                           allow_remote=args.allow_remote, redact=args.redact,
+                                           prompt_cache_mib=args.prompt_cache_mib)
     pipe.options = options
     return pipe
 

@@ -98,7 +98,23 @@ class GGUFInfo:
         tokens = meta.get("tokenizer.ggml.tokens", {})
         self.bos_token: str = tokens.get(meta.get("tokenizer.ggml.bos_token_id"), "")
         self.eos_token: str = tokens.get(meta.get("tokenizer.ggml.eos_token_id"), "")
+        self.kv_bytes_per_token = _kv_bytes_per_token(meta)
+
 
     def n_ctx(self, asked: int | None) -> int:
         """The context to allocate: what was asked (default ``default_ctx``), at most what the model was trained on."""
         return min(asked or self.default_ctx, self.trained_ctx)
+
+
+def _kv_bytes_per_token(meta: dict[str, Any]) -> int:
+    """Bytes of llama.cpp's default (f16) KV cache per token: layers x (K + V) x kv heads x head size x 2.
+    0 when the header lacks a field (an architecture without these keys): then nothing is checked against it."""
+    arch = meta.get("general.architecture")
+    layers, heads = meta.get(f"{arch}.block_count"), meta.get(f"{arch}.attention.head_count")
+    kv_heads = meta.get(f"{arch}.attention.head_count_kv") or heads
+    embd = meta.get(f"{arch}.embedding_length")
+    if not (layers and heads and embd):
+        return 0
+    k = meta.get(f"{arch}.attention.key_length") or embd // heads
+    v = meta.get(f"{arch}.attention.value_length") or embd // heads
+    return int(layers * kv_heads * (k + v) * 2)

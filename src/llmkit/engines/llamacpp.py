@@ -21,7 +21,7 @@ import threading
 import urllib.request
 from typing import Any, Iterator
 
-from ..errors import EngineUnavailableError, LlmkitError
+from ..errors import EngineUnavailableError, InputError, LlmkitError
 from ..hub import ModelRef
 from .decoding import Piece, TokenLogprob
 from .gguf_meta import GGUFInfo
@@ -30,6 +30,12 @@ from .grammar import json_grammar
 MISSING = "the llama.cpp engine is not installed: `pip install 'llmkit[llamacpp]'` (or use --engine torch)."
 DEFAULT_MAX_CTX = 8192  # the KV cache is allocated up front: more context costs memory even when unused
 _DONE = object()
+# Prompt reuse (docs/generation.md, "Prompt reuse"): each slot keeps its last prompt's KV cache, and llama.cpp's
+# host prompt cache keeps earlier ones in RAM (LRU, this budget), so a chat's next turn, or another conversation
+# coming back to a slot, only reads its new tokens. One definition: CLI flag, server setting and API default.
+PROMPT_CACHE_MIB = 1024
+PROMPT_CACHE_HELP = ("MiB of RAM that keep the KV cache of earlier prompts (least recently used dropped first), so "
+                     "a chat's next turn reads only its new tokens; 0 turns prompt reuse off")
 
 
 def available() -> bool:
@@ -49,8 +55,9 @@ class LlamaCppEngine:
     name = "llamacpp"
     grammars = True  # constrained decoding (GenerationOptions.json_schema)
 
-    def __init__(self, server: Any, info: GGUFInfo, context_length: int, slots: int = 1):
+    def __init__(self, server: Any, info: GGUFInfo, context_length: int, slots: int = 1, reuse: bool = True):
         self.server = server
+        self.reuse = reuse  # cache_prompt: start from the longest cached prefix of the prompt
         self.context_length = context_length  # per slot
         self.slots = slots  # concurrent generations llama.cpp decodes together (continuous batching)
         self.chat_template, self.bos_token, self.eos_token = info.chat_template, info.bos_token, info.eos_token
@@ -58,7 +65,7 @@ class LlamaCppEngine:
 
     @classmethod
     def from_ref(cls, ref: ModelRef, *, threads: int | None = None, n_ctx: int | None = None,
-                 parallel: int = 1) -> "LlamaCppEngine":
+                 parallel: int = 1, prompt_cache_mib: int | None = None) -> "LlamaCppEngine":
         if not available():
             raise EngineUnavailableError(MISSING)
         import xllamacpp as xlc
@@ -70,6 +77,12 @@ class LlamaCppEngine:
         per_slot = info.n_ctx(n_ctx)
         params.n_parallel = max(1, parallel)  # slots: concurrent requests decoded as one batch
         params.n_ctx = per_slot * params.n_parallel  # llama.cpp splits n_ctx between the slots
+        params.cache_ram_mib = budget = prompt_cache_budget(prompt_cache_mib, info, per_slot)
+        # Flash attention off: on the CPU its batched kernel rounds differently from its one-token kernel, so a
+        # turn read partly from the cache and the same prompt read whole often gave different greedy answers
+        # (SmolLM2: 1 of 3 test chats agreed; 2 of 3 without it). llama.cpp's kernels are still not batch-invariant
+        # (its server docs say so of cache_prompt), hence the xfail in tests/test_prompt_reuse.py.
+        params.flash_attn_type = 0
         params.n_threads_http = 1  # its local HTTP endpoint is only used to tokenise
         params.verbosity = -1  # llama.cpp's own logs stay quiet
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or default_threads()
@@ -78,7 +91,7 @@ class LlamaCppEngine:
         except Exception as e:  # llama.cpp could not read the file
             raise LlmkitError(f"llama.cpp could not load {path}: {e}; check the file or try --engine torch.") from None
         _wait_until_serving(server)
-        return cls(server, info, per_slot, params.n_parallel)
+        return cls(server, info, per_slot, params.n_parallel, reuse=budget > 0)
 
     def tokenize(self, text: str) -> list[int]:
         """llama.cpp's own tokeniser (special tokens such as <|im_start|> parsed; BOS added if the model wants it).
@@ -101,7 +114,8 @@ class LlamaCppEngine:
 
         def work() -> None:
             try:
-                out = self.server.handle_completions(request(prompt_ids, options, max_new_tokens), on_chunk)
+                body = request(prompt_ids, options, max_new_tokens, reuse=self.reuse)
+                out = self.server.handle_completions(body, on_chunk)
                 if isinstance(out, dict) and "error" in out:
                     chunks.put(out)
             except Exception as e:  # surfaced in the reader's thread
@@ -130,7 +144,21 @@ def _wait_until_serving(server: Any, timeout: float = 300.0) -> None:
         raise LlmkitError(f"llama.cpp loaded the model but did not start serving it: {e}") from None
 
 
-def request(prompt_ids: list[int], options: Any, max_new_tokens: int) -> dict[str, Any]:
+def prompt_cache_budget(mib: int | None, info: GGUFInfo, per_slot: int) -> int:
+    """The host prompt cache's size in MiB (None: the default). A budget that cannot hold one full-context prompt
+    would evict every prompt as it is stored, so reuse across conversations would silently never happen."""
+    mib = PROMPT_CACHE_MIB if mib is None else mib
+    if mib < 0:
+        raise InputError(f"--prompt-cache-mib must be 0 (off) or more (got {mib}).")
+    need = -(-per_slot * info.kv_bytes_per_token // 2**20)  # ceil: one slot's whole context
+    if 0 < mib < need:
+        raise InputError(f"--prompt-cache-mib {mib} cannot hold one prompt of {info.path.name} ({per_slot} tokens "
+                         f"of KV cache = {need} MiB): give {need} or more, a smaller --context, or 0 to turn "
+                         "prompt reuse off.")
+    return mib
+
+
+def request(prompt_ids: list[int], options: Any, max_new_tokens: int, reuse: bool = True) -> dict[str, Any]:
     """GenerationOptions as a llama.cpp completion request (temperature 0 is greedy; top_k 0 is off)."""
     out = {
         "prompt": prompt_ids,
@@ -148,7 +176,9 @@ def request(prompt_ids: list[int], options: Any, max_new_tokens: int) -> dict[st
         # reports it. Usage then counts the stop string's tokens, as OpenAI and Anthropic bill them.
         # n_probs: llama.cpp's server lists that many alternatives per token (OpenAI's top_logprobs)
         "n_probs": max(1, getattr(options, "top_logprobs", 0)) if options.logprobs else 0,
-        "cache_prompt": True,  # a chat's next turn reuses the KV cache of the shared prefix
+        # a chat's next turn reuses the KV cache of the shared prefix; llama.cpp compares tokens, so a prefix that
+        # changed (an edited earlier message) is re-read from the first token that differs, never served stale
+        "cache_prompt": reuse,
     }
     if getattr(options, "json_schema", None):
         out["grammar"] = json_grammar(options.json_schema)

@@ -48,9 +48,10 @@ def _close_devnull_at_exit() -> None:
 class LlamaCppPythonEngine:
     name = NAME
 
-    def __init__(self, llm: Any, info: GGUFInfo):
+    def __init__(self, llm: Any, info: GGUFInfo, reuse: bool = True):
         import llama_cpp
 
+        self.reuse = reuse  # False (--prompt-cache-mib 0): every prompt is read from its first token
         self.llm = llm
         self._lib = llama_cpp
         self._vocab = llm._model.vocab
@@ -61,7 +62,7 @@ class LlamaCppPythonEngine:
 
     @classmethod
     def from_ref(cls, ref: ModelRef, *, threads: int | None = None,
-                 n_ctx: int | None = None) -> "LlamaCppPythonEngine":
+                 n_ctx: int | None = None, reuse: bool = True) -> "LlamaCppPythonEngine":
         if not available():
             raise EngineUnavailableError(MISSING)
         from llama_cpp import Llama
@@ -75,7 +76,7 @@ class LlamaCppPythonEngine:
                         n_threads_batch=n, verbose=False)
         except Exception as e:  # llama.cpp could not read the file
             raise LlmkitError(f"llama.cpp could not load {path}: {e}; check the file or try --engine torch.") from None
-        return cls(llm, info)
+        return cls(llm, info, reuse)
 
     def tokenize(self, text: str) -> list[int]:
         """llama.cpp's tokeniser: special tokens parsed, BOS added if the model asks for it."""
@@ -129,7 +130,7 @@ class LlamaCppPythonEngine:
         sample drifts; start such a prompt afresh, so the same request gives the same text."""
         llm = self.llm
         n = len(prompt_ids)
-        if llm.n_tokens and n <= llm.n_tokens and llm.input_ids[:n].tolist() == list(prompt_ids):
+        if not self.reuse or (llm.n_tokens and n <= llm.n_tokens and llm.input_ids[:n].tolist() == list(prompt_ids)):
             llm.reset()
 
     def _logprob(self, token: int) -> float:

@@ -48,14 +48,16 @@ def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int) -> E
 
 
 def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None,
-                parallel: int = 1, allow_remote: bool | None = None, redact: bool | None = None) -> TextEngine:
+                parallel: int = 1, allow_remote: bool | None = None, redact: bool | None = None,
+                prompt_cache_mib: int | None = None) -> TextEngine:
     """The engine for a model. GGUF: llama-cpp-python when the user has built it (a native build, the fastest
     measured), else xllamacpp (``llamacpp``, the default install), else transformers/torch; everything else: torch.
 
     ``parallel`` asks for that many concurrent generations in one loaded model (llama.cpp's slots, decoded as one
     batch); only xllamacpp has them, so with ``parallel > 1`` auto prefers it. An engine's ``slots`` attribute says
     how many ``generate()`` calls it serves at once (1 when absent). A remote reference (``ref.format ==
-    "remote"``) gets a ``RemoteEngine``, refused unless ``allow_remote`` (or the config/env opt-in)."""
+    "remote"``) gets a ``RemoteEngine``, refused unless ``allow_remote`` (or the config/env opt-in).
+    ``prompt_cache_mib`` is llama.cpp's prompt reuse budget (``llamacpp.PROMPT_CACHE_HELP``; 0: off)."""
     if engine not in TEXT_ENGINES:
         raise InputError(f"--engine must be one of {', '.join(TEXT_ENGINES)} (got {engine!r}).")
     if ref.format == "remote":  # `openai:MODEL` and friends (llmkit.providers); opt-in is checked in from_spec
@@ -70,14 +72,16 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
         from . import llamacpp_python
 
         if llamacpp_python.available():
-            return llamacpp_python.LlamaCppPythonEngine.from_ref(ref, threads=threads, n_ctx=n_ctx)
+            return llamacpp_python.LlamaCppPythonEngine.from_ref(ref, threads=threads, n_ctx=n_ctx,
+                                                                 reuse=prompt_cache_mib != 0)
         if engine == "llama-cpp-python":
             raise EngineUnavailableError(llamacpp_python.MISSING)
     if engine in ("auto", "llamacpp") and ref.format == "gguf":
         from . import llamacpp
 
         if llamacpp.available():
-            return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, parallel=parallel)
+            return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, parallel=parallel,
+                                                    prompt_cache_mib=prompt_cache_mib)
         if engine == "llamacpp":
             raise EngineUnavailableError(llamacpp.MISSING)
     from . import torch_causal

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ..engines.llamacpp import PROMPT_CACHE_HELP, PROMPT_CACHE_MIB
 from ..errors import InputError
 from ..options import check_keys
 
@@ -72,6 +73,7 @@ class ServeSettings(BaseSettings):
     generation_slots: int = Field(1, ge=1, le=16, description="chat requests generating at once: llama.cpp slots in "
                                   "one model (decoded as one batch), or model copies for other engines")
     n_ctx: int = Field(4096, ge=256, description="context window for chat models")
+    prompt_cache_mib: int = Field(PROMPT_CACHE_MIB, ge=0, description=f"llama.cpp: {PROMPT_CACHE_HELP}")
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads per model (default: all cores)")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info",
                                                                               description="uvicorn's log level")
