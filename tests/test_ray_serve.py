@@ -130,3 +130,34 @@ def test_a_killed_replica_loses_only_its_requests_and_comes_back(cluster):
         time.sleep(2)
     assert health["replicas"] == {"running": 2, "target": 2}
     assert len(_replica_pids(proc.pid)) == 2 and pids[0] not in _replica_pids(proc.pid)
+
+
+# ---- bad input: one line, nothing started ----------------------------------------------------------------------
+
+def _one_line(r, code: int, *words: str) -> None:
+    err = r.stderr.decode().strip()
+    assert r.returncode == code, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in err, err
+
+
+def test_without_ray_serve_says_which_pip_install_fixes_it(tmp_path):
+    from pathlib import Path
+
+    from cli_helpers import llmkit
+
+    shim = tmp_path / "shim" / "ray"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    src = Path(__file__).resolve().parent.parent / "src"
+    r = llmkit("serve", "--replicas", "2", env={"PYTHONPATH": os.pathsep.join([str(tmp_path / "shim"), str(src)])})
+    _one_line(r, 1, "pip install 'llmkit[ray]'")
+
+
+def test_bad_replicas_and_an_unreachable_cluster_are_one_line():
+    from cli_helpers import llmkit
+
+    _one_line(llmkit("serve", "--replicas", "0"), 2, "--replicas must be >= 1")
+    r = llmkit("serve", "--replicas", "2", "--ray", f"127.0.0.1:{_free_port()}", timeout=180)
+    _one_line(r, 1, "cannot reach the Ray cluster", "ray start --head")

@@ -8,15 +8,14 @@ requests to the live ones meanwhile.
 """
 from __future__ import annotations
 
-import logging
-import os
+import signal
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, LlmkitError
 from ..options import opt
+from ..raycluster import init_ray
 from .settings import ServeSettings
 
 DEPLOYMENT = "llmkit"
@@ -112,19 +111,9 @@ def serve_replicas(settings: ServeSettings, replicas: int, address: str | None =
     ray, serve = import_serve()
     from .app import create_app
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill`: stop Ray as Ctrl-C does, no orphans
     create_app(settings)  # the same refusals as `llmkit serve` (a public --host without a key...) before Ray starts
-    logging.getLogger("ray").setLevel(logging.ERROR)
-    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if address is None:
-                ray.init(num_cpus=os.cpu_count() or 1, **kwargs)
-            else:
-                ray.init(address=address, **kwargs)
-    except Exception as e:  # ConnectionError, TimeoutError, RuntimeError: Ray's wording varies by address kind
-        raise LlmkitError(f"cannot reach the Ray cluster at --ray {address}: {' '.join(str(e).split())[:200]} "
-                          "(start it with `ray start --head`, or drop --ray for this machine).") from None
+    init_ray(ray, address, here="drop --ray for this machine")
     try:
         cpus = ray.cluster_resources().get("CPU", 1)
         serve.start(http_options={"host": settings.host, "port": settings.port}, logging_config={"log_level": "ERROR"})
