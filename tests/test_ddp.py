@@ -146,3 +146,22 @@ def test_launch_flags_are_checked_before_anything_starts(tmp_path):
     assert r.stderr.decode().strip() == ("llmkit: error: --nnodes > 1 needs --rdzv-endpoint HOST:PORT (a machine "
                                          "every node can reach).")
     assert not (tmp_path / "o").exists()
+
+
+def test_multitask_on_two_ranks_with_baselines(tiny_encoder, tmp_path):
+    """Several forwards per step (one per task), the baselines first, rank 0 writes it all once."""
+    rows = toy_sentiment(96)
+    topic = [{"text": r["text"], "topic": "drink" if {"tea", "coffee"} & set(r["text"].split()) else "food"}
+             for r in rows]
+    s, t = _jsonl(tmp_path / "s.jsonl", rows), _jsonl(tmp_path / "t.jsonl", topic)
+    (tmp_path / "tasks.yaml").write_text(
+        f"model: {tiny_encoder}\nepochs: 1\nmax_length: 16\nbatch_size: 16\nlr: 0.002\nthreads: 1\n"
+        "tasks_per_step: all\n"
+        f"tasks:\n  - {{name: sentiment, train: {s}}}\n  - {{name: topic, train: {t}, label_column: topic}}\n")
+    out = tmp_path / "multi"
+    r = llmkit("multitask", "--config", str(tmp_path / "tasks.yaml"), "--baselines", "--output", str(out), "-q",
+               "--nproc-per-node", "2")
+    assert r.returncode == 0, r.stderr.decode()[-3000:]
+    assert r.stdout.decode().count("model saved to") == 1
+    assert set(json.loads((out / "llmkit.json").read_text())["tasks"]) == {"sentiment", "topic"}
+    assert sorted(p.name for p in (out / "baselines").iterdir()) == ["sentiment", "topic"]

@@ -25,5 +25,9 @@ def init_ray(ray: Any, address: str | None, *, here: str) -> None:
             else:
                 ray.init(address=address, **kwargs)
     except Exception as e:  # ConnectionError, TimeoutError, RuntimeError: Ray's wording varies by address kind
-        raise LlmkitError(f"cannot reach the Ray cluster at --ray {address}: {' '.join(str(e).split())[:200]} "
+        why = " ".join(str(e).split())[:200]
+        if address is None:
+            raise LlmkitError(f"could not start a local Ray: {why} (see `ray status`; a busy machine: try again)") \
+                from None
+        raise LlmkitError(f"cannot reach the Ray cluster at --ray {address}: {why} "
                           f"(start it with `ray start --head`, or {here}).") from None

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.replicas is not None or args.ray is not None:
         from ..serve.ray_serve import serve_replicas
 
-        serve_replicas(settings, args.replicas or 1, args.ray)
+        serve_replicas(settings, 1 if args.replicas is None else args.replicas, args.ray)
         return 0
     serve(settings)  # refuses a non-loopback --host without a key (create_app: one place for every entry point)
     return 0
