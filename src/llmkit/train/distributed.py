@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -170,8 +169,8 @@ def launch(opts: LaunchOptions, argv: list[str]) -> int:
     try:
         run(parse_args([*args, "-m", "llmkit.cli", *argv]))
     except ChildFailedError as e:
-        # the first to fail (whole seconds: on a tie, a rank killed by a signal over one that lost its peer)
-        # the rank that failed first; the agent's SIGTERM to the others is a consequence, never the cause
+        # the rank that failed first (timestamps are whole seconds: on a tie, one killed by a signal over one that
+        # lost its peer); the agent's SIGTERM to the others is a consequence, never the cause
         failed, first = min(e.failures.items(), key=lambda kv: (kv[1].exitcode == -signal.SIGTERM, kv[1].timestamp,
                                                                  kv[1].exitcode >= 0, kv[0]))
         if first.exitcode == 2 and failed == 0:  # rank 0 refused the input and said why in one line
@@ -183,11 +182,6 @@ def launch(opts: LaunchOptions, argv: list[str]) -> int:
         raise TrainingError(f"torchrun could not start the training processes: {str(e).splitlines()[0][:200]}") \
             from None
     return 0
-
-
-def argv_here() -> list[str]:
-    """The llmkit command line of this process (what each rank reruns)."""
-    return sys.argv[1:]
 
 
 def resolve_device(device: str) -> str:

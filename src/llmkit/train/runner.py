@@ -53,7 +53,7 @@ def run_tasks(cfg: MultitaskConfig, *, output: Path, baselines: bool = False, ov
     if resume and (ckpt := latest_checkpoint(run_folder(output))) is not None:
         dist.check_world(saved_world(ckpt), f"the checkpoint in {output}")
     if dist.is_main():  # under torchrun, rank 0 alone writes the folder; the others wait until it is ready
-        run = prepare_output(output, overwrite=overwrite, resume=resume, parts=("baselines",))
+        prepare_output(output, overwrite=overwrite, resume=resume, parts=("baselines",))
     dist.setup(dist.resolve_device(cfg.train.device))
     dist.barrier()
     run = run_folder(output)
@@ -93,8 +93,6 @@ def write_main(path: Path, obj: Any) -> None:
     """write_json on rank 0 only (every rank in one process)."""
     if dist.is_main():
         write_json(path, obj)
-
-
 
 
 def body_ref(model: str | Path) -> Any:
