@@ -121,6 +121,7 @@ CANNOT_RUN: dict[str, str] = {
     "llmkit finetune --config run.yaml --resume": "continues a crashed run (tested in test_finetune.py)",
     "llmkit multitask --config tasks.yaml --output runs/multi --resume":
         "continues a crashed run (tested in test_multitask.py)",
+    "llmkit serve --replicas 2": "starts a Ray cluster with 2 replicas (minutes here); test_ray_serve.py runs it",
     # remote models need a provider's key and the network; test_remote_serve.py runs them against llmkit serve
     "llmkit generate \"Summarise: ...\" --model openai:gpt-4o-mini --allow-remote": "needs an OpenAI key",
     "llmkit chat --model anthropic:claude-3-5-haiku-latest --allow-remote --max-new-tokens 300":

@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     parser = build_parser({words[0]} if words and words[0] in COMMANDS else set())
     args = parser.parse_args(argv)
+    args._words = words  # the command line as typed (torchrun reruns it on every rank: train/distributed.py)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, LlmkitError
+from ..raycluster import init_ray
 from .inputs import Shard
 
 JOB_FILE = "llmkit-batch.json"
@@ -186,19 +187,7 @@ def ray_logs_hidden():
 def start_ray(address: str | None):
     """A quiet local Ray on this machine's cores, or a connection to a cluster (one line when unreachable)."""
     ray = import_ray()
-    logging.getLogger("ray").setLevel(logging.ERROR)
-    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False,
-                              "configure_logging": True}
-    try:
-        with warnings.catch_warnings():  # Ray Client warns, then raises: the error below is the one line
-            warnings.simplefilter("ignore")
-            if address is None:
-                ray.init(num_cpus=os.cpu_count() or 1, **kwargs)
-            else:
-                ray.init(address=address, **kwargs)
-    except Exception as e:  # ConnectionError, TimeoutError, RuntimeError: Ray's wording varies by address kind
-        raise LlmkitError(f"cannot reach the Ray cluster at --ray {address}: {' '.join(str(e).split())[:200]} "
-                          "(start it with `ray start --head`, or drop --ray for a local run).") from None
+    init_ray(ray, address, here="drop --ray for a local run")
     from ray.data import DataContext
 
     ctx = DataContext.get_current()

@@ -7,6 +7,7 @@ EXAMPLES = """\
   llmkit finetune --model all-minilm-l6-v2 --train data.csv --eval dev.csv --test test.csv --label-column topic --output runs/t
   llmkit finetune --train tags.jsonl --head multi_label --method lora --output runs/tags
   llmkit finetune --config run.yaml --resume          # continue a run after a crash or Ctrl-C
+  llmkit finetune --train fine_food_reviews --nproc-per-node 2 --threads 1 --output runs/food  # DDP via torchrun
 Then: llmkit classify --model runs/food "Lovely tea"   and   llmkit evaluate runs/food --data test.jsonl
 """
 
@@ -39,6 +40,33 @@ def add_arguments(p) -> None:
     from ..train.config import TrainConfig
 
     add_flags(p.add_argument_group("training options (also YAML keys of --config)"), TrainConfig)
+    add_launch_flags(p)
+
+
+def add_launch_flags(p) -> None:
+    from ..options import add_flags
+    from ..train.distributed import LaunchOptions
+
+    add_flags(p.add_argument_group("processes (torchrun, DDP: see docs/scale.md)"), LaunchOptions)
+
+
+def launch_or_run(args, train) -> int:
+    """Under torchrun's processes when --nproc-per-node / --nnodes ask for them, else ``train()`` here. A rank
+    other than 0 keeps quiet about a refused input (rank 0 says it once) and prints no summary."""
+    from ..errors import InputError
+    from ..options import given
+    from ..train import distributed as dist
+
+    opts = dist.LaunchOptions(**given(args, dist.LaunchOptions))
+    if opts.wanted:
+        return dist.launch(opts, list(args._words))
+    try:
+        out = train()
+    except InputError:
+        if dist.is_main():
+            raise
+        return 2
+    return out if dist.is_main() else 0
 
 
 def merged_options(args) -> tuple[dict, dict]:
@@ -57,6 +85,11 @@ def merged_options(args) -> tuple[dict, dict]:
 
 
 def run(args) -> int:
+    return launch_or_run(args, lambda: _train(args))
+
+
+def _train(args) -> int:
+    from ..train import distributed as dist
     from ..train.config import TrainConfig
     from ..train.finetune import finetune
 
@@ -68,7 +101,8 @@ def run(args) -> int:
                    text_column=data["text_column"] or "text", label_column=data["label_column"] or "label",
                    head_type=data["head"] or "single_label", overwrite=args.overwrite, resume=args.resume,
                    progress=not args.quiet)
-    print_summary(out)
+    if dist.is_main():
+        print_summary(out)
     return 0
 
 

@@ -7,6 +7,7 @@ EXAMPLES = """\
   llmkit multitask --config tasks.yaml --baselines --output runs/multi   # + one model per task, and a report
   llmkit multitask --config tasks.yaml --weighting famo --sampler temperature --output runs/famo
   llmkit multitask --config tasks.yaml --output runs/multi --resume      # continue after a crash or Ctrl-C
+  llmkit multitask --config tasks.yaml --output runs/multi --nproc-per-node 2 --threads 1   # DDP via torchrun
 Then: llmkit classify --model runs/multi --task sentiment "Lovely tea"   and   llmkit evaluate runs/multi
 """
 
@@ -26,6 +27,9 @@ def add_arguments(p) -> None:
 
     add_flags(p.add_argument_group("multi-task options (override tasks.yaml)"), MultitaskConfig)
     add_flags(p.add_argument_group("training options (override tasks.yaml)"), TrainConfig)
+    from .finetune import add_launch_flags
+
+    add_launch_flags(p)
 
 
 def merged_options(args) -> dict:
@@ -39,12 +43,20 @@ def merged_options(args) -> dict:
 
 
 def run(args) -> int:
+    from .finetune import launch_or_run
+
+    return launch_or_run(args, lambda: _train(args))
+
+
+def _train(args) -> int:
+    from ..train import distributed as dist
     from ..train.multitask import multitask
 
     options = merged_options(args)
     out = multitask(options, output=args.output, baselines=args.baselines, overwrite=args.overwrite, resume=args.resume,
                     progress=not args.quiet)
-    _summary(out)
+    if dist.is_main():
+        _summary(out)
     return 0
 
 

@@ -9,6 +9,7 @@ EXAMPLES = """\
   llmkit serve --model smollm2-135m-instruct --model all-minilm-l6-v2 --api-key sk-local
   llmkit serve --model ./runs/my-classifier --port 9000
   llmkit serve --config serve.yaml                     # any setting; LLMKIT_SERVE_* variables work too
+  llmkit serve --replicas 2 --model all-minilm-l6-v2   # 2 copies on Ray Serve (local Ray; --ray auto: a cluster)
 """
 
 # Flags come from ServeSettings' fields (llmkit.options); each is None unless given, so the file and environment
@@ -23,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_flags(p, ServeSettings, only=ACCESS)
     p.add_argument("--config", default=None, metavar="FILE", help="a YAML or JSON file of settings")
     add_flags(p.add_argument_group("limits and queues"), ServeSettings, skip=ACCESS)
+    from ..serve.ray_serve import ReplicaOptions
+
+    add_flags(p.add_argument_group("replicas (Ray Serve)"), ReplicaOptions)
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -37,5 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from ..serve import serve
 
     settings = settings_from_args(args)
+    if args.replicas is not None or args.ray is not None:
+        from ..serve.ray_serve import serve_replicas
+
+        serve_replicas(settings, 1 if args.replicas is None else args.replicas, args.ray)
+        return 0
     serve(settings)  # refuses a non-loopback --host without a key (create_app: one place for every entry point)
     return 0

@@ -84,6 +84,14 @@ def latest_checkpoint(root: Path) -> Path | None:
     return path if (path / "state.json").exists() else None
 
 
+def saved_world(path: Path) -> int:
+    """How many training processes wrote the checkpoint at ``path`` (1 for those from before torchrun)."""
+    try:
+        return int(json.loads((path / "state.json").read_text()).get("world_size", 1))
+    except (OSError, ValueError):
+        return 1
+
+
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
     from safetensors.torch import load_file

@@ -8,7 +8,8 @@ from ..errors import InputError
 from ..options import merge_keys, opt
 
 METHODS = ("full", "lora", "head")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp16")
+DEVICES = ("cpu", "auto", "cuda", "mps")
 SCHEDULERS = ("linear", "cosine", "constant")
 
 
@@ -26,7 +27,11 @@ class TrainConfig:
     weight_decay: float = opt(0.01, "AdamW weight decay")
     grad_accum: int = opt(1, "micro-batches per optimizer step")
     max_grad_norm: float = opt(1.0, "clip the gradient norm to this before each step")
-    precision: str = opt("fp32", "bf16: autocast on CPUs that support it", choices=PRECISIONS)
+    precision: str = opt("fp32", "mixed precision: bf16 (CPUs that support it, GPUs), fp16 (CUDA GPUs, with loss "
+                         "scaling)", choices=PRECISIONS)
+    # CPU is the default and the tested path; auto: cuda, then mps, then cpu
+    device: str = opt("cpu", "where training runs: auto, cpu, cuda or mps (cuda and mps are untested here)",
+                      choices=DEVICES)
     scheduler: str = opt("linear", "learning-rate decay after warm-up", choices=SCHEDULERS)
     method: str = opt("full", "lora: low-rank adapters; head: the body frozen, the head trained", choices=METHODS)
     seed: int = opt(42, "random seed; the same seed gives the same model")
@@ -50,6 +55,9 @@ class TrainConfig:
             (self.weight_decay >= 0, "--weight-decay must be >= 0"),
             (self.grad_accum >= 1, "--grad-accum must be >= 1"),
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}"),
+            (self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}"),
+            (self.precision != "fp16" or self.device in ("cuda", "auto"), "--precision fp16 needs --device cuda "
+             "(on a CPU use bf16 or fp32)"),
             (self.scheduler in SCHEDULERS, f"--scheduler must be one of {', '.join(SCHEDULERS)}"),
             (self.method in METHODS, f"--method must be one of {', '.join(METHODS)}"),
             (self.early_stopping is None or self.early_stopping >= 1, "--early-stopping must be >= 1"),

@@ -31,9 +31,10 @@ def predict_logits(model: Any, ids: list[list[int]], task: str, pad_id: int, bat
     was_training = model.training
     model.eval()
     out: list[np.ndarray | None] = [None] * len(ids)
+    device = next(model.parameters()).device  # the model's own (--device): the batch goes there
     for batch in bucketed_batches([len(x) for x in ids], batch_size, shuffle=False):
         input_ids, mask = collate([ids[i] for i in batch], pad_id)
-        logits = model(input_ids, mask, task).float().numpy()
+        logits = model(input_ids.to(device), mask.to(device), task).float().cpu().numpy()
         for i, row in zip(batch, logits):
             out[i] = row
     model.train(was_training)

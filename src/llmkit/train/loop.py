@@ -19,8 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import TrainingError
+from ..errors import InputError, TrainingError
 from ..modeling import TaskSpec, TextModel
+from . import distributed as dist
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import LabelledTexts
@@ -64,11 +65,13 @@ def seed_everything(seed: int) -> None:
 
 
 def task_loss(spec: TaskSpec, logits: torch.Tensor, targets: list[Any]) -> torch.Tensor:
+    on = logits.device
     if spec.type == "single_label":
-        return F.cross_entropy(logits.float(), torch.as_tensor(targets, dtype=torch.long))
+        return F.cross_entropy(logits.float(), torch.as_tensor(targets, dtype=torch.long, device=on))
     if spec.type == "multi_label":
-        return F.binary_cross_entropy_with_logits(logits.float(), torch.as_tensor(targets, dtype=torch.float32))
-    return F.mse_loss(logits.float()[:, 0], torch.as_tensor(targets, dtype=torch.float32))
+        return F.binary_cross_entropy_with_logits(logits.float(), torch.as_tensor(targets, dtype=torch.float32,
+                                                                                  device=on))
+    return F.mse_loss(logits.float()[:, 0], torch.as_tensor(targets, dtype=torch.float32, device=on))
 
 
 class Trainer:
@@ -81,6 +84,14 @@ class Trainer:
                  weighting: Callable[[dict[str, torch.Tensor], TextModel], dict[str, float]] | None = None,
                  progress: bool = True, on_event: Callable[[dict[str, Any]], None] | None = None):
         self.model, self.tokenizer, self.tasks, self.cfg = model, tokenizer, tasks, cfg
+        self.device = dist.resolve_device(cfg.device)
+        if cfg.precision == "fp16" and not self.device.startswith("cuda"):
+            raise InputError(f"--precision fp16 needs a CUDA GPU and training runs on {self.device}; use bf16 or fp32.")
+        dist.setup(self.device)  # under torchrun: join the other ranks (gloo on CPU, NCCL on CUDA)
+        model.to(self.device)
+        dist.broadcast_params(model)
+        # fp16 needs loss scaling (its range is small); bf16 and fp32 do not: the scaler is then a no-op
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
         self.sampler = sampler or TaskSampler(sizes=tuple(len(t.train.texts) for t in tasks),
                                               batch_size=cfg.batch_size)
         self.weighting = weighting or Equal([t.spec.name for t in tasks])
@@ -146,6 +157,7 @@ class Trainer:
         epoch, position, running = 0, 0, []
         if resume and run_dir is not None and (ckpt := latest_checkpoint(run_dir)) is not None:
             state, self._best_state = load_checkpoint(ckpt, self.model, self.optimizer, self.scheduler)
+            dist.check_world(state.get("world_size"), f"checkpoint {ckpt}")
             epoch, position, self.step = state["epoch"], state["position"], state["step"]
             self._best_metric, self._bad_evals = state["best_metric"], state["bad_evals"]
             self.result.history, self.result.best = state["history"], state["best"]
@@ -153,15 +165,17 @@ class Trainer:
             if "weighting" in state and hasattr(self.weighting, "load_state_dict"):
                 self.weighting.load_state_dict(state["weighting"])
             self._emit({"event": "resumed", "step": self.step, "checkpoint": str(ckpt)})
+        if dist.rank():  # dropout: rank 0 draws as one process would, the others their own masks (not copies)
+            torch.manual_seed(self.cfg.seed + 7919 * dist.rank() + self.step)
         self.model.train()
-        bar = _progress(self.total_steps, self.progress, initial=self.step)
+        bar = _progress(self.total_steps, self.progress and dist.is_main(), initial=self.step)
         start = time.perf_counter()
         stop = False
         while self.step < self.total_steps and not stop:
             batches = list(self.sampler(self.tasks, self.ids, self.cfg, epoch))
             while position < len(batches) and self.step < self.total_steps:
                 losses = self._losses(batches[position])
-                running.append(sum(v.item() for v in losses.values()))
+                running.append(dist.global_mean(sum(v.item() for v in losses.values())))  # the whole batch's
                 self._scaled_backward(losses)
                 position += 1
                 if position % self.cfg.grad_accum and position < len(batches):
@@ -193,7 +207,7 @@ class Trainer:
         """The test data, scored once at the end with the kept weights: nothing is chosen on it."""
         tests = {}
         for t in self.tasks:
-            if t.test is not None:
+            if t.test is not None and dist.is_main():  # only rank 0 reports
                 ids = encode(self.tokenizer, t.test.texts, self.cfg.max_length)
                 logits = predict_logits(self.model, ids, t.spec.name, self.pad_id)
                 tests[t.spec.name] = score(t.spec.type, logits, t.test.targets, t.spec.labels)
@@ -210,42 +224,50 @@ class Trainer:
     def _checkpoint(self, run_dir: Path, epoch: int, position: int, running: list[float]) -> None:
         state = {"step": self.step, "epoch": epoch, "position": position, "best_metric": self._best_metric,
                  "bad_evals": self._bad_evals, "history": self.result.history, "best": self.result.best,
-                 "samples_seen": self.result.samples_seen, "running": running}
+                 "samples_seen": self.result.samples_seen, "running": running, "world_size": dist.world_size()}
         if hasattr(self.weighting, "state_dict"):  # stateful strategies (DWA, FAMO, ...) resume bit for bit too
             state["weighting"] = self.weighting.state_dict()
-        path = save_checkpoint(run_dir, self.step, self.model, self._best_state, self.optimizer, self.scheduler, state)
-        self._emit({"event": "checkpoint", "step": self.step, "path": str(path)})
+        if dist.is_main():  # one writer; the others wait until the checkpoint is complete
+            path = save_checkpoint(run_dir, self.step, self.model, self._best_state, self.optimizer, self.scheduler,
+                                   state)
+            self._emit({"event": "checkpoint", "step": self.step, "path": str(path)})
+        dist.barrier()
 
     def _emit(self, event: dict[str, Any]) -> None:
-        if self.on_event:
+        if self.on_event and dist.is_main():
             self.on_event(event)
 
     def _losses(self, batches: dict[str, list[int]]) -> dict[str, torch.Tensor]:
         losses = {}
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
-        for name, idx in batches.items():
+        half = torch.float16 if self.cfg.precision == "fp16" else torch.bfloat16
+        autocast = torch.autocast(torch.device(self.device).type, dtype=half, enabled=self.cfg.precision != "fp32")
+        for name, batch in batches.items():
             task = next(t for t in self.tasks if t.spec.name == name)
+            idx, share = dist.my_slice(batch)  # this rank's part of the global batch (all of it in one process)
             input_ids, mask = collate([self.ids[name][i] for i in idx], self.pad_id)
             with autocast:
-                logits = self.model(input_ids, mask, name)
-            loss = task_loss(task.spec, logits, [task.train.targets[i] for i in idx])
+                logits = self.model(input_ids.to(self.device), mask.to(self.device), name)
+            loss = task_loss(task.spec, logits, [task.train.targets[i] for i in idx]) * share
             if not torch.isfinite(loss):
                 raise TrainingError(
                     f"the loss of task {name!r} became {loss.item()} at step {self.step}; training stopped and the "
                     "last good checkpoint is kept: lower --lr (or use --precision fp32) and rerun with --resume."
                 )
             losses[name] = loss
-            self.result.samples_seen += len(idx)
+            self.result.samples_seen += len(batch)
         return losses
 
     def _scaled_backward(self, losses: dict[str, torch.Tensor]) -> None:
-        scaled = {k: v / self.cfg.grad_accum for k, v in losses.items()}
+        scaled = {k: self.scaler.scale(v / self.cfg.grad_accum) for k, v in losses.items()}
         self.weighting(scaled, self.model)
 
     def _optimizer_step(self) -> None:
         params = [p for p in self.model.parameters() if p.requires_grad]
+        dist.average_gradients(params)  # DDP's all-reduce (distributed.py): a no-op in one process
+        self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1

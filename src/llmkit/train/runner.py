@@ -25,12 +25,13 @@ from ..errors import InputError
 from ..hub import resolve
 from ..manifest import Manifest
 from ..modeling import TaskSpec, TextModel
-from .checkpoint import latest_checkpoint
+from . import distributed as dist
+from .checkpoint import latest_checkpoint, saved_world
 from .loop import TaskData, Trainer, seed_everything
 from .calibration import check_calibration
 from .methods import apply_method, finalize_method
 from .mtl_config import MultitaskConfig, TaskConfig
-from .output import check_output, finish_output, prepare_output, save_run, write_json
+from .output import check_output, finish_output, prepare_output, run_folder, save_run, write_json
 from .sampling import TaskSampler
 from .task_data import describe, load_task
 from .weighting import make_weighting
@@ -49,8 +50,14 @@ def run_tasks(cfg: MultitaskConfig, *, output: Path, baselines: bool = False, ov
     data = [load_task(t, cfg.train.seed, name_errors=kind == "multitask") for t in cfg.tasks]
     check_base(cfg)
     check_calibration(data, cfg.train)  # a too-small validation split for --calibrate: before the folder is made
-    run = prepare_output(output, overwrite=overwrite, resume=resume, parts=("baselines",))
-    write_json(run / "run_config.json", {
+    if resume and (ckpt := latest_checkpoint(run_folder(output))) is not None:
+        dist.check_world(saved_world(ckpt), f"the checkpoint in {output}")
+    if dist.is_main():  # under torchrun, rank 0 alone writes the folder; the others wait until it is ready
+        prepare_output(output, overwrite=overwrite, resume=resume, parts=("baselines",))
+    dist.setup(dist.resolve_device(cfg.train.device))
+    dist.barrier()
+    run = run_folder(output)
+    write_main(run / "run_config.json", {
         "config": cfg.train.to_dict(), "multitask": cfg.to_dict(), "model": cfg.model,
         "tasks": [{"name": t.name, "head": t.head, "train": describe(t.train), "eval": describe(t.eval),
                    "test": describe(t.test), "select_on_test": t.select_on_test,
@@ -61,7 +68,10 @@ def run_tasks(cfg: MultitaskConfig, *, output: Path, baselines: bool = False, ov
     if on_event and kind == "multitask":
         on_event({"event": "joint"})
     result = trainer.fit(run_dir=run, resume=latest_checkpoint(run) is not None)
-    net = trainer.model
+    net = trainer.model.to("cpu")  # saved and calibrated on the CPU, whatever --device trained it
+    if not dist.is_main():
+        dist.barrier()  # rank 0 writes the model
+        return output
     finalize_method(net)
     net.drop_tasks([t.name for t in cfg.tasks if t.auxiliary])  # helped train the body; not served
     write = None
@@ -75,7 +85,14 @@ def run_tasks(cfg: MultitaskConfig, *, output: Path, baselines: bool = False, ov
                                 where="extra_manifest")
     save_run(net, tokenizer, run, fields, result, data, report=write, cfg=cfg.train)
     finish_output(run, output)
+    dist.barrier()
     return output
+
+
+def write_main(path: Path, obj: Any) -> None:
+    """write_json on rank 0 only (every rank in one process)."""
+    if dist.is_main():
+        write_json(path, obj)
 
 
 def body_ref(model: str | Path) -> Any:
@@ -158,8 +175,10 @@ def train_baselines(cfg: MultitaskConfig, data: list[TaskData], output: Path, pr
             "train_seconds": round(res.train_seconds, 2), "params": sum(p.numel() for p in trainer.model.parameters()),
             "best": {k: v for k, v in best.items() if isinstance(v, (int, float, str))},
             "test": {k: v for k, v in res.test.get(task.spec.name, {}).items() if isinstance(v, (int, float, str))}}
-        write_json(done, results[task.spec.name])
-        shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+        if dist.is_main():
+            write_json(done, results[task.spec.name])
+            shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+        dist.barrier()
     return results
 
 
