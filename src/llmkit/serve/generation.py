@@ -7,6 +7,7 @@ which stops llama.cpp at the next token (the pipeline's contract), and the engin
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 import uuid
@@ -129,20 +130,31 @@ def _generate(pipe: Any, run: Run, emit, settings: ServeSettings, metrics: Metri
         ids = prompts[id(c.prompt)]
         max_new = max(1, min(run.options["max_new_tokens"], ctx - len(ids)))  # within the limit: never cut
         stream = pipe.stream_ids(ids, **{**run.options, "max_new_tokens": max_new, "seed": c.seed})
-        try:
-            for piece in stream:
-                if run.cancelled.is_set():
-                    break
-                emit(("piece", c.index, piece))
-        finally:
-            stream.close()
-        result = stream.result
-        if result is not None:
-            metrics.inc("llmkit_tokens_generated_total", float(result.usage.completion_tokens), model=run.model)
-        if run.cancelled.is_set():
-            metrics.inc("llmkit_generations_cancelled_total", model=run.model)
+        if not _emit_choice(stream, c, run, emit, metrics):
             return
-        emit(("end", c.index, result))
+        emit(("end", c.index, stream.result))
+
+
+def _emit_choice(stream: Any, c: Choice, run: Run, emit, metrics: Metrics, start: bool = False) -> bool:
+    """Send one choice's pieces as events and count its tokens; False once the request was cancelled. ``start``:
+    emit "start" after the first piece came (or the stream ended), so an error before it is still the request's
+    status rather than a broken stream."""
+    try:
+        first = next(stream, None)
+        if start:
+            emit(("start",))
+        for piece in itertools.chain([first] if first is not None else [], stream):
+            if run.cancelled.is_set():
+                break
+            emit(("piece", c.index, piece))
+    finally:
+        stream.close()
+    if stream.result is not None:
+        metrics.inc("llmkit_tokens_generated_total", float(stream.result.usage.completion_tokens), model=run.model)
+    if run.cancelled.is_set():
+        metrics.inc("llmkit_generations_cancelled_total", model=run.model)
+        return False
+    return True
 
 
 def _generate_remote(pipe: Any, run: Run, emit, metrics: Metrics, param: str) -> None:
@@ -156,29 +168,13 @@ def _generate_remote(pipe: Any, run: Run, emit, metrics: Metrics, param: str) ->
     for c in run.choices:
         stream = pipe.stream(c.prompt, tools=run.tools, tool_choice=run.tool_choice,
                              **{**run.options, "seed": c.seed})
-        try:
-            first = next(stream, None)
-            if c.index == 0:
-                emit(("start",))
-            for piece in ([first] if first is not None else []):
-                emit(("piece", c.index, piece))
-            for piece in stream:
-                if run.cancelled.is_set():
-                    break
-                emit(("piece", c.index, piece))
-        finally:
-            stream.close()
-        result = stream.result
-        if result is not None:
-            if id(c.prompt) not in counted:
-                counted.add(id(c.prompt))
-                run.prompt_tokens.append(result.usage.prompt_tokens)
-                metrics.inc("llmkit_prompt_tokens_total", float(result.usage.prompt_tokens), model=run.model)
-            metrics.inc("llmkit_tokens_generated_total", float(result.usage.completion_tokens), model=run.model)
-        if run.cancelled.is_set():
-            metrics.inc("llmkit_generations_cancelled_total", model=run.model)
+        if not _emit_choice(stream, c, run, emit, metrics, start=c.index == 0):
             return
-        emit(("end", c.index, result))
+        if id(c.prompt) not in counted and stream.result is not None:
+            counted.add(id(c.prompt))
+            run.prompt_tokens.append(stream.result.usage.prompt_tokens)
+            metrics.inc("llmkit_prompt_tokens_total", float(stream.result.usage.prompt_tokens), model=run.model)
+        emit(("end", c.index, stream.result))
 
 
 def options(body: Any, settings: ServeSettings, max_tokens: int | None, *, logprobs: bool,
