@@ -209,8 +209,18 @@ def test_anthropic_sdk_two_step_tool_loop_through_the_proxy(serve_url, keyed, pr
         assert [b.name for b in blocks if b.type == "tool_use"] == ["get_weather"]
 
 
-def test_pipeline_tool_call_comes_back_as_a_parsable_line(serve_url, keyed):
-    gen = pipeline("text-generation", model=f"openai:{QWEN}@{serve_url}/v1", allow_remote=True)
+@pytest.mark.parametrize("where", ["remote", "local"])
+def test_pipeline_tool_call_comes_back_as_a_parsable_line(serve_url, keyed, monkeypatch, where):
+    """``generate(tools=, tool_choice=)`` is one call for both: a remote provider's call arrives as a JSON line, a
+    local model's forced call is constrained to the call's schema; ``parse_calls`` reads either."""
+    if where == "local":
+        from conftest import REAL_HOME
+
+        monkeypatch.setenv("LLMKIT_HOME", REAL_HOME)
+    gen = pipeline("text-generation", model=QWEN if where == "local" else f"openai:{QWEN}@{serve_url}/v1",
+                   allow_remote=True)
+    with pytest.raises(Exception, match="tool_choice must be"):
+        gen.generate(ASK, tools=[WEATHER], tool_choice="sometimes")
     result = gen.generate(ASK, tools=[WEATHER], tool_choice="required", temperature=0, max_new_tokens=48)
     text, calls = parse_calls(result.text, {"get_weather"})
     assert [c.name for c in calls] == ["get_weather"] and calls[0].arguments.get("city") and not text

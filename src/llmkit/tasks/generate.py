@@ -167,6 +167,10 @@ class TextGenerationPipeline:
     def _open(self, prompt: str | list[dict[str, str]], opts: GenerationOptions,
               tools: list[dict[str, Any]] | None = None, tool_choice: Any = None) -> TextStream:
         tools = check_tools(tools) if tools else None
+        named = isinstance(tool_choice, dict) and isinstance(tool_choice.get("function", {}).get("name"), str)
+        if tool_choice not in (None, "auto", "none", "required") and not named:
+            raise InputError(f"tool_choice must be \"auto\", \"none\", \"required\" or {{\"type\": \"function\", "
+                             f"\"function\": {{\"name\": ...}}}} (got {tool_choice!r}).")
         if getattr(self.engine, "remote", False):  # the provider templates and tokenises: send the text itself
             if isinstance(prompt, str) and not prompt.strip():
                 raise InputError("the prompt is empty: give some text (as an argument or on stdin).")
@@ -177,8 +181,7 @@ class TextGenerationPipeline:
         if tools and tool_choice not in (None, "auto"):  # a call must happen: constrain it to a well-formed one
             if opts.json_schema is not None:
                 raise InputError("json_schema and a required tool call both constrain the answer; give one of them.")
-            name = tool_choice.get("function", {}).get("name") if isinstance(tool_choice, dict) else None
-            opts = opts.replace(json_schema=call_schema(tools, name))
+            opts = opts.replace(json_schema=call_schema(tools, tool_choice["function"]["name"] if named else None))
         ids, truncated = self.prompt_ids(prompt, opts.max_new_tokens, tools)
         if truncated:
             warnings.warn(
