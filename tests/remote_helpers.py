@@ -1,11 +1,64 @@
-"""A small real HTTP server on 127.0.0.1 that plays OpenAI's and Anthropic's streaming APIs and records what
-arrives (tests/test_remote.py, tests/test_ui_remote.py): it answers by echoing the last user message."""
+"""Servers for the remote-provider tests, all real HTTP on 127.0.0.1: ``Recorder``, a small server that plays
+OpenAI's and Anthropic's streaming APIs and records what arrives (it answers by echoing the last user message),
+and ``serve_url``, a real ``llmkit serve`` (a subprocess with the real chat model and an API key) that plays both
+providers for the SDKs (tests/test_remote*.py, tests/test_ui_remote.py)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from conftest import REAL_HOME
+
+KEY = "sk-serve-test"
+CHAT = "smollm2-135m-instruct"
+HI = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
+
+@pytest.fixture(scope="module")
+def serve_url():
+    if os.environ.get("LLMKIT_TEST_SERVE_URL"):  # a server already running (started with --api-key sk-serve-test)
+        yield os.environ["LLMKIT_TEST_SERVE_URL"]
+        return
+    from llmkit.serve.background import free_port
+
+    port = free_port()
+    env = {**os.environ, "LLMKIT_HOME": REAL_HOME, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "llmkit.cli", "serve", "--port", str(port), "--api-key", KEY,
+                             "--model", CHAT], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                pytest.fail("llmkit serve exited: " + proc.stderr.read().decode()[-2000:])
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def keyed(monkeypatch, tmp_path):
+    """The client's own home: the right key for a custom endpoint, no retries (errors come at once)."""
+    monkeypatch.setenv("LLMKIT_REMOTE_API_KEY", KEY)
+    home = tmp_path / "client-home"
+    home.mkdir()
+    (home / "config.toml").write_text("[remote.openai]\nmax_retries = 0\n[remote.anthropic]\nmax_retries = 0\n")
+    monkeypatch.setenv("LLMKIT_HOME", str(home))
+    return home
+
 
 class Recorder(ThreadingHTTPServer):
     """Answers /v1/chat/completions (OpenAI SSE) and /v1/messages (Anthropic SSE) by echoing the last user message

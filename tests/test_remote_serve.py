@@ -4,10 +4,6 @@ key) plays OpenAI and Anthropic; the client side is ``pipeline("text-generation"
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -16,53 +12,11 @@ pytest.importorskip("openai")
 pytest.importorskip("fastapi")
 
 from cli_helpers import llmkit  # noqa: E402
-from conftest import REAL_HOME  # noqa: E402
 from llmkit import pipeline  # noqa: E402
 from llmkit.errors import RemoteError  # noqa: E402
-from llmkit.serve.background import free_port  # noqa: E402
+from remote_helpers import CHAT, HI, KEY, keyed, serve_url  # noqa: E402, F401 (fixtures)
 
 pytestmark = pytest.mark.slow
-
-KEY = "sk-serve-test"
-CHAT = "smollm2-135m-instruct"
-HI = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
-
-
-@pytest.fixture(scope="module")
-def serve_url():
-    if os.environ.get("LLMKIT_TEST_SERVE_URL"):  # a server already running (started with --api-key sk-serve-test)
-        yield os.environ["LLMKIT_TEST_SERVE_URL"]
-        return
-    port = free_port()
-    env = {**os.environ, "LLMKIT_HOME": REAL_HOME, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "llmkit.cli", "serve", "--port", str(port), "--api-key", KEY,
-                             "--model", CHAT], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            if proc.poll() is not None:
-                pytest.fail("llmkit serve exited: " + proc.stderr.read().decode()[-2000:])
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-@pytest.fixture
-def keyed(monkeypatch, tmp_path):
-    """The client's own home: the right key for a custom endpoint, no retries (errors come at once)."""
-    monkeypatch.setenv("LLMKIT_REMOTE_API_KEY", KEY)
-    home = tmp_path / "client-home"
-    home.mkdir()
-    (home / "config.toml").write_text("[remote.openai]\nmax_retries = 0\n[remote.anthropic]\nmax_retries = 0\n")
-    monkeypatch.setenv("LLMKIT_HOME", str(home))
-    return home
 
 
 def test_openai_pipeline_call_stream_chat(serve_url, keyed):

@@ -48,3 +48,50 @@ def test_chat_tab_remote_model_badge_and_redaction(tmp_path):
         assert recorder.bodies and EMAIL not in sent and CARD not in sent and "<EMAIL_1>" in sent
     finally:
         recorder.shutdown()
+
+
+def test_compare_tab_remote_models_as_a_and_b(tmp_path):
+    """A configured remote alias (offered in the picker) and an ``anthropic:`` reference answer side by side; each
+    picker's badge says the prompt leaves the machine; the vote reveals them by name; nothing planted arrives."""
+    recorder = Recorder()
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        "[remote]\nallow = true\n[remote.openai]\nmax_retries = 0\n[remote.anthropic]\nmax_retries = 0\n"
+        f'[remote.models.echo]\nprovider = "openai"\nmodel = "m"\nbase_url = "{recorder.url}/v1"\n'
+        'api_key = "no-key"\n')
+    other = f"anthropic:m@{recorder.url}"
+    try:
+        with running_ui(["--runs", str(tmp_path / "runs")], tmp_path / "ui.log", {"LLMKIT_HOME": str(home)}) as url, \
+                playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(url + "/")
+            page.get_by_role("tab", name="Compare", exact=True).click()
+            for i, model in ((1, "echo"), (2, other)):
+                box = page.locator(f"#cmp-model-{i} input")
+                if i == 1:  # the alias is offered among the choices
+                    box.click()
+                    page.get_by_role("option", name="echo").click()
+                else:
+                    box.fill(model)
+                    box.press("Enter")
+                page.wait_for_function(f"document.querySelector('#cmp-remote-badge-{i}').innerText"
+                                       ".includes('Remote model')")
+            assert recorder.url.split("//")[1] in page.locator("#cmp-remote-badge-2").inner_text()
+            page.locator("#cmp-prompt textarea").fill(f"Mail {EMAIL}, card {CARD}")
+            page.locator("#cmp-ask").click()
+            for side in ("a", "b"):
+                page.wait_for_function(f"document.querySelector('#cmp-stats-{side}').innerText.includes('finish')",
+                                       timeout=300_000)  # the first remote call loads Presidio: slow on busy cores
+                assert f"You said: Mail {EMAIL}, card {CARD}" in page.locator(f"#cmp-answer-{side}").inner_text()
+            page.locator("#cmp-vote-a").click()
+            page.wait_for_function("document.querySelector('#cmp-reveal').innerText.includes('Model A was')")
+            reveal = page.locator("#cmp-reveal").inner_text()
+            assert "echo" in reveal and other in reveal
+            browser.close()
+        sent = json.dumps(recorder.bodies)
+        assert len(recorder.bodies) == 2 and EMAIL not in sent and CARD not in sent and "<EMAIL_1>" in sent
+    finally:
+        recorder.shutdown()

@@ -121,6 +121,14 @@ def remote_allowed(explicit: bool | None = None) -> bool:
     return remote_config().get("allow") is True
 
 
+def configured_names() -> list[str]:
+    """The remote model aliases of the config file (``[remote.models.NAME]``), when remote use is opted in: what
+    a model picker may offer besides local models."""
+    if not remote_allowed():
+        return []
+    return [name for name, v in (remote_config().get("models") or {}).items() if isinstance(v, dict)]
+
+
 def add_allow_remote_flag(parser: Any) -> None:
     """``--allow-remote`` for a command whose models load in other processes or later (compare, ui): it opts the
     whole process in, as LLMKIT_ALLOW_REMOTE=1 does (``allow_remote_from_args`` applies it)."""

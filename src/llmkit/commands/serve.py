@@ -8,13 +8,15 @@ EXAMPLES = """\
   llmkit serve                                         # 127.0.0.1:8000, models load on first use
   llmkit serve --model smollm2-135m-instruct --model all-minilm-l6-v2 --api-key sk-local
   llmkit serve --model ./runs/my-classifier --port 9000
+  llmkit serve --model fast=openai:gpt-4o-mini --allow-remote   # a remote model under a local name
   llmkit serve --config serve.yaml                     # any setting; LLMKIT_SERVE_* variables work too
   llmkit serve --replicas 2 --model all-minilm-l6-v2   # 2 copies on Ray Serve (local Ray; --ray auto: a cluster)
 """
 
 # Flags come from ServeSettings' fields (llmkit.options); each is None unless given, so the file and environment
 # keep their say. These are the access settings; every other one is listed under "limits and queues".
-ACCESS = ("host", "port", "models", "api_keys", "allow_any_model", "allowed_hosts", "open_docs", "log_level")
+ACCESS = ("host", "port", "models", "api_keys", "allow_any_model", "allowed_hosts", "open_docs", "allow_remote",
+          "no_redact", "log_level")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

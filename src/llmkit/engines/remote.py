@@ -10,6 +10,7 @@ user has not opted in to before anything touches the network.
 from __future__ import annotations
 
 import importlib.util
+import json
 from typing import Any, Iterator
 
 from .. import audit, providers
@@ -62,14 +63,18 @@ class RemoteEngine:
             self._client = self._adapter.client(self._settings)
         return self._client
 
-    def generate_messages(self, prompt: str | list[dict[str, str]], options: Any,
-                          max_new_tokens: int) -> Iterator[Piece]:
+    def generate_messages(self, prompt: str | list[dict[str, Any]], options: Any, max_new_tokens: int,
+                          tools: list[dict[str, Any]] | None = None, tool_choice: Any = None) -> Iterator[Piece]:
         """Send a prompt (a str is one user message) or chat; yield restored text pieces, then one last piece
-        with the provider's usage (``tokens`` = completion tokens, ``prompt_tokens``) and finish reason."""
+        with the provider's usage (``tokens`` = completion tokens, ``prompt_tokens``) and finish reason.
+
+        ``tools``/``tool_choice`` (OpenAI's shapes) go to the provider; each call it answers with comes back as a
+        line of text ``{"name": ..., "arguments": {...}}``, the form ``llmkit.tasks.tools.parse_calls`` reads
+        (so the server's routes turn it into tool_calls / tool_use blocks exactly as for a local model)."""
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
         redactor = Redactor()
         if self.redact:  # one redactor for the whole conversation: same value -> same placeholder
-            messages = [{**m, "content": redactor.redact(m["content"])} for m in messages]
+            messages = [_redacted(m, redactor) for m in messages]
         restorer = redactor.restorer()
         entry: dict[str, Any] = {"provider": self.spec.provider, "model": self.spec.model,
                                  "endpoint": providers.shown(self._settings.get("base_url")) or "default",
@@ -77,13 +82,18 @@ class RemoteEngine:
                                  "redactions": dict(redactor.counts), "sha256": audit.digest(messages),
                                  "prompt_tokens": None, "completion_tokens": None, "status": "cancelled"}
         try:
-            events = self._adapter.stream(self.client, self.spec.model, messages, options, max_new_tokens)
+            events = self._adapter.stream(self.client, self.spec.model, messages, options, max_new_tokens,
+                                          tools, tool_choice)
             for kind, *rest in events:
                 if kind == "text":
                     text, logprobs = rest
                     out = restorer.feed(text)
                     if out or logprobs:
                         yield Piece(out, 0, tuple(TokenLogprob(t, lp) for t, lp in logprobs))
+                elif kind == "call":
+                    name, arguments = rest
+                    line = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
+                    yield Piece(restorer.feed("\n" + line + "\n"), 0)
                 elif kind == "end":
                     usage, finish = rest
                     entry["prompt_tokens"], entry["completion_tokens"] = usage
@@ -97,6 +107,34 @@ class RemoteEngine:
             raise self._adapter.translate(e, self.spec, self._settings) from None
         finally:
             audit.record(**entry)
+
+
+def _redacted(m: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """A message with its text, and the arguments of its earlier tool calls, redacted."""
+    out = {**m, "content": redactor.redact(m["content"])}
+    if m.get("tool_calls"):
+        out["tool_calls"] = [{**c, "function": {**c["function"], "arguments": _redact_args(c["function"]["arguments"],
+                                                                                          redactor)}}
+                             for c in m["tool_calls"]]
+    return out
+
+
+def _redact_args(arguments: Any, redactor: Redactor) -> Any:
+    """Tool-call arguments (an object, or its JSON text) with every string value redacted."""
+    if isinstance(arguments, str):
+        try:
+            return json.dumps(_redact_values(json.loads(arguments), redactor), ensure_ascii=False)
+        except json.JSONDecodeError:
+            return redactor.redact(arguments)
+    return _redact_values(arguments, redactor)
+
+
+def _redact_values(value: Any, redactor: Redactor) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact_values(v, redactor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(v, redactor) for v in value]
+    return redactor.redact(value) if isinstance(value, str) else value
 
 
 def error_line(e: Any, spec: RemoteSpec, settings: dict[str, Any], key_env: str) -> RemoteError:

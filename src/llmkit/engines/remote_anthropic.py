@@ -3,14 +3,22 @@
 System messages become the ``system`` parameter; stop strings are ``stop_sequences``. The Messages API of the
 current SDK (anthropic 2.x) takes no sampling parameters (no temperature, top_p, top_k), no seed and gives no
 log-probs, so those options are not sent (docs/remote.md says so).
+
+Tools (OpenAI function specs) go as Anthropic tools (``input_schema``), ``tool_choice`` as auto/any/tool, and
+earlier calls and results as ``tool_use``/``tool_result`` blocks. The API has no ``response_format``: a
+``json_schema`` becomes one tool whose input is that schema, forced, and the tool's input JSON is the answer
+(Anthropic's own recipe for JSON output), streamed as it arrives.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 from .. import providers
+from ..errors import InputError
 
-STOP = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+STOP = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "stop"}
+ANSWER_TOOL = "json_answer"  # the forced tool that carries a json_schema answer
 
 
 def client(settings: dict[str, Any]) -> Any:
@@ -19,26 +27,85 @@ def client(settings: dict[str, Any]) -> Any:
     return anthropic.Anthropic(**settings)
 
 
-def stream(client: Any, model: str, messages: list[dict[str, str]], opts: Any, max_new_tokens: int) -> Iterator:
-    """Events: ("text", str, []) ... then ("end", (input_tokens, output_tokens), finish)."""
+def stream(client: Any, model: str, messages: list[dict[str, Any]], opts: Any, max_new_tokens: int,
+           tools: list[dict[str, Any]] | None = None, tool_choice: Any = None) -> Iterator:
+    """Events: ("text", str, []) and ("call", name, arguments) ... then ("end", (input_tokens, output_tokens),
+    finish)."""
     system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-    turns = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"]
-    kw: dict[str, Any] = {"model": model, "messages": turns, "max_tokens": max_new_tokens, "stream": True}
+    kw: dict[str, Any] = {"model": model, "messages": _turns(messages), "max_tokens": max_new_tokens, "stream": True}
     if system:
         kw["system"] = system
     if opts.stop:
         kw["stop_sequences"] = list(opts.stop)
+    answer_tool = opts.json_schema is not None
+    if answer_tool and tools:
+        raise InputError("an anthropic model takes a json_schema (response_format) or tools, not both: send one.")
+    if answer_tool:
+        kw["tools"] = [{"name": ANSWER_TOOL, "description": "Give the answer as this JSON.",
+                        "input_schema": json.loads(opts.json_schema)}]
+        kw["tool_choice"] = {"type": "tool", "name": ANSWER_TOOL}
+    elif tools:
+        kw["tools"] = [{"name": t["function"]["name"], "description": t["function"].get("description") or "",
+                        "input_schema": t["function"].get("parameters") or {"type": "object"}} for t in tools]
+        if tool_choice is not None:
+            kw["tool_choice"] = _choice(tool_choice)
     prompt_tokens, completion_tokens, finish = 0, 0, "stop"
+    block: list[str] | None = None  # the tool_use block being streamed: [name, input JSON so far]
     with client.messages.create(**kw) as events:
         for ev in events:
             if ev.type == "message_start":
                 prompt_tokens = ev.message.usage.input_tokens
+            elif ev.type == "content_block_start" and ev.content_block.type == "tool_use":
+                block = [ev.content_block.name, ""]
             elif ev.type == "content_block_delta" and getattr(ev.delta, "type", "") == "text_delta":
                 yield "text", ev.delta.text, []
+            elif ev.type == "content_block_delta" and getattr(ev.delta, "type", "") == "input_json_delta":
+                if answer_tool:
+                    yield "text", ev.delta.partial_json, []
+                elif block is not None:
+                    block[1] += ev.delta.partial_json
+            elif ev.type == "content_block_stop" and block is not None:
+                if not answer_tool:
+                    yield "call", block[0], json.loads(block[1] or "{}")
+                block = None
             elif ev.type == "message_delta":
                 completion_tokens = ev.usage.output_tokens
                 finish = STOP.get(ev.delta.stop_reason or "", "stop")
     yield "end", (prompt_tokens, completion_tokens), finish
+
+
+def _choice(choice: Any) -> dict[str, Any]:
+    """OpenAI's tool_choice as Anthropic's."""
+    if isinstance(choice, dict):
+        return {"type": "tool", "name": choice["function"]["name"]}
+    return {"type": {"required": "any", "none": "none"}.get(choice, "auto")}
+
+
+def _turns(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chat messages as Anthropic's turns: an assistant's tool calls become tool_use blocks, "tool" messages
+    tool_result blocks of one user turn."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m["role"] == "system":
+            continue
+        if m["role"] == "tool":
+            result = {"type": "tool_result", "tool_use_id": m.get("tool_call_id") or "", "content": m["content"]}
+            if out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list):
+                out[-1]["content"].append(result)
+            else:
+                out.append({"role": "user", "content": [result]})
+        elif m.get("tool_calls"):
+            blocks: list[dict[str, Any]] = [{"type": "text", "text": m["content"]}] if m["content"] else []
+            blocks += [{"type": "tool_use", "id": c.get("id") or f"toolu_{i}", "name": c["function"]["name"],
+                        "input": _obj(c["function"]["arguments"])} for i, c in enumerate(m["tool_calls"])]
+            out.append({"role": "assistant", "content": blocks})
+        else:
+            out.append({"role": m["role"], "content": m["content"]})
+    return out
+
+
+def _obj(arguments: Any) -> Any:
+    return json.loads(arguments) if isinstance(arguments, str) else arguments
 
 
 def translate(e: Exception, spec: providers.RemoteSpec, settings: dict[str, Any]) -> Exception:

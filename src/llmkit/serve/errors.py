@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import EngineUnavailableError, InputError, IntegrityError, LlmkitError, ModelNotFoundError
+from ..errors import EngineUnavailableError, InputError, IntegrityError, LlmkitError, ModelNotFoundError, RemoteError
 
 log = logging.getLogger("llmkit.serve")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\[\]]*")
@@ -57,6 +57,8 @@ def from_llmkit(e: LlmkitError) -> APIError:
         return APIError(503, str(e), type="server_error", code="engine_unavailable")
     if isinstance(e, IntegrityError):
         return APIError(500, str(e), type="server_error", code="model_corrupt")
+    if isinstance(e, RemoteError):  # the provider behind a remote model refused or could not be reached
+        return APIError(502, str(e), type="server_error", code="upstream_error")
     return APIError(500, str(e), type="server_error")
 
 

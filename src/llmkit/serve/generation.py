@@ -7,6 +7,7 @@ which stops llama.cpp at the next token (the pipeline's contract), and the engin
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 import uuid
@@ -42,6 +43,7 @@ class Run:
     cancelled: threading.Event = field(default_factory=threading.Event)
     prompt_tokens: list[int] = field(default_factory=list)
     tools: list[dict[str, Any]] | None = None  # OpenAI function specs the chat template renders (see tool_calls.py)
+    tool_choice: Any = None  # as OpenAI writes it; only a remote model's provider reads it (local: json_schema)
     events: asyncio.Queue | None = None
     _future: Any = None
 
@@ -104,6 +106,8 @@ async def start(run: Run, queue: FairQueue, client: str, settings: ServeSettings
 
 def _generate(pipe: Any, run: Run, emit, settings: ServeSettings, metrics: Metrics, param: str) -> None:
     engine = pipe.engine
+    if getattr(engine, "remote", False):
+        return _generate_remote(pipe, run, emit, metrics, param)
     ctx = engine.context_length
     limit = min(settings.max_prompt_tokens, ctx - 1)
     prompts: dict[int, list[int]] = {}  # each distinct prompt is rendered and tokenised once, by the pipeline
@@ -126,20 +130,51 @@ def _generate(pipe: Any, run: Run, emit, settings: ServeSettings, metrics: Metri
         ids = prompts[id(c.prompt)]
         max_new = max(1, min(run.options["max_new_tokens"], ctx - len(ids)))  # within the limit: never cut
         stream = pipe.stream_ids(ids, **{**run.options, "max_new_tokens": max_new, "seed": c.seed})
-        try:
-            for piece in stream:
-                if run.cancelled.is_set():
-                    break
-                emit(("piece", c.index, piece))
-        finally:
-            stream.close()
-        result = stream.result
-        if result is not None:
-            metrics.inc("llmkit_tokens_generated_total", float(result.usage.completion_tokens), model=run.model)
-        if run.cancelled.is_set():
-            metrics.inc("llmkit_generations_cancelled_total", model=run.model)
+        if not _emit_choice(stream, c, run, emit, metrics):
             return
-        emit(("end", c.index, result))
+        emit(("end", c.index, stream.result))
+
+
+def _emit_choice(stream: Any, c: Choice, run: Run, emit, metrics: Metrics, start: bool = False) -> bool:
+    """Send one choice's pieces as events and count its tokens; False once the request was cancelled. ``start``:
+    emit "start" after the first piece came (or the stream ended), so an error before it is still the request's
+    status rather than a broken stream."""
+    try:
+        first = next(stream, None)
+        if start:
+            emit(("start",))
+        for piece in itertools.chain([first] if first is not None else [], stream):
+            if run.cancelled.is_set():
+                break
+            emit(("piece", c.index, piece))
+    finally:
+        stream.close()
+    if stream.result is not None:
+        metrics.inc("llmkit_tokens_generated_total", float(stream.result.usage.completion_tokens), model=run.model)
+    if run.cancelled.is_set():
+        metrics.inc("llmkit_generations_cancelled_total", model=run.model)
+        return False
+    return True
+
+
+def _generate_remote(pipe: Any, run: Run, emit, metrics: Metrics, param: str) -> None:
+    """A remote model (``--model NAME=openai:...``): the provider templates, tokenises and counts, so nothing is
+    counted here before it runs. "start" waits for the provider's first piece, so a refused key or an unknown
+    model is still the request's error status, not a broken stream. The prompt's tokens are the provider's."""
+    counted: set[int] = set()
+    for c in run.choices:
+        if isinstance(c.prompt, str) and not c.prompt.strip():
+            raise invalid("the prompt is empty; give some text.", param=param)
+    for c in run.choices:
+        stream = pipe.stream(c.prompt, tools=run.tools, tool_choice=run.tool_choice,
+                             **{**run.options, "seed": c.seed})
+        if not _emit_choice(stream, c, run, emit, metrics, start=c.index == 0):
+            return
+        if id(c.prompt) not in counted and stream.result is not None:
+            counted.add(id(c.prompt))
+            run.prompt_tokens.append(stream.result.usage.prompt_tokens)
+            metrics.inc("llmkit_prompt_tokens_total", float(stream.result.usage.prompt_tokens), model=run.model)
+        emit(("end", c.index, stream.result))
 
 
 def options(body: Any, settings: ServeSettings, max_tokens: int | None, *, logprobs: bool,

@@ -4,8 +4,11 @@ Which names a client may ask for is a safety decision: catalog names and the mod
 and local folders or hub ids only with ``allow_any_model`` (a client must not make the server read any path).
 
 Clients see names, never the server's paths: a ``--model`` folder is listed and labelled by its folder's name
-(``--model ./runs/toy`` is ``toy``), which requests may use. Every resolved model has one name (a catalog entry's
-key, whatever case or alias the request used), and only that name is used as a metric label.
+(``--model ./runs/toy`` is ``toy``), which requests may use. A remote model (``--model fast=openai:gpt-4o-mini``,
+``llmkit.providers``) is served under its local name, and only when given with ``--model``: a client must not
+make the server send text, with the server's keys, to a provider or URL of the client's choosing. Every
+resolved model has one name (a catalog entry's key, whatever case or alias the request used), and only that
+name is used as a metric label.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +43,8 @@ class ModelPool:
     def __init__(self, settings: ServeSettings, metrics: Metrics):
         self.settings, self.metrics = settings, metrics
         self._folders = _folder_names(settings.models)  # public name -> the --model path it stands for
+        self._remote = _remote_names(settings.models)  # public name -> the remote reference it stands for
+        _check_remote(self._remote.values(), settings)
         self._refs: dict[str, ModelRef] = {}
         self._batchers: dict[tuple, DynamicBatcher] = {}
         self._queues: dict[tuple, FairQueue] = {}
@@ -66,11 +72,16 @@ class ModelPool:
         for public, spec in self._folders.items():
             if name in (public, spec):
                 return public
+        for public, spec in self._remote.items():
+            if name in (public, spec, f"{public}={spec}"):
+                return public
         return canonical_name(name) or name
 
     def _allowed(self, name: str) -> bool:
-        return (bool(canonical_name(name)) or name in self.settings.models or name in self._folders
-                or self.settings.allow_any_model)
+        if name in self._remote or name in self.settings.models or canonical_name(name) or name in self._folders:
+            return True
+        # any folder or hub id, but only the remote models the server was started with (see the module's doc)
+        return self.settings.allow_any_model and not _is_remote(name)
 
     async def ref(self, task: str, name: str | None, *, build: bool = False) -> ModelRef:
         """The model ``name`` (blank: the task's default) for a route that serves ``task``."""
@@ -99,6 +110,10 @@ class ModelPool:
         from ..pipelines import pipeline
 
         log.info("loading %s (%s)", ref.name, task)
+        if ref.format == "remote":  # the opt-in and redaction (None: LLMKIT_ALLOW_REMOTE and the config file)
+            s = self.settings
+            options = {**options, "allow_remote": True if s.allow_remote else None,
+                       "redact": False if s.no_redact else None}
         return pipeline(task, model=ref, **options)
 
     async def batcher(self, task: str, name: str | None, head: str | None = None) -> tuple[ModelRef, Any, DynamicBatcher]:
@@ -147,6 +162,8 @@ class ModelPool:
         """Resolve a name from ``_key``; a --model folder's ref carries its public name, not its path."""
         if key in self._folders:
             return dataclasses.replace(resolve(self._folders[key], build=build), name=key)
+        if key in self._remote:
+            return dataclasses.replace(resolve(self._remote[key], build=build), name=key)
         return resolve(key, build=build)
 
     async def preload(self, name: str) -> None:
@@ -189,6 +206,48 @@ def _folder_names(models: list[str]) -> dict[str, str]:
             raise InputError(f"--model {spec} would be served as {name!r}, the name of {other} too; rename the "
                              "folder (clients see folder names, not paths).")
         out[name] = spec
+    return out
+
+
+def _is_remote(name: str) -> bool:
+    from .. import providers
+
+    try:
+        return providers.parse(name) is not None
+    except InputError:
+        return True  # "openai:" with no model: a remote reference all the same
+
+
+def _check_remote(refs: Any, settings: ServeSettings) -> None:
+    """Refuse, before the server starts, a remote model without the opt-in or without a key (one line each)."""
+    from .. import providers
+
+    for ref in refs:
+        spec = providers.parse(ref)
+        providers.check_allowed(spec, True if settings.allow_remote else None)  # type: ignore[arg-type]
+        providers.settings(spec)  # type: ignore[arg-type]
+
+
+def _remote_names(models: list[str]) -> dict[str, str]:
+    """Remote ``--model`` entries -> {the name clients use: the reference}. ``NAME=PROVIDER:MODEL[@URL]`` is served
+    as NAME; a bare reference (or a config alias) as its own name, a base URL shown without credentials. A NAME
+    that is a catalog model, or given twice, is refused at start (a request for it would be ambiguous)."""
+    from .. import providers
+
+    out: dict[str, str] = {}
+    for spec in models:
+        if Path(spec).expanduser().exists():
+            continue
+        if _is_remote(spec):
+            out[providers.parse(spec).name] = spec  # type: ignore[union-attr]
+            continue
+        name, sep, ref = spec.partition("=")
+        if not sep or not _is_remote(ref):
+            continue
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or canonical_name(name) or name in out:
+            raise InputError(f"--model {spec}: {name!r} cannot be its local name; use letters, digits, '.', '_' "
+                             "or '-', not a catalog model's name, and give each remote model its own name.")
+        out[name] = ref
     return out
 
 

@@ -85,13 +85,14 @@ router = APIRouter(route_class=AnthropicRoute, dependencies=[Depends(require_ant
 @router.post("/v1/messages", tags=["Anthropic"], summary="Anthropic Messages API (streams with stream=true)")
 async def messages(body: MessagesRequest, request: Request):
     s = server(request)
-    tp = _tool_plan(body)
     ref, queue = await s.pool.queue("text-generation", body.model)
+    tp = _tool_plan(body, remote=ref.format == "remote")
     chat = _chat(body)
     opts = _options(body, s.settings)
-    if tp is not None and tp.schema is not None:  # tool_choice any/tool: constrained to a well-formed call
-        opts["json_schema"] = tp.schema
-    run = gen.Run(ref.name, gen.choices([chat], 1, None, s.settings), opts, tools=tp.tools if tp else None)
+    if tp is not None and tp.schema is not None and ref.format != "remote":  # any/tool: a well-formed call
+        opts["json_schema"] = tp.schema  # (a remote provider gets tool_choice itself: Run.tool_choice)
+    run = gen.Run(ref.name, gen.choices([chat], 1, None, s.settings), opts, tools=tp.tools if tp else None,
+                  tool_choice=tp.choice if tp else None)
     await gen.start(run, queue, client_id(request), s.settings, s.metrics, param="messages")
     if body.stream:
         return _sse(_tool_events(run, tp) if tp else _events(run), run)
@@ -116,7 +117,7 @@ async def count_tokens(body: CountTokensRequest, request: Request):
 
 # ---------------------------------------------------------------------------------------------- requests
 
-def _tool_plan(body: Any) -> ToolPlan | None:
+def _tool_plan(body: Any, remote: bool = False) -> ToolPlan | None:
     """Anthropic's tools (name, description, input_schema) and tool_choice (auto/any/tool/none) as OpenAI's."""
     c = body.tool_choice
     if not body.tools:
@@ -128,7 +129,7 @@ def _tool_plan(body: Any) -> ToolPlan | None:
     specs = [{"type": "function", "function": {"name": t.name, "description": t.description or "",
                                                "parameters": t.input_schema}} for t in body.tools]
     choice = {None: "auto", "auto": "auto", "any": "required", "none": "none"}.get(c and c.type)
-    return plan(specs, choice or {"type": "function", "function": {"name": c.name}})
+    return plan(specs, choice or {"type": "function", "function": {"name": c.name}}, remote=remote)
 
 
 def _chat(body: Any) -> list[dict[str, Any]]:
@@ -143,7 +144,8 @@ def _chat(body: Any) -> list[dict[str, Any]]:
             elif b.type == "tool_use" and m.role == "assistant":
                 calls.append({"id": b.id, "type": "function", "function": {"name": b.name, "arguments": b.input}})
             elif b.type == "tool_result" and m.role == "user":
-                out.append({"role": "tool", "content": ("Error: " if b.is_error else "") + b.text()})
+                out.append({"role": "tool", "content": ("Error: " if b.is_error else "") + b.text(),
+                            "tool_call_id": b.tool_use_id})
             else:
                 raise invalid(f"messages.{i}: {b.type} blocks are not supported in {m.role} messages; send text "
                               "(tool_use from the assistant, tool_result from the user).",

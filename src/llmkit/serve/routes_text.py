@@ -25,8 +25,8 @@ TASK = "text-generation"  # the task these routes serve (llmkit.task_table)
 @router.post("/v1/chat/completions", tags=["OpenAI"], summary="Chat completion (streams with stream=true)")
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     s = server(request)
-    tp = plan(body.tools, body.tool_choice)
     ref, queue = await s.pool.queue(TASK, body.model)
+    tp = plan(body.tools, body.tool_choice, remote=ref.format == "remote")
     if body.top_logprobs and not body.logprobs:
         raise invalid("top_logprobs needs logprobs: true.", param="top_logprobs")
     opts = gen.options(body, s.settings, body.max_completion_tokens or body.max_tokens, logprobs=body.logprobs,
@@ -35,9 +35,10 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         if "json_schema" in opts:
             raise invalid("response_format and a required tool call both constrain the answer; send one of them.",
                           param="response_format")
-        opts["json_schema"] = tp.schema
+        if ref.format != "remote":  # a remote provider gets tool_choice itself (Run.tool_choice)
+            opts["json_schema"] = tp.schema
     run = gen.Run(ref.name, gen.choices([_messages(body)], body.n, body.seed, s.settings), opts,
-                  tools=tp.tools if tp else None)
+                  tools=tp.tools if tp else None, tool_choice=tp.choice if tp else None)
     await gen.start(run, queue, client_id(request), s.settings, s.metrics, param="messages")
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     if body.stream:
@@ -59,6 +60,8 @@ def _messages(body: ChatCompletionRequest) -> list[dict[str, Any]]:
         msg: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
         if m.tool_calls:
             msg["tool_calls"] = history_calls(m.tool_calls)
+        if m.tool_call_id:
+            msg["tool_call_id"] = m.tool_call_id
         out.append(msg)
     return out
 

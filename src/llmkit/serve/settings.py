@@ -28,7 +28,8 @@ class ServeSettings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="port")
     # Models to load at start (names, catalog aliases or folders); others load on first use.
     models: Annotated[list[str], NoDecode] = Field(
-        [], description="load this model at start (repeatable); any catalog model also loads on first use",
+        [], description="load this model at start (repeatable); any catalog model also loads on first use; "
+        "NAME=openai:MODEL[@URL] (or anthropic:) serves a remote model as NAME (with --allow-remote)",
         json_schema_extra={"flags": ("--model", "-m"), "metavar": "NAME_OR_DIR"})
     # Bearer keys; empty means no auth (fine on 127.0.0.1; create_app refuses any other host without one).
     api_keys: Annotated[list[str], NoDecode] = Field(
@@ -46,6 +47,13 @@ class ServeSettings(BaseSettings):
     # Clients may name catalog models and the ones listed in `models`; a folder or hub id only with this on.
     allow_any_model: bool = Field(False, description="let clients name local folders and hub ids, not just catalog "
                                   "and --model models")
+
+    # Remote models (`--model NAME=openai:gpt-4o-mini`, docs/remote.md): served only when opted in; what leaves
+    # is PII-redacted unless no_redact, and each call is in the audit log under LLMKIT_HOME.
+    allow_remote: bool = Field(False, description="serve the remote models given with --model NAME=PROVIDER:MODEL "
+                               "(requests' text is sent to the provider, PII redacted; or LLMKIT_ALLOW_REMOTE=1)")
+    no_redact: bool = Field(False, description="remote models: send text as is, without replacing emails, phones, "
+                            "cards... first")
 
     # Limits: each one is an OpenAI-style error with its own status when crossed.
     # OpenAI's own audio upload limit is 25 MB

@@ -20,33 +20,40 @@ from .errors import invalid
 class ToolPlan:
     tools: list[dict[str, Any]]  # OpenAI function specs, checked
     schema: str | None  # the call's JSON schema when a call must happen ("required" or a named function)
+    choice: Any = None  # tool_choice as OpenAI writes it (a remote provider gets it as such)
 
     @property
     def names(self) -> set[str]:
         return {t["function"]["name"] for t in self.tools}
 
     def split(self, text: str) -> tuple[str, list[ToolCall]]:
-        """(text, calls) of an answer; a forced call is the whole answer, as JSON."""
+        """(text, calls) of an answer; a forced call is the whole answer, as JSON; with "none", no calls."""
+        if self.choice == "none":
+            return text, []
         return parse_calls(text, self.names, whole_json=self.schema is not None)
 
 
-def plan(tools: list[dict[str, Any]] | None, choice: Any, param: str = "tools") -> ToolPlan | None:
+def plan(tools: list[dict[str, Any]] | None, choice: Any, param: str = "tools", *,
+         remote: bool = False) -> ToolPlan | None:
     """OpenAI's ``tools`` + ``tool_choice`` ("auto", "none", "required", or ``{"type": "function", "function":
     {"name": ...}}``) -> a ``ToolPlan``, or None when no tools are in play ("none" renders no tools at all, so a
-    model without tool support still answers)."""
-    if not tools or choice == "none":
+    model without tool support still answers). A ``remote`` model's provider gets "none" with the tools (Anthropic
+    refuses earlier tool_use blocks in a request without tools)."""
+    if not tools or (choice == "none" and not remote):
         return None
     try:
         checked = check_tools(tools)
+        if choice == "none":
+            return ToolPlan(checked, None, "none")
         if choice in (None, "auto"):
-            return ToolPlan(checked, None)
+            return ToolPlan(checked, None, "auto")
         if choice == "required":
-            return ToolPlan(checked, canonical_schema(call_schema(checked)))
+            return ToolPlan(checked, canonical_schema(call_schema(checked)), choice)
         name = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
         if not isinstance(name, str):
             raise InputError(f"tool_choice must be \"auto\", \"none\", \"required\" or {{\"type\": \"function\", "
                              f"\"function\": {{\"name\": ...}}}} (got {choice!r}).")
-        return ToolPlan(checked, canonical_schema(call_schema(checked, name)))
+        return ToolPlan(checked, canonical_schema(call_schema(checked, name)), choice)
     except InputError as e:
         raise invalid(str(e), param=param, code="invalid_tools") from None
 

@@ -30,6 +30,8 @@ def check_messages(messages: Any) -> list[dict[str, str]]:
         msg = {"role": m["role"], "content": m["content"]}
         if m.get("tool_calls"):  # an assistant's earlier tool calls: the template renders them back
             msg["tool_calls"] = list(m["tool_calls"])
+        if m.get("tool_call_id"):  # a tool result names its call (remote providers need it; templates ignore it)
+            msg["tool_call_id"] = m["tool_call_id"]
         out.append(msg)
     if not any(m["content"].strip() for m in out if m["role"] == "user"):
         raise InputError("the conversation has no user text: give a non-empty message.")

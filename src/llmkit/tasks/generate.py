@@ -30,7 +30,7 @@ from ..engines.decoding import TextEngine, TokenLogprob
 from ..engines.select import text_engine
 from .decoding import StopMatcher, check_messages, render_chat
 from .generate_options import GenerationOptions
-from .tools import template_has_tools
+from .tools import call_schema, check_tools, template_has_tools
 
 __all__ = ["GenerationOptions", "GenerationResult", "Usage", "TokenLogprob", "TextStream", "Conversation",
            "TextGenerationPipeline"]
@@ -71,13 +71,14 @@ class TextStream:
     """
 
     def __init__(self, pipe: "TextGenerationPipeline", ids: list[int], options: GenerationOptions, truncated: int,
-                 prompt: Any = None):
-        if options.json_schema is not None and not getattr(pipe.engine, "grammars", False):
+                 prompt: Any = None, tools: dict[str, Any] | None = None):
+        remote = getattr(pipe.engine, "remote", False)  # the provider enforces the schema (response_format)
+        if options.json_schema is not None and not (getattr(pipe.engine, "grammars", False) or remote):
             raise InputError(f"structured output (json_schema) needs the llama.cpp engine; {pipe.engine.name} "
                              "cannot constrain its decoding (use --engine llamacpp with a GGUF model).")
         self.truncated_tokens = truncated
         self.result: GenerationResult | None = None
-        self._gen = pipe._pieces(self, ids, options, truncated, prompt)
+        self._gen = pipe._pieces(self, ids, options, truncated, prompt, tools)
 
     def __iter__(self) -> "TextStream":
         return self
@@ -151,21 +152,39 @@ class TextGenerationPipeline:
         """A raw prompt (str) or chat messages -> one ``GenerationResult`` (new text only, with usage)."""
         return self.stream(prompt, **options).collect()
 
-    def stream(self, prompt: str | list[dict[str, str]], **options: Any) -> TextStream:
-        """Like ``generate`` but a ``TextStream`` of pieces. Bad input raises here, before any text is made."""
-        return self._open(prompt, self.options.replace(**options))
+    def stream(self, prompt: str | list[dict[str, str]], *, tools: list[dict[str, Any]] | None = None,
+               tool_choice: Any = None, **options: Any) -> TextStream:
+        """Like ``generate`` but a ``TextStream`` of pieces. Bad input raises here, before any text is made.
+
+        ``tools``/``tool_choice`` (OpenAI's shapes: "auto", "none", "required" or a named function): the chat
+        template renders the tools (a call that must happen is constrained to the call's schema), or a remote
+        provider gets them; calls come back in the text (``llmkit.tasks.tools.parse_calls`` reads them)."""
+        return self._open(prompt, self.options.replace(**options), tools, tool_choice)
 
     def stream_ids(self, ids: list[int], **options: Any) -> TextStream:
         """Like ``stream`` for a prompt already made into token ids by ``prompt_ids`` (the server counts a prompt's
         tokens before it queues the request, then generates from the same ids); nothing is dropped here."""
         return TextStream(self, list(ids), self.options.replace(**options), 0)
 
-    def _open(self, prompt: str | list[dict[str, str]], opts: GenerationOptions) -> TextStream:
+    def _open(self, prompt: str | list[dict[str, str]], opts: GenerationOptions,
+              tools: list[dict[str, Any]] | None = None, tool_choice: Any = None) -> TextStream:
+        tools = check_tools(tools) if tools else None
+        named = isinstance(tool_choice, dict) and isinstance(tool_choice.get("function", {}).get("name"), str)
+        if tool_choice not in (None, "auto", "none", "required") and not named:
+            raise InputError(f"tool_choice must be \"auto\", \"none\", \"required\" or {{\"type\": \"function\", "
+                             f"\"function\": {{\"name\": ...}}}} (got {tool_choice!r}).")
         if getattr(self.engine, "remote", False):  # the provider templates and tokenises: send the text itself
             if isinstance(prompt, str) and not prompt.strip():
                 raise InputError("the prompt is empty: give some text (as an argument or on stdin).")
-            return TextStream(self, [], opts, 0, prompt=prompt if isinstance(prompt, str) else check_messages(prompt))
-        ids, truncated = self.prompt_ids(prompt, opts.max_new_tokens)
+            return TextStream(self, [], opts, 0, prompt=prompt if isinstance(prompt, str) else check_messages(prompt),
+                              tools={"tools": tools, "tool_choice": tool_choice} if tools else None)
+        if tool_choice == "none":  # no tools rendered: a model without tool support still answers
+            tools = None
+        if tools and tool_choice not in (None, "auto"):  # a call must happen: constrain it to a well-formed one
+            if opts.json_schema is not None:
+                raise InputError("json_schema and a required tool call both constrain the answer; give one of them.")
+            opts = opts.replace(json_schema=call_schema(tools, tool_choice["function"]["name"] if named else None))
+        ids, truncated = self.prompt_ids(prompt, opts.max_new_tokens, tools)
         if truncated:
             warnings.warn(
                 f"the prompt is {len(ids) + truncated} tokens, over what fits the {self.engine.context_length}-token "
@@ -218,7 +237,7 @@ class TextGenerationPipeline:
     # ------------------------------------------------------------------------------------------ the loop
 
     def _pieces(self, stream: TextStream, ids: list[int], opts: GenerationOptions,
-                truncated: int, prompt: Any = None) -> Iterator[str]:
+                truncated: int, prompt: Any = None, tools: dict[str, Any] | None = None) -> Iterator[str]:
         engine = self.engine
         seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**31)
         opts = opts.replace(seed=seed)
@@ -229,7 +248,7 @@ class TextGenerationPipeline:
         text: list[str] = []
         n, finish = 0, "cancelled"
         if prompt is not None:  # a remote engine (see _open)
-            pieces = engine.generate_messages(prompt, opts, budget)  # type: ignore[attr-defined]
+            pieces = engine.generate_messages(prompt, opts, budget, **(tools or {}))  # type: ignore[attr-defined]
         else:
             pieces = engine.generate(ids, opts, budget)
         try:

@@ -71,7 +71,8 @@ def parse_calls(text: str, names: set[str], *, whole_json: bool = False) -> tupl
     JSON (constrained decoding). Text that does not parse as a call to a known tool stays text."""
     if whole_json:
         call = _call(text, names)
-        return ("", [call]) if call else (text, [])
+        if call:
+            return "", [call]  # else read it as any answer: a remote provider's calls arrive one a line
     calls, rest, pos = [], [], 0
     for m in _CALL.finditer(text):
         call = _call(m.group(1), names)

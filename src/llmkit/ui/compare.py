@@ -3,6 +3,10 @@ with the names hidden, then sees them; the votes (SQLite under LLMKIT_HOME) make
 
 Which model is "A" is decided by a coin for each prompt, and the names stay in a server-side ``gr.State`` until
 the vote: the page holds nothing that gives them away.
+
+Either side may be a remote model (``openai:gpt-4o-mini``, a configured alias; ``llmkit ui --allow-remote``,
+docs/remote.md): a badge under its picker says that the prompt leaves the machine (it does not say which of A and
+B it is), and votes and the leaderboard name it without any credentials of its base URL.
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ import gradio as gr  # this module is only imported by the app, which needs grad
 from ..compare.ratings import leaderboard, markdown_table
 from ..compare.votes import VoteStore
 from ..errors import InputError
+from ..providers import configured_names, parse
+from .chat import remote_badge
 from .common import UiContext, error_html
 
 TASK = "text-generation"
@@ -63,13 +69,22 @@ def battle(ctx: UiContext, first: str, second: str, prompt: str, max_new: int,
     for s, secs in zip(streams, spent):
         n = s.result.usage.completion_tokens if s.result else 0
         stats.append(f"{n} tokens · {n / max(secs, 1e-9):.1f} tok/s · finish: {s.result.finish_reason if s.result else ''}")
-    yield texts, stats, {"models": names, "prompt": prompt, "answers": texts}
+    yield texts, stats, {"models": [shown_name(n) for n in names], "prompt": prompt, "answers": texts}
+
+
+def shown_name(model: str) -> str:
+    """How a model is named in votes and on the leaderboard: a remote one without user:password@ or query."""
+    try:
+        spec = parse(model)
+    except InputError:
+        return model
+    return spec.name if spec is not None else model
 
 
 def build(ctx: UiContext, store: VoteStore | None = None) -> None:
     store = store or VoteStore()
     coin = random.Random()
-    models = ctx.models_for(TASK)
+    models = [*ctx.models_for(TASK), *configured_names()]  # remote aliases from the config file, when opted in
     gr.Markdown("Two models answer the same prompt. Which one is A and which is B is random and hidden until "
                 "you vote.")
     with gr.Row():
@@ -78,6 +93,9 @@ def build(ctx: UiContext, store: VoteStore | None = None) -> None:
         second = gr.Dropdown(models, value=models[1] if len(models) > 1 else None, label="The other model",
                              allow_custom_value=True, elem_id="cmp-model-2")
         max_new = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens", elem_id="cmp-max-new")
+    with gr.Row():
+        badges = [gr.HTML(remote_badge(picker.value), elem_id=f"cmp-remote-badge-{i}")
+                  for i, picker in enumerate((first, second), 1)]
     prompt = gr.Textbox(label="Prompt", placeholder="Ask both models something…", elem_id="cmp-prompt")
     ask = gr.Button("Ask both", variant="primary", elem_id="cmp-ask")
     with gr.Row():
@@ -132,3 +150,5 @@ def build(ctx: UiContext, store: VoteStore | None = None) -> None:
     for key, button in buttons.items():
         button.click(on_vote(key), state, [reveal, error, table, state, *vote_buttons])
     export.click(on_export, None, export_file)
+    for picker, badge in zip((first, second), badges):
+        picker.change(remote_badge, picker, badge)
