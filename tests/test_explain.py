@@ -125,9 +125,16 @@ def test_cli_explain_plain_markers_and_json(tiny_classifier):
     assert "Traceback" not in bad.stderr.decode()
 
 
-def test_server_adds_attributions_when_asked(tiny_classifier):
+def test_server_applies_the_temperature_and_adds_attributions_when_asked(tiny_classifier):
     from llmkit.serve import ServeSettings
     from llmkit.serve.background import running
+    from llmkit.train.calibration import softmax
+
+    texts = [r["text"] for r in toy_sentiment(20, seed=3)]
+    clf = pipeline("text-classification", model=str(tiny_classifier))  # the engine the server picks (auto)
+    assert clf.temperature != 1.0  # the fine-tune calibrated it (60 validation examples)
+    calibrated, raw = [r["score"] for r in clf(texts)], softmax(clf.logits(texts)).max(-1)
+    assert max(abs(a - b) for a, b in zip(calibrated, raw)) > 1e-3  # the check has teeth
 
     settings = ServeSettings(port=0, api_keys=["k"], models=[str(tiny_classifier)])
     with running(settings) as url, httpx.Client(base_url=url, headers={"Authorization": "Bearer k"},
@@ -135,6 +142,8 @@ def test_server_adds_attributions_when_asked(tiny_classifier):
         body = {"model": tiny_classifier.name, "input": ["great tasty coffee", "awful stale tea"]}
         plain = http.post("/v1/classifications", json=body).json()["data"]
         assert "attributions" not in plain[0]
+        served = http.post("/v1/classifications", json={**body, "input": texts}).json()["data"]
+        assert [d["score"] for d in served] == pytest.approx(calibrated, abs=1e-5)  # softmax(logits / T)
         r = http.post("/v1/classifications", json={**body, "explain": True})
         assert r.status_code == 200, r.text
         data = r.json()["data"]

@@ -74,8 +74,12 @@ def test_cli_two_tasks_with_baselines_report_classify_and_evaluate(tiny_encoder,
             assert row["noise_points"] == pytest.approx(eval_noise_points(row["single"], single["best"]["n"]))
     assert cmp["delta_m"] == pytest.approx(sum(r["relative"] for r in cmp["rows"]) / 2)
     assert cmp["joint"]["params"] < sum(s["params"] for s in cmp["singles"].values())
-    for png in ("comparison.png", "delta.png", "weights.png", "metric.png", "confusion_topic.png"):
+    for png in ("comparison.png", "delta.png", "weights.png", "metric.png", "confusion_topic.png",
+                "reliability_sentiment.png", "reliability_topic.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG", png
+    calibration = json.loads((out / "metrics.json").read_text())["calibration"]  # each head, on its 32 eval rows
+    assert {k: c["temperature"] for k, c in calibration.items()} == manifest["temperatures"]
+    assert "## Calibration" in report and all(f"| {k} | 32 |" in report for k in ("sentiment", "topic"))
     assert joint["sentiment"]["metric"] >= 0.9, "the joint model learns the separable toy task"
     from llmkit import pipeline  # (the classify CLI's --task is the same pipeline call)
 
