@@ -88,7 +88,8 @@ def load_pipeline(args: argparse.Namespace, options: Any):
         raise InputError(f"--context must be 64 tokens or more (got {args.context}).")
     ref = resolve(args.model or get(TextGenerationPipeline.task).default_model)
     pipe = TextGenerationPipeline.from_ref(ref, engine=args.engine, threads=args.threads, n_ctx=args.context,
-                                           allow_remote=args.allow_remote, redact=args.redact)
+                                           allow_remote=args.allow_remote, redact=args.redact,
+                                           speculative=options.speculative, draft=options.draft)
     pipe.options = options
     return pipe
 
@@ -148,6 +149,9 @@ def run(args: argparse.Namespace) -> int:
 def result_json(result: Any, pipe: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"text": result.text, "finish_reason": result.finish_reason, "model": pipe.model_name,
                            "usage": result.usage.to_dict(), "seed": result.seed}
+    speculation = getattr(pipe.engine, "speculation", None)
+    if speculation is not None and speculation.mode != "off":  # how auto chose, and which draft
+        out["speculative"] = speculation.describe()
     if result.truncated_tokens:
         out["truncated_prompt_tokens"] = result.truncated_tokens
     if result.logprobs is not None:

@@ -48,16 +48,27 @@ def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int) -> E
 
 
 def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None,
-                parallel: int = 1, allow_remote: bool | None = None, redact: bool | None = None) -> TextEngine:
+                parallel: int = 1, allow_remote: bool | None = None, redact: bool | None = None,
+                speculative: str | None = None, draft: str | None = None) -> TextEngine:
     """The engine for a model. GGUF: llama-cpp-python when the user has built it (a native build, the fastest
     measured), else xllamacpp (``llamacpp``, the default install), else transformers/torch; everything else: torch.
 
     ``parallel`` asks for that many concurrent generations in one loaded model (llama.cpp's slots, decoded as one
     batch); only xllamacpp has them, so with ``parallel > 1`` auto prefers it. An engine's ``slots`` attribute says
     how many ``generate()`` calls it serves at once (1 when absent). A remote reference (``ref.format ==
-    "remote"``) gets a ``RemoteEngine``, refused unless ``allow_remote`` (or the config/env opt-in)."""
+    "remote"``) gets a ``RemoteEngine``, refused unless ``allow_remote`` (or the config/env opt-in).
+
+    ``speculative``/``draft`` (``speculative.py``): only xllamacpp speculates, so asking for it on another engine
+    is refused, and auto prefers xllamacpp whenever speculation is on (asked, or a catalog draft is installed)."""
     if engine not in TEXT_ENGINES:
         raise InputError(f"--engine must be one of {', '.join(TEXT_ENGINES)} (got {engine!r}).")
+    from . import speculative as spec_mod
+
+    asked = spec_mod.wanted(speculative, draft)
+    if asked and (ref.format != "gguf" or engine in ("torch", "llama-cpp-python")):
+        raise spec_mod.refuse_engine("remote" if ref.format == "remote" else "torch" if engine == "auto" else engine)
+    spec = spec_mod.plan(ref, speculative, draft) if ref.format == "gguf" and engine in ("auto", "llamacpp") \
+        else spec_mod.Speculation()
     if ref.format == "remote":  # `openai:MODEL` and friends (llmkit.providers); opt-in is checked in from_spec
         if engine != "auto":
             raise InputError(f"{ref.name} is a remote model; it runs on its provider: drop --engine {engine}.")
@@ -66,7 +77,8 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
         return RemoteEngine.from_spec(ref.entry["remote"], allow_remote=allow_remote, redact=redact)
     if engine in ("llamacpp", "llama-cpp-python") and ref.format != "gguf":
         raise InputError(f"--engine {engine} needs a GGUF model; {ref.name!r} is {ref.format}: use --engine torch.")
-    if (engine == "llama-cpp-python" or (engine == "auto" and parallel == 1)) and ref.format == "gguf":
+    if (engine == "llama-cpp-python" or (engine == "auto" and parallel == 1 and spec.mode == "off")) \
+            and ref.format == "gguf":
         from . import llamacpp_python
 
         if llamacpp_python.available():
@@ -77,8 +89,9 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
         from . import llamacpp
 
         if llamacpp.available():
-            return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, parallel=parallel)
-        if engine == "llamacpp":
+            return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, parallel=parallel,
+                                                    speculation=spec)
+        if engine == "llamacpp" or asked:
             raise EngineUnavailableError(llamacpp.MISSING)
     from . import torch_causal
 

@@ -16,7 +16,10 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ..errors import InputError
-from ..options import check_keys
+from ..options import check_keys, options_of
+from ..tasks.generate_options import GenerationOptions, Speculative
+
+_GEN = {o.name: o for o in options_of(GenerationOptions)}  # speculative/draft: defined there, once
 
 
 class ServeSettings(BaseSettings):
@@ -73,6 +76,8 @@ class ServeSettings(BaseSettings):
                                   "one model (decoded as one batch), or model copies for other engines")
     n_ctx: int = Field(4096, ge=256, description="context window for chat models")
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads per model (default: all cores)")
+    speculative: Speculative = Field(_GEN["speculative"].default, description=_GEN["speculative"].help)
+    draft: str | None = Field(None, description=_GEN["draft"].help, json_schema_extra={"metavar": "MODEL"})
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info",
                                                                               description="uvicorn's log level")
 
