@@ -157,3 +157,25 @@ def test_bad_speculative_options_are_one_line():
 def test_a_call_cannot_change_what_the_model_was_loaded_with(small_plain):
     with pytest.raises(InputError, match="chosen when the model loads"):
         small_plain.generate("hi", speculative="ngram")
+
+
+def test_the_server_reports_acceptance_in_usage_and_metrics_and_refuses_a_bad_draft():
+    import httpx
+    from serve_helpers import real_server
+
+    with real_server(models=[SMALL], speculative="ngram") as url:
+        body = {"model": SMALL, "messages": [{"role": "user", "content": f"Repeat this code exactly:\n{CODE}"}],
+                "max_tokens": 24, "temperature": 0}
+        r = httpx.post(url + "/v1/chat/completions", json=body, timeout=600)
+        assert r.status_code == 200, r.text
+        details = r.json()["usage"]["completion_tokens_details"]
+        drafted = details["accepted_prediction_tokens"] + details["rejected_prediction_tokens"]
+        assert drafted > 0
+        metrics = httpx.get(url + "/metrics", timeout=60).text
+        assert f'llmkit_draft_tokens_total{{model="{SMALL}"}} {float(drafted)!r}' in metrics, metrics
+        assert f'llmkit_draft_acceptance_rate{{model="{SMALL}"}}' in metrics
+    with real_server(draft=TINY) as url:  # a chat model loads on first use: its draft is checked then
+        r = httpx.post(url + "/v1/chat/completions", json={"model": SMALL, "max_tokens": 4,
+                                                           "messages": [{"role": "user", "content": "hi"}]},
+                       timeout=600)
+        assert r.status_code == 400 and "vocabularies differ" in r.json()["error"]["message"], r.text

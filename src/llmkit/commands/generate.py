@@ -150,7 +150,7 @@ def result_json(result: Any, pipe: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"text": result.text, "finish_reason": result.finish_reason, "model": pipe.model_name,
                            "usage": result.usage.to_dict(), "seed": result.seed}
     speculation = getattr(pipe.engine, "speculation", None)
-    if speculation is not None and speculation.mode != "off":  # how auto chose, and which draft
+    if speculation is not None and (speculation.mode != "off" or speculation.why):  # how auto chose, which draft
         out["speculative"] = speculation.describe()
     if result.truncated_tokens:
         out["truncated_prompt_tokens"] = result.truncated_tokens

@@ -67,8 +67,10 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
     asked = spec_mod.wanted(speculative, draft)
     if asked and (ref.format != "gguf" or engine in ("torch", "llama-cpp-python")):
         raise spec_mod.refuse_engine("remote" if ref.format == "remote" else "torch" if engine == "auto" else engine)
-    spec = spec_mod.plan(ref, speculative, draft) if ref.format == "gguf" and engine in ("auto", "llamacpp") \
-        else spec_mod.Speculation()
+    from . import llamacpp
+
+    can = ref.format == "gguf" and engine in ("auto", "llamacpp") and (asked or llamacpp.available())
+    spec = spec_mod.plan(ref, speculative, draft) if can else spec_mod.Speculation()
     if ref.format == "remote":  # `openai:MODEL` and friends (llmkit.providers); opt-in is checked in from_spec
         if engine != "auto":
             raise InputError(f"{ref.name} is a remote model; it runs on its provider: drop --engine {engine}.")
@@ -86,8 +88,6 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
         if engine == "llama-cpp-python":
             raise EngineUnavailableError(llamacpp_python.MISSING)
     if engine in ("auto", "llamacpp") and ref.format == "gguf":
-        from . import llamacpp
-
         if llamacpp.available():
             return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, parallel=parallel,
                                                     speculation=spec)
