@@ -18,7 +18,8 @@ from llmkit.train.config import TrainConfig
 from tiny import toy_sentiment
 
 # Values a generic rule cannot guess (each valid and unlike the default).
-SAMPLES = {"language": "de", "initial_prompt": "Llmkit, Whisper.", "host": "localhost"}
+SAMPLES = {"language": "de", "initial_prompt": "Llmkit, Whisper.", "host": "localhost",
+           "draft": "qwen2.5-coder-0.5b-instruct"}
 
 
 def sample(o) -> object:

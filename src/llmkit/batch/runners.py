@@ -76,7 +76,8 @@ def _generate(spec: dict[str, Any]):
     o = dict(spec["options"])
     system, raw, context = o.pop("system", None), o.pop("raw", False), o.pop("context", None)
     pipe = TextGenerationPipeline.from_ref(resolve(spec["model"] or get(TextGenerationPipeline.task).default_model),
-                                           engine=spec["engine"], threads=spec["threads"], n_ctx=context)
+                                           engine=spec["engine"], threads=spec["threads"], n_ctx=context,
+                                           speculative=o.get("speculative"), draft=o.get("draft"))
     pipe.options = GenerationOptions().replace(**o)
 
     def run(rows: Rows) -> Result:

@@ -45,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
     pipe = load_pipeline(args, options)
     conv = pipe.chat(system=args.system)
     if interactive:
-        print(BANNER.format(model=pipe.model_name, engine=pipe.engine.name), file=sys.stderr)
+        spec = getattr(pipe.engine, "speculation", None)
+        engine = pipe.engine.name + (f", speculative {spec.mode}" + (f" with {spec.draft.name}" if spec.draft else "")
+                                     if spec is not None and spec.mode != "off" else "")
+        print(BANNER.format(model=pipe.model_name, engine=engine), file=sys.stderr)
     for line in lines:
         text = line.strip()
         if not text:

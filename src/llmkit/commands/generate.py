@@ -96,7 +96,8 @@ def load_pipeline(args: argparse.Namespace, options: Any):
     ref = resolve(args.model or get(TextGenerationPipeline.task).default_model)
     pipe = TextGenerationPipeline.from_ref(ref, engine=args.engine, threads=args.threads, n_ctx=args.context,
                                            allow_remote=args.allow_remote, redact=args.redact,
-                                           prompt_cache_mib=args.prompt_cache_mib)
+                                           prompt_cache_mib=args.prompt_cache_mib,
+                                           speculative=options.speculative, draft=options.draft)
     pipe.options = options
     return pipe
 
@@ -156,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
 def result_json(result: Any, pipe: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"text": result.text, "finish_reason": result.finish_reason, "model": pipe.model_name,
                            "usage": result.usage.to_dict(), "seed": result.seed}
+    speculation = getattr(pipe.engine, "speculation", None)
+    if speculation is not None and (speculation.mode != "off" or speculation.why):  # how auto chose, which draft
+        out["speculative"] = speculation.describe()
     if result.truncated_tokens:
         out["truncated_prompt_tokens"] = result.truncated_tokens
     if result.logprobs is not None:

@@ -26,6 +26,7 @@ class Piece:
     logprobs: tuple[TokenLogprob, ...] = ()
     finish_reason: str | None = None  # on an engine's last piece: "stop" (end of turn) or "length"
     prompt_tokens: int | None = None  # a remote engine's last piece: the provider's count of the prompt
+    drafted: tuple[int, int] | None = None  # a speculating engine's last piece: (tokens drafted, accepted)
 
 
 class TextEngine(Protocol):

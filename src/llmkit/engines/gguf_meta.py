@@ -39,6 +39,9 @@ def read_metadata(path: str | Path, keep_tokens: Iterable[str] = ()) -> dict[str
             else:
                 out[key] = _value(f, kind)
         wanted = {out[k] for k in keep_tokens if isinstance(out.get(k), int)}
+        if token_array_at is not None:  # the vocabulary's size (speculative decoding compares draft and target)
+            f.seek(token_array_at + 4)
+            out["tokenizer.ggml.tokens.count"] = struct.unpack("<Q", f.read(8))[0]
         if token_array_at is not None and wanted:
             f.seek(token_array_at)
             out["tokenizer.ggml.tokens"] = _pick_strings(f, wanted)

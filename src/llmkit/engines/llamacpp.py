@@ -26,6 +26,7 @@ from ..hub import ModelRef
 from .decoding import Piece, TokenLogprob
 from .gguf_meta import GGUFInfo
 from .grammar import json_grammar
+from .speculative import Speculation, configure as configure_speculation, counts as draft_counts
 
 MISSING = "the llama.cpp engine is not installed: `pip install 'llmkit[llamacpp]'` (or use --engine torch)."
 DEFAULT_MAX_CTX = 8192  # the KV cache is allocated up front: more context costs memory even when unused
@@ -55,9 +56,11 @@ class LlamaCppEngine:
     name = "llamacpp"
     grammars = True  # constrained decoding (GenerationOptions.json_schema)
 
-    def __init__(self, server: Any, info: GGUFInfo, context_length: int, slots: int = 1, reuse: bool = True):
+    def __init__(self, server: Any, info: GGUFInfo, context_length: int, slots: int = 1, reuse: bool = True,
+                 speculation: Speculation = Speculation()):
         self.server = server
         self.reuse = reuse  # cache_prompt: start from the longest cached prefix of the prompt
+        self.speculation = speculation  # what it was loaded with (draft model, n-gram lookup or off)
         self.context_length = context_length  # per slot
         self.slots = slots  # concurrent generations llama.cpp decodes together (continuous batching)
         self.chat_template, self.bos_token, self.eos_token = info.chat_template, info.bos_token, info.eos_token
@@ -65,7 +68,8 @@ class LlamaCppEngine:
 
     @classmethod
     def from_ref(cls, ref: ModelRef, *, threads: int | None = None, n_ctx: int | None = None,
-                 parallel: int = 1, prompt_cache_mib: int | None = None) -> "LlamaCppEngine":
+                 parallel: int = 1, prompt_cache_mib: int | None = None,
+                 speculation: Speculation = Speculation()) -> "LlamaCppEngine":
         if not available():
             raise EngineUnavailableError(MISSING)
         import xllamacpp as xlc
@@ -86,12 +90,13 @@ class LlamaCppEngine:
         params.n_threads_http = 1  # its local HTTP endpoint is only used to tokenise
         params.verbosity = -1  # llama.cpp's own logs stay quiet
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or default_threads()
+        configure_speculation(params, speculation, params.cpuparams.n_threads)
         try:
             server = xlc.Server(params)
         except Exception as e:  # llama.cpp could not read the file
             raise LlmkitError(f"llama.cpp could not load {path}: {e}; check the file or try --engine torch.") from None
         _wait_until_serving(server)
-        return cls(server, info, per_slot, params.n_parallel, reuse=budget > 0)
+        return cls(server, info, per_slot, params.n_parallel, reuse=budget > 0, speculation=speculation)
 
     def tokenize(self, text: str) -> list[int]:
         """llama.cpp's own tokeniser (special tokens such as <|im_start|> parsed; BOS added if the model wants it).
@@ -126,7 +131,7 @@ class LlamaCppEngine:
         worker = threading.Thread(target=work, name="llmkit-llamacpp", daemon=True)
         worker.start()
         try:
-            yield from _pieces(chunks, options.logprobs)
+            yield from _pieces(chunks, options.logprobs, self.speculation.mode != "off")
         finally:
             cancel.set()
             worker.join()
@@ -185,7 +190,7 @@ def request(prompt_ids: list[int], options: Any, max_new_tokens: int, reuse: boo
     return out
 
 
-def _pieces(chunks: queue.SimpleQueue, want_logprobs: bool) -> Iterator[Piece]:
+def _pieces(chunks: queue.SimpleQueue, want_logprobs: bool, speculating: bool = False) -> Iterator[Piece]:
     counted = 0
     while (chunk := chunks.get()) is not _DONE:
         if isinstance(chunk, Exception):
@@ -204,4 +209,5 @@ def _pieces(chunks: queue.SimpleQueue, want_logprobs: bool) -> Iterator[Piece]:
             n += max(0, chunk.get("usage", {}).get("completion_tokens", counted) - counted - n)
             finish = "length" if finish == "length" else "stop"
         counted += n
-        yield Piece(choice.get("text") or "", n, lps, finish)
+        drafted = (draft_counts(chunk) or (0, 0)) if finish and speculating else None
+        yield Piece(choice.get("text") or "", n, lps, finish, drafted=drafted)

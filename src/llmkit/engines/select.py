@@ -49,7 +49,8 @@ def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int) -> E
 
 def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None,
                 parallel: int = 1, allow_remote: bool | None = None, redact: bool | None = None,
-                prompt_cache_mib: int | None = None) -> TextEngine:
+                prompt_cache_mib: int | None = None, speculative: str | None = None,
+                draft: str | None = None) -> TextEngine:
     """The engine for a model. GGUF: llama-cpp-python when the user has built it (a native build, the fastest
     measured), else xllamacpp (``llamacpp``, the default install), else transformers/torch; everything else: torch.
 
@@ -57,9 +58,21 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
     batch); only xllamacpp has them, so with ``parallel > 1`` auto prefers it. An engine's ``slots`` attribute says
     how many ``generate()`` calls it serves at once (1 when absent). A remote reference (``ref.format ==
     "remote"``) gets a ``RemoteEngine``, refused unless ``allow_remote`` (or the config/env opt-in).
-    ``prompt_cache_mib`` is llama.cpp's prompt reuse budget (``llamacpp.PROMPT_CACHE_HELP``; 0: off)."""
+    ``prompt_cache_mib`` is llama.cpp's prompt reuse budget (``llamacpp.PROMPT_CACHE_HELP``; 0: off).
+
+    ``speculative``/``draft`` (``speculative.py``): only xllamacpp speculates, so asking for it on another engine
+    is refused, and auto prefers xllamacpp whenever speculation is on (asked, or a catalog draft is installed)."""
     if engine not in TEXT_ENGINES:
         raise InputError(f"--engine must be one of {', '.join(TEXT_ENGINES)} (got {engine!r}).")
+    from . import speculative as spec_mod
+
+    asked = spec_mod.wanted(speculative, draft)
+    if asked and (ref.format != "gguf" or engine in ("torch", "llama-cpp-python")):
+        raise spec_mod.refuse_engine("remote" if ref.format == "remote" else "torch" if engine == "auto" else engine)
+    from . import llamacpp
+
+    can = ref.format == "gguf" and engine in ("auto", "llamacpp") and (asked or llamacpp.available())
+    spec = spec_mod.plan(ref, speculative, draft) if can else spec_mod.Speculation()
     if ref.format == "remote":  # `openai:MODEL` and friends (llmkit.providers); opt-in is checked in from_spec
         if engine != "auto":
             raise InputError(f"{ref.name} is a remote model; it runs on its provider: drop --engine {engine}.")
@@ -68,7 +81,8 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
         return RemoteEngine.from_spec(ref.entry["remote"], allow_remote=allow_remote, redact=redact)
     if engine in ("llamacpp", "llama-cpp-python") and ref.format != "gguf":
         raise InputError(f"--engine {engine} needs a GGUF model; {ref.name!r} is {ref.format}: use --engine torch.")
-    if (engine == "llama-cpp-python" or (engine == "auto" and parallel == 1)) and ref.format == "gguf":
+    if (engine == "llama-cpp-python" or (engine == "auto" and parallel == 1 and spec.mode == "off")) \
+            and ref.format == "gguf":
         from . import llamacpp_python
 
         if llamacpp_python.available():
@@ -77,12 +91,10 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
         if engine == "llama-cpp-python":
             raise EngineUnavailableError(llamacpp_python.MISSING)
     if engine in ("auto", "llamacpp") and ref.format == "gguf":
-        from . import llamacpp
-
         if llamacpp.available():
             return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, parallel=parallel,
-                                                    prompt_cache_mib=prompt_cache_mib)
-        if engine == "llamacpp":
+                                                    prompt_cache_mib=prompt_cache_mib, speculation=spec)
+        if engine == "llamacpp" or asked:
             raise EngineUnavailableError(llamacpp.MISSING)
     from . import torch_causal
 

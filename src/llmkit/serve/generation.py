@@ -149,8 +149,13 @@ def _emit_choice(stream: Any, c: Choice, run: Run, emit, metrics: Metrics, start
             emit(("piece", c.index, piece))
     finally:
         stream.close()
-    if stream.result is not None:
-        metrics.inc("llmkit_tokens_generated_total", float(stream.result.usage.completion_tokens), model=run.model)
+    result = stream.result
+    if result is not None:
+        metrics.inc("llmkit_tokens_generated_total", float(result.usage.completion_tokens), model=run.model)
+        if result.usage.draft_tokens is not None:  # speculative decoding: proposed and kept tokens
+            metrics.inc("llmkit_draft_tokens_total", float(result.usage.draft_tokens), model=run.model)
+            metrics.inc("llmkit_draft_tokens_accepted_total", float(result.usage.accepted_tokens or 0),
+                        model=run.model)
     if run.cancelled.is_set():
         metrics.inc("llmkit_generations_cancelled_total", model=run.model)
         return False

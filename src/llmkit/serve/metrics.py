@@ -48,10 +48,20 @@ class Metrics:
             "llmkit_tokens_generated_total": ("counter", "Completion tokens generated, by model."),
             "llmkit_prompt_tokens_total": ("counter", "Prompt tokens read, by model."),
             "llmkit_generations_cancelled_total": ("counter", "Generations stopped because the client went away."),
+            "llmkit_draft_tokens_total": ("counter", "Speculative decoding: tokens proposed by the draft, by model."),
+            "llmkit_draft_tokens_accepted_total": ("counter", "... of them, kept by the model."),
+            "llmkit_draft_acceptance_rate": ("gauge", "Accepted / proposed draft tokens so far, by model."),
             "llmkit_batch_size": ("histogram", "Texts per encoder batch (dynamic batching), by model."),
             "llmkit_queue_depth": ("gauge", "Jobs or texts waiting, by queue."),
             "llmkit_models_loaded": ("gauge", "Models loaded in memory."),
         }
+        self.gauge("llmkit_draft_acceptance_rate", self._acceptance)
+
+    def _acceptance(self) -> dict[tuple, float]:
+        with self._lock:
+            drafted = dict(self._counters.get("llmkit_draft_tokens_total", {}))
+            kept = dict(self._counters.get("llmkit_draft_tokens_accepted_total", {}))
+        return {key: kept.get(key, 0.0) / n for key, n in drafted.items() if n}
 
     def inc(self, name: str, value: float = 1.0, **labels: str) -> None:
         with self._lock:

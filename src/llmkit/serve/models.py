@@ -147,7 +147,8 @@ class ModelPool:
             if task == "text-generation":
                 workers = s.generation_slots
                 opts: dict[str, Any] = {"threads": s.threads, "n_ctx": s.n_ctx, "parallel": workers,
-                                        "prompt_cache_mib": s.prompt_cache_mib}
+                                        "prompt_cache_mib": s.prompt_cache_mib,
+                                        "speculative": s.speculative, "draft": s.draft}
                 load = shared_when_concurrent(lambda: self._load(task, ref, **opts), workers)
             else:  # speech both ways: one worker, the engine's own threads
                 opts = {"threads": s.threads} if task == "text-to-speech" else {"cpu_threads": s.threads or 0}

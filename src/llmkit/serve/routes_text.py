@@ -113,10 +113,14 @@ async def _collect(run: gen.Run) -> list[Any]:
     return [results[i] for i in sorted(results)]
 
 
-def _usage(run: gen.Run, results: list[Any]) -> dict[str, int]:
-    prompt = sum(run.prompt_tokens)
-    completion = sum(r.usage.completion_tokens for r in results)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+def _usage(run: gen.Run, results: list[Any]) -> dict[str, Any]:
+    from ..tasks.generate import Usage
+
+    drafted = [r.usage for r in results if r.usage.draft_tokens is not None]  # speculative decoding ran
+    usage = Usage(sum(run.prompt_tokens), sum(r.usage.completion_tokens for r in results),
+                  *((sum(u.draft_tokens for u in drafted), sum(u.accepted_tokens or 0 for u in drafted))
+                    if drafted else (None, None)))
+    return usage.to_dict()
 
 
 def _chat_logprobs(result: Any, top: int = 0) -> dict[str, Any]:

@@ -17,7 +17,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ..engines.llamacpp import PROMPT_CACHE_HELP, PROMPT_CACHE_MIB
 from ..errors import InputError
-from ..options import check_keys
+from ..options import check_keys, options_of
+from ..tasks.generate_options import GenerationOptions, Speculative
+
+_GEN = {o.name: o for o in options_of(GenerationOptions)}  # speculative/draft: defined there, once
 
 
 class ServeSettings(BaseSettings):
@@ -83,6 +86,8 @@ class ServeSettings(BaseSettings):
     n_ctx: int = Field(4096, ge=256, description="context window for chat models")
     prompt_cache_mib: int = Field(PROMPT_CACHE_MIB, ge=0, description=f"llama.cpp: {PROMPT_CACHE_HELP}")
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads per model (default: all cores)")
+    speculative: Speculative = Field(_GEN["speculative"].default, description=_GEN["speculative"].help)
+    draft: str | None = Field(None, description=_GEN["draft"].help, json_schema_extra={"metavar": "MODEL"})
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info",
                                                                               description="uvicorn's log level")
 

@@ -42,14 +42,27 @@ class Usage:
 
     prompt_tokens: int
     completion_tokens: int
+    # speculative decoding: tokens proposed by the draft (or n-gram lookup) and how many the model kept
+    draft_tokens: int | None = None
+    accepted_tokens: int | None = None
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    def to_dict(self) -> dict[str, int]:
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "total_tokens": self.total_tokens}
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted_tokens / self.draft_tokens if self.draft_tokens else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                               "total_tokens": self.total_tokens}
+        if self.draft_tokens is not None:  # OpenAI's names for predicted-output tokens kept / thrown away
+            accepted = self.accepted_tokens or 0
+            out["completion_tokens_details"] = {"accepted_prediction_tokens": accepted,
+                                                "rejected_prediction_tokens": self.draft_tokens - accepted}
+            out["acceptance_rate"] = round(self.acceptance_rate, 4) if self.draft_tokens else None
+        return out
 
 
 @dataclass(frozen=True)
@@ -125,7 +138,8 @@ class TextGenerationPipeline:
         ``prompt_cache_mib``: llama.cpp's budget for reusing earlier prompts' KV cache (default 1024; 0: off)."""
         defaults = GenerationOptions().replace(**options)  # validate before the (slow) load
         return cls(text_engine(ref, engine, threads=threads, n_ctx=n_ctx, parallel=parallel,
-                               allow_remote=allow_remote, redact=redact, prompt_cache_mib=prompt_cache_mib), defaults,
+                               allow_remote=allow_remote, redact=redact, prompt_cache_mib=prompt_cache_mib,
+                               speculative=defaults.speculative, draft=defaults.draft), defaults,
                    model_name=ref.name,
                    default_system=ref.entry.get("default_system"), chat=ref.entry.get("chat", True))
 
@@ -164,10 +178,13 @@ class TextGenerationPipeline:
     def stream_ids(self, ids: list[int], **options: Any) -> TextStream:
         """Like ``stream`` for a prompt already made into token ids by ``prompt_ids`` (the server counts a prompt's
         tokens before it queues the request, then generates from the same ids); nothing is dropped here."""
-        return TextStream(self, list(ids), self.options.replace(**options), 0)
+        opts = self.options.replace(**options)
+        self._check_speculation(opts)
+        return TextStream(self, list(ids), opts, 0)
 
     def _open(self, prompt: str | list[dict[str, str]], opts: GenerationOptions,
               tools: list[dict[str, Any]] | None = None, tool_choice: Any = None) -> TextStream:
+        self._check_speculation(opts)
         tools = check_tools(tools) if tools else None
         named = isinstance(tool_choice, dict) and isinstance(tool_choice.get("function", {}).get("name"), str)
         if tool_choice not in (None, "auto", "none", "required") and not named:
@@ -192,6 +209,12 @@ class TextGenerationPipeline:
                 stacklevel=3,
             )
         return TextStream(self, ids, opts, truncated)
+
+    def _check_speculation(self, opts: GenerationOptions) -> None:
+        """Speculation is set up when the model loads (a draft is a second model): a call cannot change it."""
+        if (opts.speculative, opts.draft) != (self.options.speculative, self.options.draft):
+            raise InputError("speculative/draft are chosen when the model loads: pass them to pipeline(...) (or "
+                             "the CLI flags), not to a call.")
 
     def chat(self, messages: list[dict[str, str]] | None = None, *, system: str | None = None,
              **options: Any) -> "Conversation":
@@ -247,6 +270,7 @@ class TextGenerationPipeline:
         logprobs: list[TokenLogprob] | None = [] if opts.logprobs else None
         text: list[str] = []
         n, finish = 0, "cancelled"
+        drafted: tuple[int, int] | None = None
         if prompt is not None:  # a remote engine (see _open)
             pieces = engine.generate_messages(prompt, opts, budget, **(tools or {}))  # type: ignore[attr-defined]
         else:
@@ -256,6 +280,8 @@ class TextGenerationPipeline:
                 n += piece.tokens
                 if piece.prompt_tokens is not None:
                     prompt_tokens = piece.prompt_tokens
+                if piece.drafted is not None:
+                    drafted = piece.drafted
                 if logprobs is not None:
                     logprobs.extend(piece.logprobs)
                 out = stops.feed(piece.text)
@@ -274,7 +300,8 @@ class TextGenerationPipeline:
                 yield tail
         finally:
             pieces.close()  # stops the engine even when the reader stopped early
-            stream.result = GenerationResult("".join(text), finish, Usage(prompt_tokens, n), seed, truncated,
+            usage = Usage(prompt_tokens, n, *(drafted or (None, None)))
+            stream.result = GenerationResult("".join(text), finish, usage, seed, truncated,
                                              logprobs, stops.matched)
 
 

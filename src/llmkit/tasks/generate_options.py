@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import InputError
 from ..options import opt
 
 MAX_NEW_TOKENS = 32768
 MAX_STOPS = 16
+Speculative = Literal["auto", "draft", "ngram", "off"]  # engines/speculative.py
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,13 @@ class GenerationOptions:
     # The CLI reads it from a file (generate --json-schema FILE / --json-object), so it has no flag of its own.
     json_schema: str | None = opt(None, "JSON Schema the answer must follow", cli=False)
     top_logprobs: int = opt(0, "with --logprobs: also the N likeliest tokens at each step (0-20)")
+    # Speculative decoding (engines/speculative.py): chosen when the model loads, so a per-call value must match.
+    # auto: the catalog's draft model when it is installed, else off. Same output, fewer slow steps.
+    speculative: Speculative = opt(
+        "auto", "speculative decoding (llamacpp engine): draft (a small model proposes, the model checks), ngram "
+        "(proposals copied from the prompt), off; auto: the catalog's draft when installed")
+    draft: str | None = opt(None, "the draft model for --speculative draft (same tokenizer as --model; default: "
+                            "the catalog's pairing)", metavar="MODEL")
 
     def __post_init__(self) -> None:
         stop = self.stop
@@ -58,6 +66,14 @@ class GenerationOptions:
 
             object.__setattr__(self, "json_schema", canonical_schema(self.json_schema))
         _check_int("top_logprobs", self.top_logprobs, 0, 20)
+        if self.speculative not in ("auto", "draft", "ngram", "off"):
+            raise InputError(f"speculative (--speculative) must be one of auto, draft, ngram, off "
+                             f"(got {self.speculative!r}).")
+        if self.draft is not None and (not isinstance(self.draft, str) or not self.draft.strip()):
+            raise InputError(f"draft (--draft) names a model (got {self.draft!r}).")
+        if self.draft and self.speculative in ("ngram", "off"):
+            raise InputError(f"--draft {self.draft} goes with --speculative draft (or auto), not "
+                             f"{self.speculative}.")
         for name in ("temperature", "top_p", "repetition_penalty"):
             object.__setattr__(self, name, float(getattr(self, name)))
         if len(self.stop) > MAX_STOPS or not all(isinstance(s, str) and s for s in self.stop):

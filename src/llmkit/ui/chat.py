@@ -66,7 +66,9 @@ def respond(ctx: UiContext, stop: threading.Event, model: str, history: list[dic
     try:
         if not history or history[-1]["role"] != "user" or not text_of(history[-1]["content"]).strip():
             raise InputError("the message is empty: type some text.")
-        pipe = ctx.pipeline(TASK, model)
+        options = dict(options)
+        spec = options.pop("speculative", DEFAULTS["speculative"])  # chosen at load: a copy per mode, auto shared
+        pipe = ctx.pipeline(TASK, model, **({"speculative": spec} if spec != DEFAULTS["speculative"] else {}))
         stream = pipe.stream(to_messages(history, system), **options)
     except Exception as e:
         yield history, "", error_html(e)
@@ -89,7 +91,10 @@ def respond(ctx: UiContext, stop: threading.Event, model: str, history: list[dic
     secs = time.perf_counter() - t0
     n = r.usage.completion_tokens if r else 0
     why = "stopped by you" if stopped else (r.finish_reason if r else "")
-    yield history, f"{n} tokens in {secs:.1f} s ({n / max(secs, 1e-9):.1f} tok/s) · finish: {why} · seed {r.seed if r else ''}", ""
+    rate = r.usage.acceptance_rate if r else None
+    drafts = f" · drafts accepted {rate:.0%}" if rate is not None else ""
+    yield history, (f"{n} tokens in {secs:.1f} s ({n / max(secs, 1e-9):.1f} tok/s) · finish: {why} · "
+                    f"seed {r.seed if r else ''}{drafts}"), ""
 
 
 def remote_badge(model: str | None) -> str:
@@ -152,7 +157,9 @@ def _controls(models: list[str]) -> tuple:
                         elem_id="chat-max-new")
     seed = gr.Number(label="Seed (empty = random)", precision=0)
     show_probs = gr.Checkbox(False, label="Show token probabilities", elem_id="chat-show-logprobs")
-    return model, badge, system, [temperature, top_p, top_k, repetition, max_new], seed, show_probs
+    speculative = gr.Dropdown(["auto", "draft", "ngram", "off"], value=DEFAULTS["speculative"],
+                              label="Speculative decoding (llama.cpp)", elem_id="chat-speculative")
+    return model, badge, system, [temperature, top_p, top_k, repetition, max_new], seed, (show_probs, speculative)
 
 
 def build(ctx: UiContext) -> None:
@@ -172,7 +179,7 @@ def build(ctx: UiContext) -> None:
             tokens = gr.HTML(elem_id="chat-logprobs")
             voice_box = gr.Column()  # filled by voice.build once the settings exist
         with gr.Column(scale=1):
-            model, badge, system, sliders, seed, show_probs = _controls(models)
+            model, badge, system, sliders, seed, (show_probs, speculative) = _controls(models)
 
     settings = [model, chatbot, system, *sliders, seed]
 
@@ -181,9 +188,9 @@ def build(ctx: UiContext) -> None:
             return text, history
         return "", [*(history or []), {"role": "user", "content": text}]
 
-    def run(m, history, sys_prompt, temp, tp, tk, rep, mx, sd, probs, request: gr.Request):
+    def run(m, history, sys_prompt, temp, tp, tk, rep, mx, sd, probs, spec, request: gr.Request):
         flag = sessions.start(request.session_hash or "")
-        opts = sampling(temp, tp, tk, rep, mx, sd)
+        opts = {**sampling(temp, tp, tk, rep, mx, sd), "speculative": spec}
         if probs:
             opts.update(logprobs=True, top_logprobs=5)
         results: list = []
@@ -202,11 +209,12 @@ def build(ctx: UiContext) -> None:
         return history
 
     outputs = [chatbot, stats, error, tokens]
+    inputs = [*settings, show_probs, speculative]
     model.change(remote_badge, model, badge)
-    send.click(add_user, [message, chatbot], [message, chatbot]).then(run, [*settings, show_probs], outputs)
-    message.submit(add_user, [message, chatbot], [message, chatbot]).then(run, [*settings, show_probs], outputs)
+    send.click(add_user, [message, chatbot], [message, chatbot]).then(run, inputs, outputs)
+    message.submit(add_user, [message, chatbot], [message, chatbot]).then(run, inputs, outputs)
     stop_btn.click(on_stop, None, None, queue=False)
-    regen.click(drop_answer, chatbot, chatbot).then(run, [*settings, show_probs], outputs)
+    regen.click(drop_answer, chatbot, chatbot).then(run, inputs, outputs)
     clear.click(lambda: ([], "", "", ""), None, outputs)
     with voice_box:
         voice.build(ctx, sessions, settings, chatbot, stats, error)

@@ -1,0 +1,141 @@
+"""Speculative decoding on llama.cpp: which kind a model gets, whether a draft may draft for it, and how
+xllamacpp is told (``--speculative draft|ngram|off|auto`` and ``--draft MODEL``, fields of ``GenerationOptions``).
+
+A cheap proposer guesses the next few tokens; the target model checks them all in one batch and keeps the longest
+prefix it agrees with, plus one token of its own. Greedy output is therefore the target's own, token for token. With
+sampling, llama.cpp's server accepts a drafted token only if it is the token the target's sampler draws at that
+position (same seed and sampler chain), so each kept token is a draw from the target's distribution: speculation
+changes the speed, never what is sampled from (tests/test_speculative.py checks both).
+
+- ``draft``: a small model with the same tokenizer (the catalog's ``draft_model``, e.g. Qwen2.5-Coder 0.5B for 1.5B).
+- ``ngram``: no second model; the draft is what followed the last few tokens earlier in the context (prompt
+  lookup), which pays off when the answer copies from the prompt: editing code, rewriting, quoting.
+- ``auto`` (the default): ``draft`` when the catalog pairs the model with a draft that is installed, else off.
+
+>>> plan(resolve("qwen2.5-coder-1.5b-instruct"), "auto", None).mode
+'draft'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..hub import ModelRef
+from .gguf_meta import GGUFInfo, read_metadata
+
+MODES = ("auto", "draft", "ngram", "off")
+ENGINES_THAT_CAN = "the llamacpp engine (xllamacpp, GGUF models)"
+DRAFT_MAX = 8  # tokens drafted per step; llama.cpp's default (3) leaves speed on the table when the draft is good
+NGRAM = (2, 8)  # ngram: look up the last 2 tokens, propose up to 8 that followed them (best of 5 tried)
+VOCAB_SLACK = 128  # llama.cpp's own limit on a draft's extra tokens (SPEC_VOCAB_MAX_SIZE_DIFFERENCE)
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """What an engine was loaded with: ``mode`` is ``draft``, ``ngram`` or ``off``; ``draft`` the draft model."""
+
+    mode: str = "off"
+    draft: ModelRef | None = None
+    why: str = ""  # for --verbose / --json: how auto chose
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"mode": self.mode}
+        if self.draft is not None:
+            out["draft"] = self.draft.name
+        if self.why:
+            out["why"] = self.why
+        return out
+
+
+def wanted(mode: str | None, draft: str | None) -> bool:
+    """Did the user ask for speculation (not just leave the default)?"""
+    return mode in ("draft", "ngram") or (bool(draft) and mode != "off")
+
+
+def refuse_engine(engine: str) -> InputError:
+    return InputError(f"--speculative runs on {ENGINES_THAT_CAN}; the {engine} engine cannot: "
+                      "use --engine llamacpp with a GGUF model, or --speculative off.")
+
+
+def plan(ref: ModelRef, mode: str | None, draft: str | None) -> Speculation:
+    """The speculation a GGUF model gets (the draft resolved and checked; no weights loaded)."""
+    mode = mode or "auto"
+    if mode not in MODES:
+        raise InputError(f"--speculative must be one of {', '.join(MODES)} (got {mode!r}).")
+    if mode == "off" or mode == "ngram":
+        return Speculation(mode, why="asked" if mode == "ngram" else "")
+    if draft is None:
+        draft = ref.entry.get("draft_model")
+        if draft is None:
+            if mode == "draft":
+                raise InputError(f"--speculative draft needs a draft model for {ref.name}: give --draft MODEL (a "
+                                 "small model with the same tokenizer), or use --speculative ngram.")
+            return Speculation("off")
+        from ..hub import is_installed
+
+        if mode == "auto" and not is_installed(draft):
+            return Speculation("off", why=f"draft {draft} not installed (`llmkit models pull {draft}`)")
+    from ..hub import resolve
+
+    draft_ref = resolve(draft)
+    check_vocab(ref, draft_ref)
+    return Speculation("draft", draft_ref, "asked" if mode == "draft" else f"catalog pairs {ref.name} with {draft}")
+
+
+def _vocab(ref: ModelRef) -> tuple[Path, dict[str, Any]]:
+    if ref.format != "gguf":
+        raise InputError(f"draft {ref.name} is {ref.format}; a draft must be a GGUF model with the target's "
+                         "tokenizer (e.g. qwen2.5-coder-0.5b-instruct for qwen2.5-coder-1.5b-instruct).")
+    path = GGUFInfo(ref.path, 0).path
+    return path, read_metadata(path)
+
+
+def check_vocab(target: ModelRef, draft: ModelRef) -> None:
+    """Refuse a draft whose tokens do not mean what the target's mean (its proposals would be nonsense to the
+    target, and llama.cpp would fail later with a less helpful message). Compared from the GGUF headers:
+    tokenizer kind, pre-tokenizer, end-of-text id and vocabulary size."""
+    _, t = _vocab(target)
+    _, d = _vocab(draft)
+    keys = ("tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.eos_token_id")
+    differ = [k.rsplit(".", 1)[-1] for k in keys if t.get(k) != d.get(k)]
+    nt, nd = t.get("tokenizer.ggml.tokens.count", 0), d.get("tokenizer.ggml.tokens.count", 0)
+    if abs(nt - nd) > VOCAB_SLACK:
+        differ.append("vocabulary size")
+    if differ:
+        raise InputError(
+            f"{draft.name} cannot draft for {target.name}: their vocabularies differ ({', '.join(differ)}: "
+            f"{nd:,} tokens, {d.get('tokenizer.ggml.pre')} vs {nt:,} tokens, {t.get('tokenizer.ggml.pre')}); a draft "
+            f"must share the target's tokenizer{_suggest(target)}.")
+
+
+def _suggest(target: ModelRef) -> str:
+    return f", e.g. {target.entry['draft_model']}" if target.entry.get("draft_model") else ""
+
+
+def configure(params: Any, spec: Speculation, threads: int) -> None:
+    """Fill xllamacpp's ``CommonParams.speculative`` (llama.cpp's ``--spec-type``, ``-md``, ``--draft-max``...)."""
+    if spec.mode == "off":
+        return
+    import xllamacpp as xlc
+
+    kind = xlc.common_speculative_type
+    s = params.speculative
+    if spec.mode == "ngram":
+        s.types = [kind.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
+        s.ngram_simple.size_n, s.ngram_simple.size_m = NGRAM
+        return
+    assert spec.draft is not None
+    s.types = [kind.COMMON_SPECULATIVE_TYPE_DRAFT_SIMPLE]
+    s.draft.mparams.path = str(GGUFInfo(spec.draft.path, 0).path)
+    s.draft.n_max = DRAFT_MAX
+    s.draft.cpuparams.n_threads = s.draft.cpuparams_batch.n_threads = threads
+
+
+def counts(chunk: dict[str, Any]) -> tuple[int, int] | None:
+    """(drafted, accepted) tokens from the ``timings`` of llama.cpp's last chunk; None when nothing was drafted."""
+    timings = chunk.get("timings") or {}
+    if "draft_n" not in timings:
+        return None
+    return int(timings["draft_n"]), int(timings.get("draft_n_accepted", 0))
