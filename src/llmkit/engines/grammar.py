@@ -12,6 +12,7 @@ import importlib.util
 
 from ..errors import InputError
 
+ANY_OBJECT = {"type": "object"}  # OpenAI's response_format {"type": "json_object"}
 MISSING = "structured output needs llama.cpp's grammar checker: `pip install 'llmkit[llamacpp]'` (llguidance)."
 
 

@@ -12,7 +12,7 @@ import json
 from typing import Any, Iterator
 
 from .. import providers
-from ..tasks.structured import ANY_OBJECT
+from .grammar import ANY_OBJECT
 
 
 def client(settings: dict[str, Any]) -> Any:

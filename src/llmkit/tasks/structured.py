@@ -14,9 +14,8 @@ import functools
 import json
 from typing import Any
 
+from ..engines.grammar import ANY_OBJECT  # noqa: F401  (re-exported: the schema a json_object asks for)
 from ..errors import InputError
-
-ANY_OBJECT = {"type": "object"}  # OpenAI's response_format {"type": "json_object"}
 
 
 def canonical_schema(schema: Any) -> str:
