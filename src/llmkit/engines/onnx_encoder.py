@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -209,13 +210,19 @@ class _ExportWrapper:
 
 
 class OnnxBackend:
+    """Per-row int8 makes a text's result independent of its batch, so batches may run side by side: ``threads``
+    sessions' worth of work runs as that many concurrent one-thread runs (``workers``; ``run_bucketed`` spreads the
+    batches) instead of one run whose every operator is split across threads. Measured on 2 cores
+    (BENCHMARKS.md, "Text classification"): the small per-row quantisation and LayerNorm operators do not pay for
+    a thread hand-off each, so two one-thread runs did more texts per second than one two-thread run."""
+
     name = "onnx-int8"
 
     def __init__(self, path: Path, threads: int):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # No busy-waiting between runs: spinning threads took the CPU from the server's event loop (dynamic
@@ -223,6 +230,8 @@ class OnnxBackend:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.outputs = [o.name for o in self.session.get_outputs()]
+        self.workers = max(1, threads)  # one session: ORT's run() is thread-safe and releases the GIL
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="llmkit-onnx") if self.workers > 1 else None
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
         values = self.session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})
