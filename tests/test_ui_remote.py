@@ -2,6 +2,7 @@
 the answer comes back with placeholders restored, and the recording server on 127.0.0.1 got no planted PII."""
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -18,18 +19,28 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), 
 EMAIL, CARD = "ann.lee@example.com", "4111 1111 1111 1111"
 
 
+@contextlib.contextmanager
+def ui_page(tmp_path, home):
+    """``llmkit ui`` with ``home`` as LLMKIT_HOME, and a headless Chromium page on it."""
+    with running_ui(["--runs", str(tmp_path / "runs")], tmp_path / "ui.log", {"LLMKIT_HOME": str(home)}) as url, \
+            playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url + "/")
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
 def test_chat_tab_remote_model_badge_and_redaction(tmp_path):
     recorder = Recorder()
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text("[remote]\nallow = true\n[remote.openai]\nmax_retries = 0\n")
     try:
-        with running_ui(["--runs", str(tmp_path / "runs")], tmp_path / "ui.log", {"LLMKIT_HOME": str(home)}) as url, \
-                playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page()
-            page.set_default_timeout(60_000)
-            page.goto(url + "/")
+        with ui_page(tmp_path, home) as page:
             page.get_by_role("tab", name="Chat", exact=True).click()
             badge = page.locator("#chat-remote-badge")
             assert "Remote model" not in badge.inner_text()  # a local model: no badge
@@ -43,7 +54,6 @@ def test_chat_tab_remote_model_badge_and_redaction(tmp_path):
             page.wait_for_function("document.querySelector('#chat-box').innerText.includes('You said')")
             page.wait_for_function("document.querySelector('#chat-stats').innerText.includes('finish')")
             assert f"You said: Mail {EMAIL}, card {CARD}" in page.locator("#chat-box").inner_text()
-            browser.close()
         sent = json.dumps(recorder.bodies)
         assert recorder.bodies and EMAIL not in sent and CARD not in sent and "<EMAIL_1>" in sent
     finally:
@@ -62,12 +72,7 @@ def test_compare_tab_remote_models_as_a_and_b(tmp_path):
         'api_key = "no-key"\n')
     other = f"anthropic:m@{recorder.url}"
     try:
-        with running_ui(["--runs", str(tmp_path / "runs")], tmp_path / "ui.log", {"LLMKIT_HOME": str(home)}) as url, \
-                playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page()
-            page.set_default_timeout(60_000)
-            page.goto(url + "/")
+        with ui_page(tmp_path, home) as page:
             page.get_by_role("tab", name="Compare", exact=True).click()
             for i, model in ((1, "echo"), (2, other)):
                 box = page.locator(f"#cmp-model-{i} input")
@@ -90,7 +95,6 @@ def test_compare_tab_remote_models_as_a_and_b(tmp_path):
             page.wait_for_function("document.querySelector('#cmp-reveal').innerText.includes('Model A was')")
             reveal = page.locator("#cmp-reveal").inner_text()
             assert "echo" in reveal and other in reveal
-            browser.close()
         sent = json.dumps(recorder.bodies)
         assert len(recorder.bodies) == 2 and EMAIL not in sent and CARD not in sent and "<EMAIL_1>" in sent
     finally:
