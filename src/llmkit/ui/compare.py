@@ -84,18 +84,9 @@ def shown_name(model: str) -> str:
 def build(ctx: UiContext, store: VoteStore | None = None) -> None:
     store = store or VoteStore()
     coin = random.Random()
-    models = [*ctx.models_for(TASK), *configured_names()]  # remote aliases from the config file, when opted in
     gr.Markdown("Two models answer the same prompt. Which one is A and which is B is random and hidden until "
                 "you vote.")
-    with gr.Row():
-        first = gr.Dropdown(models, value=models[0] if models else None, label="One model",
-                            allow_custom_value=True, elem_id="cmp-model-1")
-        second = gr.Dropdown(models, value=models[1] if len(models) > 1 else None, label="The other model",
-                             allow_custom_value=True, elem_id="cmp-model-2")
-        max_new = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens", elem_id="cmp-max-new")
-    with gr.Row():
-        badges = [gr.HTML(remote_badge(picker.value), elem_id=f"cmp-remote-badge-{i}")
-                  for i, picker in enumerate((first, second), 1)]
+    first, second, max_new = _pickers([*ctx.models_for(TASK), *configured_names()])  # + remote config aliases
     prompt = gr.Textbox(label="Prompt", placeholder="Ask both models something…", elem_id="cmp-prompt")
     ask = gr.Button("Ask both", variant="primary", elem_id="cmp-ask")
     with gr.Row():
@@ -112,12 +103,7 @@ def build(ctx: UiContext, store: VoteStore | None = None) -> None:
                    for k, label in VOTES.items()}
     reveal = gr.Markdown(elem_id="cmp-reveal")
     error = gr.HTML(elem_id="cmp-error")
-    gr.Markdown("### Leaderboard\nBradley-Terry ratings on the Elo scale, with 95% bootstrap intervals; a tie and "
-                "\"both bad\" count as half a win each.")
-    table = gr.Markdown(lambda: board(store), elem_id="cmp-leaderboard")  # a function: read on every page load
-    with gr.Row():
-        export = gr.Button("Export votes as CSV", elem_id="cmp-export")
-        export_file = gr.File(label="votes.csv", interactive=False, elem_id="cmp-export-file")
+    table = _leaderboard(store)
     state = gr.State(None)
     vote_buttons = list(buttons.values())
 
@@ -142,13 +128,38 @@ def build(ctx: UiContext, store: VoteStore | None = None) -> None:
             return (shown, "", board(store), None, *[gr.update(interactive=False)] * len(vote_buttons))
         return vote
 
-    def on_export():
-        return str(store.export_csv(Path(tempfile.mkdtemp(prefix="llmkit-ui-votes-")) / "votes.csv"))  # Gradio wants str
-
     ask.click(on_ask, [first, second, prompt, max_new],
               [answer_a, answer_b, stats_a, stats_b, reveal, error, state, *vote_buttons])
     for key, button in buttons.items():
         button.click(on_vote(key), state, [reveal, error, table, state, *vote_buttons])
+
+
+def _pickers(models: list[str]):
+    """The two model pickers, each with the badge that says whether its prompt leaves the machine, and the cap."""
+    with gr.Row():
+        first = gr.Dropdown(models, value=models[0] if models else None, label="One model",
+                            allow_custom_value=True, elem_id="cmp-model-1")
+        second = gr.Dropdown(models, value=models[1] if len(models) > 1 else None, label="The other model",
+                             allow_custom_value=True, elem_id="cmp-model-2")
+        max_new = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens", elem_id="cmp-max-new")
+    with gr.Row():
+        for i, picker in enumerate((first, second), 1):
+            badge = gr.HTML(remote_badge(picker.value), elem_id=f"cmp-remote-badge-{i}")
+            picker.change(remote_badge, picker, badge)
+    return first, second, max_new
+
+
+def _leaderboard(store: VoteStore) -> gr.Markdown:
+    """The ratings table (read again on every page load) and the CSV export of the votes under it."""
+    gr.Markdown("### Leaderboard\nBradley-Terry ratings on the Elo scale, with 95% bootstrap intervals; a tie and "
+                "\"both bad\" count as half a win each.")
+    table = gr.Markdown(lambda: board(store), elem_id="cmp-leaderboard")
+    with gr.Row():
+        export = gr.Button("Export votes as CSV", elem_id="cmp-export")
+        export_file = gr.File(label="votes.csv", interactive=False, elem_id="cmp-export-file")
+
+    def on_export():
+        return str(store.export_csv(Path(tempfile.mkdtemp(prefix="llmkit-ui-votes-")) / "votes.csv"))  # Gradio wants str
+
     export.click(on_export, None, export_file)
-    for picker, badge in zip((first, second), badges):
-        picker.change(remote_badge, picker, badge)
+    return table
