@@ -265,13 +265,19 @@ def _run_pending(ray, spec: JobSpec, pending: list[Shard], workers: int, total: 
         except Exception as e:  # a worker that cannot start or a task that fails for good: Ray's long report
             raise LlmkitError(f"the batch job stopped: {_last_words(e)}; finished shards are kept, so the same "
                               "command resumes once that is fixed.") from None
-    # steady state: after every actor's first shard (those overlap the start-up), all actors busy side by side
+    # steady state: from the moment every actor has delivered its first shard (those overlap the start-up) until
+    # the first actor runs out of shards (the last k results finish one by one, some actors idle), all actors busy
+    # side by side; only the part of each shard call inside that window counts as work (an actor that started
+    # early had its second shard running before the window opened)
     k = min(workers, len(arrivals))
-    later = arrivals[k:]
+    start = arrivals[k - 1][0] if arrivals else 0.0
+    end = arrivals[-k][0] if len(arrivals) > 2 * k else start
+    inside = [max(0.0, min(t, end) - max(t - b, start)) for t, b in arrivals if t > start]
     return {"worker_seconds": round(sum(b for _, b in arrivals), 3),
             "first_result_seconds": round(arrivals[0][0], 3) if arrivals else 0.0,
-            "steady_shards": len(later), "steady_seconds": round(later[-1][0] - arrivals[k - 1][0], 3) if later else 0.0,
-            "steady_worker_seconds": round(sum(b for _, b in later), 3)}
+            "steady_shards": round(sum(inside) / (sum(b for t, b in arrivals if t > start) / max(1, len(inside))), 3)
+            if end > start else 0, "steady_seconds": round(end - start, 3),
+            "steady_worker_seconds": round(sum(inside), 3)}
 
 
 def _last_words(e: Exception) -> str:
