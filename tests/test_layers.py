@@ -15,7 +15,7 @@ LAYERS: dict[str, int] = {
     # the base: what every layer may use
     **dict.fromkeys(("errors", "catalog", "hub", "modeling", "mtl_arch", "audio", "textio", "writers", "quiet",
                      "allocator", "netguard", "manifest", "task_table", "options", "audio_out", "hardware",
-                     "parts", "providers", "redact", "audit", "raycluster"), 0),
+                     "parts", "providers", "redact", "audit", "raycluster", "devices"), 0),
     "engines": 1,  # how weights run
     **dict.fromkeys(("tasks", "train", "pipelines", "compare", "evals", "chooser", "__init__"), 2),  # the library
     **dict.fromkeys(("serve", "ui", "batch"), 3),  # shells over the library

@@ -249,8 +249,11 @@ def _run_pending(ray, spec: JobSpec, pending: list[Shard], workers: int, total: 
     worker = type("ShardWorker", (ShardWorker,), {"spec": spec.worker_spec()})
     # Ray Data gives actors max_restarts=-1 and max_task_retries=-1 by default (passing them is deprecated): a
     # killed actor comes back and its shard is retried; tests/test_batch.py kills one to keep that true.
+    # --device cuda/auto: Ray shows an actor only the GPUs it asks for (CUDA_VISIBLE_DEVICES), so the actors
+    # share the cluster's GPUs; never run on a GPU here (docs/scale.md)
+    gpus = ray.cluster_resources().get("GPU", 0) if spec.options.get("device", "cpu") != "cpu" else 0
     ds = ds.map_batches(worker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
-                        num_cpus=spec.threads)
+                        num_cpus=spec.threads, **({"num_gpus": min(1.0, gpus / workers)} if gpus else {}))
     arrivals: list[tuple[float, float]] = []  # (seconds since start, seconds inside the shard call)
     with tqdm(total=total, initial=skipped, unit="row", desc="llmkit batch", file=terminal, smoothing=0.1,
               disable=None, mininterval=0.5) as bar:

@@ -36,7 +36,8 @@ def _classify(spec: dict[str, Any]):
 
     o = spec["options"]
     clf = pipeline("text-classification", model=spec["model"], engine=spec["engine"], task=o.get("task"),
-                   batch_size=o.get("batch_size", 32), max_length=o.get("max_length"), threads=spec["threads"])
+                   batch_size=o.get("batch_size", 32), max_length=o.get("max_length"), threads=spec["threads"],
+                   device=o.get("device", "cpu"), precision=o.get("precision", "fp32"))
     top_k = o.get("top_k", 1) or None
 
     def run(rows: Rows) -> Result:
@@ -58,7 +59,8 @@ def _embed(spec: dict[str, Any]):
 
     o = spec["options"]
     emb = pipeline("sentence-embeddings", model=spec["model"], engine=spec["engine"],
-                   batch_size=o.get("batch_size", 32), threads=spec["threads"])
+                   batch_size=o.get("batch_size", 32), threads=spec["threads"], device=o.get("device", "cpu"),
+                   precision=o.get("precision", "fp32"))
 
     def run(rows: Rows) -> Result:
         good, errors = _split_texts(rows)
@@ -75,8 +77,9 @@ def _generate(spec: dict[str, Any]):
 
     o = dict(spec["options"])
     system, raw, context = o.pop("system", None), o.pop("raw", False), o.pop("context", None)
+    device = o.pop("device", "cpu")
     pipe = TextGenerationPipeline.from_ref(resolve(spec["model"] or get(TextGenerationPipeline.task).default_model),
-                                           engine=spec["engine"], threads=spec["threads"], n_ctx=context,
+                                           engine=spec["engine"], threads=spec["threads"], n_ctx=context, device=device,
                                            speculative=o.get("speculative"), draft=o.get("draft"))
     pipe.options = GenerationOptions().replace(**o)
 

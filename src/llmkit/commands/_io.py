@@ -18,6 +18,22 @@ def add_text_input_arguments(parser, noun: str = "texts") -> None:
     parser.add_argument("--output", "-o", metavar="O.jsonl", help="write one JSON object a line, in input order")
 
 
+def add_device_arguments(parser, only: Iterable[str] | None = None) -> None:
+    """--device (and --precision): ``llmkit.devices.DeviceOptions``, one definition for every verb."""
+    from ..devices import DeviceOptions
+    from ..options import add_flags
+
+    add_flags(parser, DeviceOptions, only=only)
+
+
+def device_options(args) -> dict[str, Any]:
+    """The --device/--precision given, as pipeline keywords (left out: the pipeline's default, the CPU)."""
+    from ..devices import DeviceOptions
+    from ..options import given
+
+    return given(args, DeviceOptions)
+
+
 def read_stdin_lines() -> list[str]:
     text = decode_utf8(sys.stdin.buffer.read(), "stdin")
     return [line for line in text.splitlines() if line.strip()]

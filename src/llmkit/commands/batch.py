@@ -79,6 +79,9 @@ def _generate_flags(s) -> None:
     s.add_argument("--model", "-m", default=None, help="catalog name, .gguf file, model folder or hub id "
                    f"(default: {get('text-generation').default_model})")
     s.add_argument("--engine", choices=["auto", "llamacpp", "llama-cpp-python", "torch"], default="auto")
+    from ._io import add_device_arguments
+
+    add_device_arguments(s, only=["device"])
     add_flags(s, GenerationOptions, skip=["logprobs"])
     s.add_argument("--system", default=None, metavar="TEXT", help="a system prompt")
     s.add_argument("--context", type=int, default=None, metavar="N", help="context window in tokens")
@@ -107,19 +110,22 @@ def task_options(args: argparse.Namespace, task: str) -> dict[str, Any]:
     """The verb's options, validated here (before Ray starts) by the same classes the verbs use."""
     from ..errors import InputError
     from ..options import given
+    from ._io import device_options
 
+    where = device_options(args)  # --device/--precision (transcribe: TranscribeOptions' own --device)
     if task == "text-classification":
         from ..tasks.classify import ClassifyOptions
 
         if args.top_k < 0:
             raise InputError("--top-k must be >= 0 (0 means every label).")
-        ClassifyOptions(task=args.task, max_length=args.max_length, batch_size=args.batch_size)
-        return {"task": args.task, "max_length": args.max_length, "batch_size": args.batch_size, "top_k": args.top_k}
+        ClassifyOptions(task=args.task, max_length=args.max_length, batch_size=args.batch_size, **where)
+        return {"task": args.task, "max_length": args.max_length, "batch_size": args.batch_size, "top_k": args.top_k,
+                **where}
     if task == "sentence-embeddings":
         from ..tasks.embed import EmbedOptions
 
-        EmbedOptions(batch_size=args.batch_size)
-        return {"batch_size": args.batch_size, "normalize": args.normalize}
+        EmbedOptions(batch_size=args.batch_size, **where)
+        return {"batch_size": args.batch_size, "normalize": args.normalize, **where}
     if task == "text-generation":
         from ..tasks.generate_options import GenerationOptions
 
@@ -127,7 +133,7 @@ def task_options(args: argparse.Namespace, task: str) -> dict[str, Any]:
         GenerationOptions().replace(**opts)
         if args.context is not None and args.context < 64:
             raise InputError(f"--context must be 64 tokens or more (got {args.context}).")
-        return {**opts, "system": args.system, "raw": args.raw, "context": args.context}
+        return {**opts, "system": args.system, "raw": args.raw, "context": args.context, **where}
     from ..tasks.transcribe_options import TranscribeOptions
     from .transcribe import CLI_DEFAULTS
 
@@ -157,9 +163,15 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{flag} must be 1 or more (got {value}).")
     import_ray()  # before reading anything: the one line that says how to install it
     options = task_options(args, task)
+    from ..devices import resolve_torch
+
+    resolve_torch(options.get("device", "cpu"))  # no GPU here: one line before Ray starts
+    # where rows run is not what they compute: a job resumed on another --device is the same job (fp32 is
+    # the default precision; bf16/fp16 round differently, so they stay in the job's key)
+    kept = {k: v for k, v in options.items() if k != "device" and (k, v) != ("precision", "fp32")}
     files = expand(args.input)
     model = args.model or get(task).default_model
-    manifest = {"task": task, "model": model, "engine": args.engine, "options": options, "format": args.format,
+    manifest = {"task": task, "model": model, "engine": args.engine, "options": kept, "format": args.format,
                 "id_column": args.id_column, "text_column": args.text_column, "shard_rows": args.shard_rows}
     shards = read_shards(files, job_key=json.dumps(manifest, sort_keys=True, default=str), id_column=args.id_column,
                          value_column=args.text_column, shard_rows=args.shard_rows,

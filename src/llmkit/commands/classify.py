@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ._io import add_text_input_arguments, gather_texts, write_jsonl
+from ._io import add_device_arguments, add_text_input_arguments, device_options, gather_texts, write_jsonl
 
 HELP = "Classify texts (default: English sentiment, POSITIVE / NEGATIVE)."
 EXAMPLES = """\
@@ -35,6 +35,7 @@ def add_model_arguments(p) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=None, help="truncate texts to this many tokens")
     p.add_argument("--engine", default="auto", choices=["auto", "onnx-int8", "torch"])
+    add_device_arguments(p)
 
 
 def run(args) -> int:
@@ -45,7 +46,7 @@ def run(args) -> int:
         raise InputError("--top-k must be >= 0 (0 means every label).")
     texts = gather_texts(args)
     clf = pipeline("text-classification", model=args.model, engine=args.engine, task=args.task,
-                   batch_size=args.batch_size, max_length=args.max_length)
+                   batch_size=args.batch_size, max_length=args.max_length, **device_options(args))
     top_k = args.top_k or None
     results = clf(texts, top_k=top_k)
     rows = []

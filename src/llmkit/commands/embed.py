@@ -1,7 +1,7 @@
 """llmkit embed: sentence embeddings, one JSON vector per text."""
 from __future__ import annotations
 
-from ._io import add_text_input_arguments, gather_texts, write_jsonl
+from ._io import add_device_arguments, add_text_input_arguments, device_options, gather_texts, write_jsonl
 
 HELP = "Embed texts as vectors (default: all-minilm-l6-v2, 384 dimensions)."
 EXAMPLES = """\
@@ -24,6 +24,7 @@ def add_model_arguments(p) -> None:
     p.add_argument("--normalize", action="store_true", help="L2-normalise each vector")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--engine", default="auto", choices=["auto", "onnx-int8", "torch"])
+    add_device_arguments(p)
 
 
 def run(args) -> int:
@@ -32,7 +33,8 @@ def run(args) -> int:
     from ..pipelines import pipeline
 
     texts = gather_texts(args)
-    emb = pipeline("sentence-embeddings", model=args.model, engine=args.engine, batch_size=args.batch_size)
+    emb = pipeline("sentence-embeddings", model=args.model, engine=args.engine, batch_size=args.batch_size,
+                   **device_options(args))
     vectors = emb(texts, normalize=args.normalize or args.similarity)
     if args.similarity:
         sims = vectors @ vectors.T

@@ -38,6 +38,9 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     add_flags(parser, GenerationOptions)
     parser.add_argument("--system", default=None, metavar="TEXT", help="a system prompt")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: the engine's choice)")
+    from ._io import add_device_arguments
+
+    add_device_arguments(parser, only=["device"])  # llama.cpp runs its own precision (the GGUF's)
     parser.add_argument("--context", type=int, default=None, metavar="N", help="context window in tokens "
                         "(default: the model's, up to 8192); longer prompts are cut from the left")
     from ..engines.llamacpp import PROMPT_CACHE_HELP, PROMPT_CACHE_MIB
@@ -96,7 +99,7 @@ def load_pipeline(args: argparse.Namespace, options: Any):
     ref = resolve(args.model or get(TextGenerationPipeline.task).default_model)
     pipe = TextGenerationPipeline.from_ref(ref, engine=args.engine, threads=args.threads, n_ctx=args.context,
                                            allow_remote=args.allow_remote, redact=args.redact,
-                                           prompt_cache_mib=args.prompt_cache_mib,
+                                           prompt_cache_mib=args.prompt_cache_mib, device=args.device or "cpu",
                                            speculative=options.speculative, draft=options.draft)
     pipe.options = options
     return pipe

@@ -77,8 +77,11 @@ class CTCSpeech:
             from transformers import AutoModelForCTC, AutoProcessor
         except ImportError:
             raise EngineUnavailableError("CTC speech models need transformers: `pip install 'llmkit[torch]'`.") from None
+        from ..devices import resolve_torch
+
+        device = resolve_torch(getattr(options, "device", "cpu"))
         processor = AutoProcessor.from_pretrained(str(ref.path))
-        model = AutoModelForCTC.from_pretrained(str(ref.path), use_safetensors=True).eval()
+        model = AutoModelForCTC.from_pretrained(str(ref.path), use_safetensors=True).eval().to(device)
         return cls(model, processor, getattr(options, "cpu_threads", 0) or 0)
 
     def transcribe(self, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterator[RawSegment]]:
@@ -108,8 +111,8 @@ class CTCSpeech:
             window = audio[lo:hi]
             inputs = self.processor.feature_extractor(window, sampling_rate=SAMPLE_RATE, return_tensors="pt")
             with torch.inference_mode():
-                logits = self.model(inputs.input_values).logits[0]
-            logp = torch.log_softmax(logits.float(), dim=-1)
+                logits = self.model(inputs.input_values.to(self.model.device)).logits[0]
+            logp = torch.log_softmax(logits.float().cpu(), dim=-1)
             best, best_id = logp.max(dim=-1)
             keep_from = (start - lo) // ratio  # drop the frames of the context on each side
             keep_to = keep_from + -(-(min(start + chunk, len(audio)) - start) // ratio)

@@ -41,9 +41,7 @@ class CTranslate2Whisper:
     @classmethod
     def from_ref(cls, ref: ModelRef, options: Any) -> "CTranslate2Whisper":
         path = ref.path if ref.format == "ctranslate2" else ensure_ctranslate2(ref.path, home() / "cache")
-        device = options.device
-        if device == "auto":
-            device = "cuda" if _has_cuda() else "cpu"
+        device = ct2_device(options.device)
         workers, threads = worker_split(device, options.cpu_threads)
         return cls(load(path, device=device, compute_type=options.compute_type, cpu_threads=threads,
                         workers=workers))
@@ -76,6 +74,19 @@ def load(path: Path, *, device: str = "cpu", compute_type: str = "int8", cpu_thr
                                num_workers=workers)
     except (RuntimeError, ValueError) as e:
         raise ModelNotFoundError(f"cannot load the CTranslate2 Whisper model in {path}: {e}") from None
+
+
+def ct2_device(device: str) -> str:
+    """``--device`` for CTranslate2: cpu or cuda (``auto``: cuda when CTranslate2 sees one); mps, or cuda without
+    a GPU, is one line naming the fix."""
+    if device == "mps":
+        raise InputError("--device mps: CTranslate2 (faster-whisper) has no Metal backend; use --device cpu (the "
+                         "torch engine, pipeline(..., engine='torch'), runs on mps).")
+    if device == "auto":
+        return "cuda" if _has_cuda() else "cpu"
+    if device == "cuda" and not _has_cuda():
+        raise InputError("--device cuda: CTranslate2 sees no CUDA GPU; use --device cpu (or auto).")
+    return device
 
 
 def _has_cuda() -> bool:

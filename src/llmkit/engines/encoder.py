@@ -138,41 +138,50 @@ def _spread(chunks: list[list[int]], workers: int) -> list[list[int]]:
 
 
 class TorchBackend:
-    """The reference: transformers encoder (+ llmkit heads) in fp32 torch."""
+    """The reference: transformers encoder (+ llmkit heads) in torch, fp32 unless ``precision`` asks for
+    autocast to bf16/fp16, on ``device`` (a resolved one: cpu, cuda or mps)."""
 
     name = "torch"
 
-    def __init__(self, ref: ModelRef, heads: Heads, threads: int | None = None):
+    def __init__(self, ref: ModelRef, heads: Heads, threads: int | None = None, device: str = "cpu",
+                 precision: str = "fp32"):
         import torch
 
         from ..modeling import TaskSpec, TextModel
 
         if threads:
             torch.set_num_threads(threads)
-        self.torch = torch
+        self.torch, self.device, self.precision = torch, device, precision
         self.hf_classifier = None
         if ref.format == "llmkit":
-            self.model = TextModel.load(ref.path)
+            self.model = TextModel.load(ref.path).to(device)
         elif heads.tasks:  # a transformers sequence classifier from the hub or a folder
             from transformers import AutoModelForSequenceClassification
 
             self.hf_classifier = AutoModelForSequenceClassification.from_pretrained(
-                str(ref.path), use_safetensors=True, trust_remote_code=False).eval()
+                str(ref.path), use_safetensors=True, trust_remote_code=False).eval().to(device)
         else:
             self.model = TextModel.from_body(ref.path, [TaskSpec("none", "regression")], heads.pooling).eval()
+            self.model.to(device)
         self.tasks = [] if self.hf_classifier is not None or ref.format != "llmkit" else list(heads.tasks)
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+        from ..devices import autocast
+
         torch = self.torch
-        ids, mask = torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
-        with torch.inference_mode():
+        ids, mask = torch.from_numpy(input_ids).to(self.device), torch.from_numpy(attention_mask).to(self.device)
+        with torch.inference_mode(), autocast(self.device, self.precision):
             if self.hf_classifier is not None:
-                return {"default": self.hf_classifier(input_ids=ids, attention_mask=mask).logits.float().numpy()}
+                return {"default": _numpy(self.hf_classifier(input_ids=ids, attention_mask=mask).logits)}
             pooled = self.model.encode(ids, mask)
-            out = {"pooled": pooled.float().numpy()}
+            out = {"pooled": _numpy(pooled)}
             for t in self.tasks:
-                out[t] = self.model.task_head(pooled, t).float().numpy()
+                out[t] = _numpy(self.model.task_head(pooled, t))
             return out
+
+
+def _numpy(t) -> np.ndarray:
+    return t.float().cpu().numpy()
 
 
 def default_threads() -> int:

@@ -43,6 +43,32 @@ def available() -> bool:
     return importlib.util.find_spec("xllamacpp") is not None
 
 
+GPU_WHEEL = ("`pip install xllamacpp --force-reinstall --index-url https://xorbitsai.github.io/xllamacpp/whl/cu128` "
+             "(CUDA 12.8; other builds: xllamacpp's README)")
+
+
+def gpu_layers(device: str) -> int:
+    """llama.cpp's ``n_gpu_layers`` for ``--device``: 0 on the CPU (a GPU build offloads by default otherwise),
+    every layer when this build of llama.cpp sees a GPU (CUDA, Metal...); ``auto`` without one is the CPU. The
+    PyPI wheel is a CPU build: asking it for a GPU is one line naming the GPU wheel."""
+    from ..devices import check
+
+    check(device)
+    if device == "cpu":
+        return 0
+    import xllamacpp as xlc
+
+    kinds = xlc.ggml_backend_dev_type
+    gpus = [d for d in xlc.get_device_info() if d["type"] in (kinds.GGML_BACKEND_DEVICE_TYPE_GPU,
+                                                              kinds.GGML_BACKEND_DEVICE_TYPE_IGPU)]
+    if gpus:
+        return 999  # llama.cpp's "all of them" (-ngl 999)
+    if device == "auto":
+        return 0
+    raise InputError(f"--device {device}: llama.cpp here sees no GPU (the xllamacpp installed is a CPU build, or no "
+                     f"GPU is visible); install a GPU build: {GPU_WHEEL}, or use --device cpu.")
+
+
 def default_threads() -> int:
     """The cores this process may use, up to 8 (token generation is memory-bound beyond that)."""
     try:
@@ -69,10 +95,12 @@ class LlamaCppEngine:
     @classmethod
     def from_ref(cls, ref: ModelRef, *, threads: int | None = None, n_ctx: int | None = None,
                  parallel: int = 1, prompt_cache_mib: int | None = None,
-                 speculation: Speculation = Speculation()) -> "LlamaCppEngine":
+                 speculation: Speculation = Speculation(), device: str = "cpu") -> "LlamaCppEngine":
         if not available():
             raise EngineUnavailableError(MISSING)
         import xllamacpp as xlc
+
+        layers = gpu_layers(device)
 
         info = GGUFInfo(ref.path, DEFAULT_MAX_CTX)
         path = info.path
@@ -89,6 +117,7 @@ class LlamaCppEngine:
         params.n_threads_http = 1  # its local HTTP endpoint is only used to tokenise
         params.verbosity = -1  # llama.cpp's own logs stay quiet
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or default_threads()
+        params.n_gpu_layers = params.speculative.draft.n_gpu_layers = layers
         configure_speculation(params, speculation, params.cpuparams.n_threads)
         try:
             server = xlc.Server(params)

@@ -16,7 +16,7 @@ import importlib.util
 import threading
 from typing import Any, Iterator
 
-from ..errors import EngineUnavailableError, LlmkitError
+from ..errors import EngineUnavailableError, InputError, LlmkitError
 from ..hub import ModelRef
 from .decoding import Detokenizer, Piece, TokenLogprob
 from .gguf_meta import GGUFInfo
@@ -62,17 +62,26 @@ class LlamaCppPythonEngine:
 
     @classmethod
     def from_ref(cls, ref: ModelRef, *, threads: int | None = None,
-                 n_ctx: int | None = None, reuse: bool = True) -> "LlamaCppPythonEngine":
+                 n_ctx: int | None = None, reuse: bool = True, device: str = "cpu") -> "LlamaCppPythonEngine":
         if not available():
             raise EngineUnavailableError(MISSING)
+        import llama_cpp
         from llama_cpp import Llama
+
+        from ..devices import check
+
+        check(device)
+        gpu = device != "cpu" and llama_cpp.llama_supports_gpu_offload()
+        if device in ("cuda", "mps") and not gpu:
+            raise InputError(f"--device {device}: this llama-cpp-python was built without a GPU backend; rebuild it "
+                             "with CMAKE_ARGS=-DGGML_CUDA=on (or -DGGML_METAL=on), or use --device cpu.")
 
         _close_devnull_at_exit()
         info = GGUFInfo(ref.path, DEFAULT_MAX_CTX)
         path = info.path
         n = threads or default_threads()
         try:
-            llm = Llama(model_path=str(path), n_ctx=info.n_ctx(n_ctx), n_threads=n,
+            llm = Llama(model_path=str(path), n_ctx=info.n_ctx(n_ctx), n_threads=n, n_gpu_layers=-1 if gpu else 0,
                         n_threads_batch=n, verbose=False)
         except Exception as e:  # llama.cpp could not read the file
             raise LlmkitError(f"llama.cpp could not load {path}: {e}; check the file or try --engine torch.") from None

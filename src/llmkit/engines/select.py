@@ -26,9 +26,20 @@ SPEECH_ENGINES = ("auto", "ctranslate2", "torch", "ctc")
 SYNTHESIS_ENGINES = ("auto", "piper")
 
 
-def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int) -> EncoderBackend:
+def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int, device: str = "cpu",
+                    precision: str = "fp32") -> EncoderBackend:
+    """``auto`` on the CPU in fp32: the int8 ONNX engine (the fast one there); on a GPU, or in bf16/fp16: torch.
+    The int8 engine runs on the CPU only: asking it for a GPU or a half precision is one line naming the fix."""
     if engine not in ENCODER_ENGINES:
         raise InputError(f"unknown engine {engine!r} for {ref.name}; choose one of: {', '.join(ENCODER_ENGINES)}.")
+    from ..devices import resolve_torch
+
+    device = resolve_torch(device)
+    if precision == "fp16" and device != "cuda":
+        raise InputError(f"--precision fp16 needs a CUDA GPU and this runs on {device}; use bf16 or fp32.")
+    if engine == "onnx-int8" and (device != "cpu" or precision != "fp32"):
+        what = f"--device {device}" if device != "cpu" else f"--precision {precision}"
+        raise InputError(f"the onnx-int8 engine runs int8 on the CPU only; for {what} use --engine torch.")
     hf_classifier = ref.format == "transformers" and bool(heads.tasks)
     onnx_ok = importlib.util.find_spec("onnxruntime") is not None and not hf_classifier
     if engine == "onnx-int8" and not onnx_ok:
@@ -36,7 +47,7 @@ def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int) -> E
             raise InputError(f"{ref.name} is a transformers classifier; the onnx-int8 engine serves llmkit folders "
                              "and encoders. Use --engine torch.")
         raise EngineUnavailableError("the onnx-int8 engine needs onnxruntime: `pip install 'llmkit[onnx]'`.")
-    if engine in ("auto", "onnx-int8") and onnx_ok:
+    if engine in ("auto", "onnx-int8") and onnx_ok and device == "cpu" and precision == "fp32":
         from .onnx_encoder import OnnxBackend, export_int8, is_current, onnx_path
 
         path = onnx_path(ref)
@@ -44,13 +55,13 @@ def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int) -> E
             print(f"llmkit: exporting {ref.name} to int8 ONNX once (cached at {path})...", file=sys.stderr)
             path = export_int8(ref)
         return OnnxBackend(path, threads)
-    return TorchBackend(ref, heads, threads)
+    return TorchBackend(ref, heads, threads, device, precision)
 
 
 def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None,
                 parallel: int = 1, allow_remote: bool | None = None, redact: bool | None = None,
                 prompt_cache_mib: int | None = None, speculative: str | None = None,
-                draft: str | None = None) -> TextEngine:
+                draft: str | None = None, device: str = "cpu") -> TextEngine:
     """The engine for a model. GGUF: llama-cpp-python when the user has built it (a native build, the fastest
     measured), else xllamacpp (``llamacpp``, the default install), else transformers/torch; everything else: torch.
 
@@ -61,9 +72,15 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
     ``prompt_cache_mib`` is llama.cpp's prompt reuse budget (``llamacpp.PROMPT_CACHE_HELP``; 0: off).
 
     ``speculative``/``draft`` (``speculative.py``): only xllamacpp speculates, so asking for it on another engine
-    is refused, and auto prefers xllamacpp whenever speculation is on (asked, or a catalog draft is installed)."""
+    is refused, and auto prefers xllamacpp whenever speculation is on (asked, or a catalog draft is installed).
+
+    ``device`` (``llmkit.devices``): llama.cpp offloads every layer to a GPU its build sees, torch moves the
+    model there; a remote model runs on its provider."""
     if engine not in TEXT_ENGINES:
         raise InputError(f"--engine must be one of {', '.join(TEXT_ENGINES)} (got {engine!r}).")
+    from ..devices import check
+
+    check(device)
     from . import speculative as spec_mod
 
     asked = spec_mod.wanted(speculative, draft)
@@ -74,8 +91,9 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
     can = ref.format == "gguf" and engine in ("auto", "llamacpp") and (asked or llamacpp.available())
     spec = spec_mod.plan(ref, speculative, draft) if can else spec_mod.Speculation()
     if ref.format == "remote":  # `openai:MODEL` and friends (llmkit.providers); opt-in is checked in from_spec
-        if engine != "auto":
-            raise InputError(f"{ref.name} is a remote model; it runs on its provider: drop --engine {engine}.")
+        if engine != "auto" or device != "cpu":
+            drop = f"--engine {engine}" if engine != "auto" else f"--device {device}"
+            raise InputError(f"{ref.name} is a remote model; it runs on its provider: drop {drop}.")
         from .remote import RemoteEngine
 
         return RemoteEngine.from_spec(ref.entry["remote"], allow_remote=allow_remote, redact=redact)
@@ -87,18 +105,18 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
 
         if llamacpp_python.available():
             return llamacpp_python.LlamaCppPythonEngine.from_ref(ref, threads=threads, n_ctx=n_ctx,
-                                                                 reuse=prompt_cache_mib != 0)
+                                                                 reuse=prompt_cache_mib != 0, device=device)
         if engine == "llama-cpp-python":
             raise EngineUnavailableError(llamacpp_python.MISSING)
     if engine in ("auto", "llamacpp") and ref.format == "gguf":
         if llamacpp.available():
             return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, parallel=parallel,
-                                                    prompt_cache_mib=prompt_cache_mib, speculation=spec)
+                                                    prompt_cache_mib=prompt_cache_mib, speculation=spec, device=device)
         if engine == "llamacpp" or asked:
             raise EngineUnavailableError(llamacpp.MISSING)
     from . import torch_causal
 
-    return torch_causal.TorchCausalEngine.from_ref(ref, threads=threads, n_ctx=n_ctx)
+    return torch_causal.TorchCausalEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, device=device)
 
 
 def speech_engine(ref: ModelRef, engine: str, options: Any) -> SpeechEngine:

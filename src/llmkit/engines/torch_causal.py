@@ -30,12 +30,14 @@ MISSING = "the torch engine is not installed; install it with `pip install 'llmk
 class TorchCausalEngine:
     name = "torch"
 
-    def __init__(self, model: Any, tokenizer: Any, *, n_ctx: int | None = None, threads: int | None = None):
+    def __init__(self, model: Any, tokenizer: Any, *, n_ctx: int | None = None, threads: int | None = None,
+                 device: str = "cpu"):
         import torch
 
         if threads:
             torch.set_num_threads(threads)
-        self.model = model.eval()
+        self.device = device  # a resolved one (llmkit.devices.resolve_torch): cpu, cuda or mps
+        self.model = model.eval().to(device)
         self._cache_arg: str | None = None
         self._keep_arg: str | None = None
         self.tokenizer = tokenizer
@@ -49,7 +51,11 @@ class TorchCausalEngine:
         self.eos_token_ids = frozenset(i for i in [*eos, tokenizer.eos_token_id] if i is not None)
 
     @classmethod
-    def from_ref(cls, ref: ModelRef, *, threads: int | None = None, n_ctx: int | None = None) -> "TorchCausalEngine":
+    def from_ref(cls, ref: ModelRef, *, threads: int | None = None, n_ctx: int | None = None,
+                 device: str = "cpu") -> "TorchCausalEngine":
+        from ..devices import resolve_torch
+
+        device = resolve_torch(device)  # before the (slow) load
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError:
@@ -57,7 +63,7 @@ class TorchCausalEngine:
         folder = gguf_as_transformers(ref) if ref.format == "gguf" else ref.path
         model = AutoModelForCausalLM.from_pretrained(folder, dtype="float32", use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        return cls(model, tokenizer, n_ctx=n_ctx, threads=threads)
+        return cls(model, tokenizer, n_ctx=n_ctx, threads=threads, device=device)
 
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=True)["input_ids"]
@@ -96,8 +102,9 @@ class TorchCausalEngine:
         inputs, cache = seen[None, :], None
         with torch.inference_mode():
             for _ in range(max_new_tokens):
-                out = self.model(input_ids=inputs, use_cache=True, **self._cache_kwargs(cache))
-                cache, logits = self._cache_of(out), out.logits[0, -1].float()
+                out = self.model(input_ids=inputs.to(self.device), use_cache=True, **self._cache_kwargs(cache))
+                # sampling stays on the CPU, with the CPU generator: the same seed picks the same tokens anywhere
+                cache, logits = self._cache_of(out), out.logits[0, -1].float().cpu()
                 token = sample(logits, seen, options, generator)
                 logprob = None
                 if options.logprobs:

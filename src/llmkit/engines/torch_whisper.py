@@ -32,7 +32,9 @@ class TorchWhisper:
         if ref.format != "transformers":
             raise EngineUnavailableError(f"the torch engine needs a transformers-format Whisper folder; {ref.name!r} "
                                          f"is {ref.format}. Use engine='ctranslate2' (the default).")
-        return cls(load(ref.path))
+        from ..devices import resolve_torch
+
+        return cls(load(ref.path, resolve_torch(getattr(options, "device", "cpu"))))
 
     def transcribe(self, audio: np.ndarray, options: Any) -> tuple[RawInfo, Iterator[Any]]:
         return transcribe(self.model, audio, options)
@@ -52,14 +54,14 @@ class _RawSegment:
     words: tuple = ()
 
 
-def load(path: Path):
-    """A transformers ASR pipeline on ``path`` (safetensors only, no remote code)."""
+def load(path: Path, device: str = "cpu"):
+    """A transformers ASR pipeline on ``path`` (safetensors only, no remote code), in fp32 on ``device``."""
     try:
         import torch  # noqa: F401
         from transformers import pipeline as hf_pipeline
     except ImportError as e:
         raise EngineUnavailableError("the torch engine needs transformers: `pip install 'llmkit[torch]'`.") from e
-    pipe = hf_pipeline("automatic-speech-recognition", model=str(path), device="cpu", dtype="float32",
+    pipe = hf_pipeline("automatic-speech-recognition", model=str(path), device=device, dtype="float32",
                        model_kwargs={"use_safetensors": True})
     if pipe.tokenizer.pad_token_id is None:  # batching pads with it; Whisper pads with <|endoftext|>
         pipe.tokenizer.pad_token = pipe.tokenizer.eos_token

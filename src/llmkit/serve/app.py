@@ -95,10 +95,15 @@ class LimitsAndMetrics:
 
 
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
-    """The app for ``settings``. Refuses (``InputError``) a non-loopback ``host`` without ``api_keys``: every
-    way to run the server (``llmkit serve``, ``serve()``, your own ASGI server) goes through here."""
+    """The app for ``settings``. Refuses (``InputError``) a non-loopback ``host`` without ``api_keys``, and a
+    ``device`` that is not there: every way to run the server (``llmkit serve``, ``serve()``, your own ASGI
+    server) goes through here."""
     settings = settings or ServeSettings()
     check_bind(settings.host, bool(settings.api_keys), "--api-key KEY (or set LLMKIT_SERVE_API_KEYS)")
+    from ..devices import check, resolve_torch
+
+    check(settings.device, settings.precision)
+    resolve_torch(settings.device)  # no GPU there: one line now, not a 500 on the first request
     metrics = Metrics()
     pool = ModelPool(settings, metrics)
 

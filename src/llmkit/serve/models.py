@@ -114,6 +114,7 @@ class ModelPool:
             s = self.settings
             options = {**options, "allow_remote": True if s.allow_remote else None,
                        "redact": False if s.no_redact else None}
+            options.pop("device", None)  # it runs on its provider
         return pipeline(task, model=ref, **options)
 
     async def batcher(self, task: str, name: str | None, head: str | None = None) -> tuple[ModelRef, Any, DynamicBatcher]:
@@ -125,7 +126,8 @@ class ModelPool:
         async with self._lock(key):
             if key not in self._batchers:
                 s = self.settings
-                opts: dict[str, Any] = {"threads": s.threads, "batch_size": s.batch_max_size}
+                opts: dict[str, Any] = {"threads": s.threads, "batch_size": s.batch_max_size, "device": s.device,
+                                        "precision": s.precision}
                 if head:
                     opts["task"] = head
                 pipe = await asyncio.to_thread(self._load, task, ref, **opts)
@@ -148,10 +150,11 @@ class ModelPool:
                 workers = s.generation_slots
                 opts: dict[str, Any] = {"threads": s.threads, "n_ctx": s.n_ctx, "parallel": workers,
                                         "prompt_cache_mib": s.prompt_cache_mib,
-                                        "speculative": s.speculative, "draft": s.draft}
+                                        "speculative": s.speculative, "draft": s.draft, "device": s.device}
                 load = shared_when_concurrent(lambda: self._load(task, ref, **opts), workers)
-            else:  # speech both ways: one worker, the engine's own threads
-                opts = {"threads": s.threads} if task == "text-to-speech" else {"cpu_threads": s.threads or 0}
+            else:  # speech both ways: one worker, the engine's own threads; Piper (text-to-speech) on the CPU
+                opts = {"threads": s.threads} if task == "text-to-speech" else {"cpu_threads": s.threads or 0,
+                                                                                 "device": s.device}
                 workers = 1
                 load = lambda: self._load(task, ref, **opts)  # noqa: E731
             self._queues[key] = FairQueue(ref.name, load, workers=workers,

@@ -38,11 +38,13 @@ def replica_cpus(replicas: int, cpus: float) -> float:
     return max(0.01, round(cpus / replicas, 2))
 
 
-def build_deployment(settings: dict[str, Any], replicas: int, cpus_each: float):
-    """The Ray Serve application: N replicas of llmkit's app, built on each replica from ``settings``."""
+def build_deployment(settings: dict[str, Any], replicas: int, cpus_each: float, gpus_each: float = 0.0):
+    """The Ray Serve application: N replicas of llmkit's app, built on each replica from ``settings``.
+    ``gpus_each``: Ray shows a replica only the GPUs it asks for (``--device`` cuda/auto; never run on a GPU here)."""
     _, serve = import_serve()
+    need = {"num_cpus": cpus_each, **({"num_gpus": gpus_each} if gpus_each else {})}
 
-    @serve.deployment(name=DEPLOYMENT, num_replicas=replicas, ray_actor_options={"num_cpus": cpus_each},
+    @serve.deployment(name=DEPLOYMENT, num_replicas=replicas, ray_actor_options=need,
                       max_ongoing_requests=64, health_check_period_s=2, health_check_timeout_s=30)
     @serve.ingress()
     class LlmkitReplica:
@@ -116,9 +118,10 @@ def serve_replicas(settings: ServeSettings, replicas: int, address: str | None =
     init_ray(ray, address, here="drop --ray for this machine")
     try:
         cpus = ray.cluster_resources().get("CPU", 1)
+        gpus = ray.cluster_resources().get("GPU", 0) if settings.device != "cpu" else 0
         serve.start(http_options={"host": settings.host, "port": settings.port}, logging_config={"log_level": "ERROR"})
-        serve.run(build_deployment(settings.model_dump(), replicas, replica_cpus(replicas, cpus)), name="llmkit",
-                  route_prefix="/")
+        serve.run(build_deployment(settings.model_dump(), replicas, replica_cpus(replicas, cpus),
+                                   min(1.0, gpus / replicas)), name="llmkit", route_prefix="/")
         print(f"llmkit serving on http://{settings.host}:{settings.port} with {replicas} replica(s) on Ray Serve "
               "(Ctrl-C stops)", flush=True)
         while True:

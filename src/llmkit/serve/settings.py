@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ..devices import DEVICE_HELP, DEVICES, PRECISION_HELP, PRECISIONS
 from ..engines.llamacpp import PROMPT_CACHE_HELP, PROMPT_CACHE_MIB
 from ..errors import InputError
 from ..options import check_keys, options_of
@@ -86,6 +87,9 @@ class ServeSettings(BaseSettings):
     n_ctx: int = Field(4096, ge=256, description="context window for chat models")
     prompt_cache_mib: int = Field(PROMPT_CACHE_MIB, ge=0, description=f"llama.cpp: {PROMPT_CACHE_HELP}")
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads per model (default: all cores)")
+    # llmkit.devices: the same --device/--precision as every verb; text-to-speech (Piper) stays on the CPU
+    device: Literal[DEVICES] = Field("cpu", description=DEVICE_HELP)  # type: ignore[valid-type]
+    precision: Literal[PRECISIONS] = Field("fp32", description=PRECISION_HELP)  # type: ignore[valid-type]
     speculative: Speculative = Field(_GEN["speculative"].default, description=_GEN["speculative"].help)
     draft: str | None = Field(None, description=_GEN["draft"].help, json_schema_extra={"metavar": "MODEL"})
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info",

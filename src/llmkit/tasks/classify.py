@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..engines.encoder import Heads, Tokenizer, default_threads, read_heads, run_bucketed
+from ..devices import check, device_field, precision_field
 from ..engines.select import encoder_backend
 from ..errors import InputError
 from ..hub import ModelRef
@@ -29,8 +30,11 @@ class ClassifyOptions:
     max_length: int | None = None
     batch_size: int = 32
     threads: int | None = None
+    device: str = device_field()
+    precision: str = precision_field()
 
     def __post_init__(self) -> None:
+        check(self.device, self.precision)
         if self.batch_size < 1:
             raise InputError("--batch-size must be >= 1.")
         if self.max_length is not None and self.max_length < 8:
@@ -53,7 +57,8 @@ class TextClassificationPipeline:
         self.temperature: float = heads.temperatures.get(task, 1.0) if self.head_type == "single_label" else 1.0
         max_length = min(options.max_length or heads.max_length, heads.max_length)
         self.tokenizer = Tokenizer(ref.path, max_length)
-        self.backend = encoder_backend(ref, heads, engine, options.threads or default_threads())
+        self.backend = encoder_backend(ref, heads, engine, options.threads or default_threads(), options.device,
+                                       options.precision)
         self.truncated = 0  # texts cut to max_length in the last call
         self._explainer = None
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..engines.encoder import Tokenizer, default_threads, read_heads, run_bucketed
+from ..devices import check, device_field, precision_field
 from ..engines.select import encoder_backend
 from ..errors import InputError
 from ..hub import ModelRef
@@ -27,8 +28,11 @@ class EmbedOptions:
     max_length: int | None = None
     batch_size: int = 32
     threads: int | None = None
+    device: str = device_field()
+    precision: str = precision_field()
 
     def __post_init__(self) -> None:
+        check(self.device, self.precision)
         if self.batch_size < 1:
             raise InputError("--batch-size must be >= 1.")
 
@@ -40,7 +44,8 @@ class EmbeddingPipeline:
             raise InputError(f"{ref.name} is a classifier; embeddings need an encoder such as all-minilm-l6-v2.")
         self.ref, self.options = ref, options
         self.tokenizer = Tokenizer(ref.path, min(options.max_length or heads.max_length, heads.max_length))
-        self.backend = encoder_backend(ref, heads, engine, options.threads or default_threads())
+        self.backend = encoder_backend(ref, heads, engine, options.threads or default_threads(), options.device,
+                                       options.precision)
 
     @classmethod
     def from_ref(cls, ref: ModelRef, engine: str = "auto", **options: Any) -> "EmbeddingPipeline":

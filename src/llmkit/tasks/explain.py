@@ -60,9 +60,9 @@ def _torch_model(pipe):
 
     if pipe.backend.name == "torch":
         backend = copy.copy(pipe.backend)
-        for attr in ("hf_classifier", "model"):
+        for attr in ("hf_classifier", "model"):  # explanations run on the CPU, whatever --device the labels ran on
             if getattr(backend, attr, None) is not None:
-                setattr(backend, attr, copy.deepcopy(getattr(backend, attr)))
+                setattr(backend, attr, copy.deepcopy(getattr(backend, attr)).to("cpu"))
     else:
         print(f"llmkit: explaining on the torch engine (the {pipe.backend.name} engine has no gradients); labels "
               f"and scores still come from {pipe.backend.name}.", file=sys.stderr)

@@ -131,15 +131,16 @@ class TextGenerationPipeline:
     @classmethod
     def from_ref(cls, ref: ModelRef, engine: str = "auto", *, threads: int | None = None,
                  n_ctx: int | None = None, parallel: int = 1, allow_remote: bool | None = None,
-                 redact: bool | None = None, prompt_cache_mib: int | None = None,
+                 redact: bool | None = None, prompt_cache_mib: int | None = None, device: str = "cpu",
                  **options: Any) -> "TextGenerationPipeline":
         """``allow_remote``/``redact`` matter for remote models only (``openai:gpt-4o-mini``, docs/remote.md):
         the opt-in (default: LLMKIT_ALLOW_REMOTE or the config file) and PII redaction (default on).
-        ``prompt_cache_mib``: llama.cpp's budget for reusing earlier prompts' KV cache (default 1024; 0: off)."""
+        ``prompt_cache_mib``: llama.cpp's budget for reusing earlier prompts' KV cache (default 1024; 0: off).
+        ``device``: cpu, cuda, mps or auto (``llmkit.devices``; llama.cpp offloads every layer to the GPU)."""
         defaults = GenerationOptions().replace(**options)  # validate before the (slow) load
         return cls(text_engine(ref, engine, threads=threads, n_ctx=n_ctx, parallel=parallel,
                                allow_remote=allow_remote, redact=redact, prompt_cache_mib=prompt_cache_mib,
-                               speculative=defaults.speculative, draft=defaults.draft), defaults,
+                               speculative=defaults.speculative, draft=defaults.draft, device=device), defaults,
                    model_name=ref.name,
                    default_system=ref.entry.get("default_system"), chat=ref.entry.get("chat", True))
 

@@ -7,12 +7,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..devices import check as check_device, device_field
 from ..errors import InputError
 from ..options import opt
 
 TASKS = ("transcribe", "translate")
 COMPUTE_TYPES = ("int8", "int8_float32", "int8_float16", "float16", "float32", "auto")
-DEVICES = ("cpu", "cuda", "auto")
 
 # Decoding presets, defined here once: the CLI (`--fast`), the server (`preset` form field), the web app and
 # ``TranscribeOptions.replace(preset=...)`` all read this table. Accuracy first, as faster-whisper's and
@@ -66,9 +66,13 @@ class TranscribeOptions:
                                          "faster-whisper's for the mode)")
     vad_speech_pad_ms: int | None = opt(None, "VAD: padding kept around speech (default: faster-whisper's for "
                                         "the mode)")
-    compute_type: str = opt("int8", "weights' precision on CTranslate2", choices=COMPUTE_TYPES)
+    # faster-whisper's conventions: int8 on CPUs; float16 or int8_float16 on CUDA GPUs (auto picks int8_float16)
+    compute_type: str = opt("int8", "weights' precision on CTranslate2 (on a GPU: float16, int8_float16 or auto)",
+                            choices=COMPUTE_TYPES)
     cpu_threads: int = opt(0, "CPU threads in all; 0 is CTranslate2's default (4, or fewer cores)")
-    device: str = opt("cpu", "where to run", choices=DEVICES)
+    # CTranslate2 runs on cpu and cuda (no Metal: mps is for the torch engines)
+    device: str = device_field(help="where the model runs: cpu, cuda, or auto (cuda when CTranslate2 sees one); "
+                               "mps: the torch engines only (CTC models)")
 
     def __post_init__(self) -> None:
         lang = self.language
@@ -101,8 +105,7 @@ class TranscribeOptions:
         if self.compute_type not in COMPUTE_TYPES:
             raise InputError(f"compute_type {self.compute_type!r}: choose int8, float32, float16 or auto.")
         _check_int("cpu_threads", self.cpu_threads, 0, 512)
-        if self.device not in DEVICES:
-            raise InputError(f"device {self.device!r}: choose cpu, cuda or auto.")
+        check_device(self.device)
 
     @classmethod
     def preset(cls, name: str, **changes: Any) -> "TranscribeOptions":

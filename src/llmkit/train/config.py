@@ -4,12 +4,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..devices import DEVICES, PRECISIONS
 from ..errors import InputError
 from ..options import merge_keys, opt
 
 METHODS = ("full", "lora", "head")
-PRECISIONS = ("fp32", "bf16", "fp16")
-DEVICES = ("cpu", "auto", "cuda", "mps")
 SCHEDULERS = ("linear", "cosine", "constant")
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..devices import resolve_torch
 from ..errors import InputError, TrainingError
 from ..options import opt
 
@@ -185,15 +186,9 @@ def launch(opts: LaunchOptions, argv: list[str]) -> int:
 
 
 def resolve_device(device: str) -> str:
-    """``auto``: cuda, then mps, then cpu; a device that is not there is one clear line."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        return "mps" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is visible to torch; use --device cpu (or auto).")
-    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise InputError("--device mps: Apple's Metal backend is not available here; use --device cpu (or auto).")
+    """``auto``: cuda, then mps, then cpu (``llmkit.devices``, shared with inference); under torchrun each rank
+    takes the GPU of its local rank."""
+    device = resolve_torch(device)
     if device == "cuda" and world_size() > 1:
         return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
     return device
