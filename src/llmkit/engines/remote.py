@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from contextlib import contextmanager
 from typing import Any, Iterator
 
 from .. import audit, providers
@@ -75,7 +76,7 @@ class RemoteEngine:
         messages, redactor = self._outgoing(messages)
         restorer = redactor.restorer()
         entry = self._entry("generate", messages, redactor)
-        try:
+        with self._audited(entry):
             events = self._adapter.stream(self.client, self.spec.model, messages, options, max_new_tokens,
                                           tools, tool_choice)
             for kind, *rest in events:
@@ -93,14 +94,6 @@ class RemoteEngine:
                     entry["prompt_tokens"], entry["completion_tokens"] = usage
                     entry["status"] = finish
                     yield Piece(restorer.finish(), usage[1], finish_reason=finish, prompt_tokens=usage[0])
-        except LlmkitError:
-            entry["status"] = "error"
-            raise
-        except Exception as e:  # an SDK error: one line that names the fix
-            entry["status"] = "error"
-            raise self._adapter.translate(e, self.spec, self._settings) from None
-        finally:
-            audit.record(**entry)
 
     def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
                      tool_choice: Any = None) -> int:
@@ -116,14 +109,21 @@ class RemoteEngine:
                              "anthropic:MODEL@URL).")
         messages, redactor = self._outgoing(list(messages))
         entry = self._entry("count_tokens", messages, redactor)
-        try:
+        with self._audited(entry):
             n = count(self.client, self.spec.model, messages, tools, tool_choice)
             entry.update(prompt_tokens=n, status="counted")
-            return n
+        return n
+
+    @contextmanager
+    def _audited(self, entry: dict[str, Any]) -> Iterator[None]:
+        """Writes a call's audit line however the call ends (an early close leaves status "cancelled"); an SDK
+        error becomes one line that names the fix."""
+        try:
+            yield
         except LlmkitError:
             entry["status"] = "error"
             raise
-        except Exception as e:  # an SDK error: one line that names the fix
+        except Exception as e:
             entry["status"] = "error"
             raise self._adapter.translate(e, self.spec, self._settings) from None
         finally:
