@@ -62,12 +62,14 @@ def keyed(monkeypatch, tmp_path):
 
 class Recorder(ThreadingHTTPServer):
     """Answers /v1/chat/completions (OpenAI SSE) and /v1/messages (Anthropic SSE) by echoing the last user message
-    back in small pieces (so placeholders get cut across pieces); records every body it receives."""
+    back in small pieces (so placeholders get cut across pieces), /v1/messages/count_tokens with 7; records every
+    body it receives."""
 
     def __init__(self) -> None:
         self.bodies: list[dict] = []
         self.status: tuple[int, dict] | None = None  # answer every request with this error instead
         self.delay = 0.0  # seconds before answering
+        self.cut: int | None = None  # send only this many events, then close (a provider failing mid-stream)
         super().__init__(("127.0.0.1", 0), _Handler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -85,17 +87,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.bodies.append(body)
         time.sleep(self.server.delay)
         if self.server.status:
-            code, payload = self.server.status
-            data = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._json(*self.server.status)
+            return
+        if self.path.endswith("/count_tokens"):  # Anthropic's count: a fixed number (what arrived is recorded)
+            self._json(200, {"input_tokens": 7})
             return
         text = "You said: " + [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
         pieces = [text[i:i + 3] for i in range(0, len(text), 3)]
         events = _openai(pieces) if self.path.endswith("/chat/completions") else _anthropic(pieces)
+        events = events[:self.server.cut] if self.server.cut is not None else events
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -105,6 +105,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):  # the client stopped reading (a stop string, a timeout)
             pass
+
+    def _json(self, code: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 def _openai(pieces: list[str]) -> list[str]:

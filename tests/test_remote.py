@@ -36,6 +36,7 @@ def home(tmp_path, monkeypatch):
     """A private LLMKIT_HOME whose config retries nothing (the error tests would otherwise back off for seconds)."""
     monkeypatch.setenv("LLMKIT_HOME", str(tmp_path))
     monkeypatch.delenv("LLMKIT_ALLOW_REMOTE", raising=False)
+    monkeypatch.delenv("LLMKIT_REDACT", raising=False)
     (tmp_path / "config.toml").write_text("[remote.openai]\nmax_retries = 0\ntimeout = 20\n"
                                           "[remote.anthropic]\nmax_retries = 0\ntimeout = 20\n")
     return tmp_path
@@ -186,6 +187,45 @@ def test_no_redact_sends_text_as_is(home, recorder):
     assert out["text"] == "You said: " + SECRET_TEXT and out["usage"]["prompt_tokens"] == 11
 
 
+def test_redaction_switch_is_one_option_everywhere(home, recorder, monkeypatch):
+    """``--redact/--no-redact`` come from ``RemoteOptions`` on every verb that runs a remote model, serve's
+    ``redact`` setting too (flag, env); the explicit choice beats LLMKIT_REDACT, which beats the config."""
+    import argparse
+
+    from llmkit.commands import serve
+
+    for verb in ("generate", "chat", "compare", "ui", "serve"):
+        shown = llmkit(verb, "--help").stdout.decode()
+        assert "--no-redact" in shown and "--allow-remote" in shown, verb
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    assert serve.settings_from_args(parser.parse_args(["--no-redact"])).redact is False
+    assert serve.settings_from_args(parser.parse_args([])).redact is None  # not said: env, config, else on
+    monkeypatch.setenv("LLMKIT_SERVE_REDACT", "0")
+    assert serve.settings_from_args(parser.parse_args([])).redact is False
+
+    def sent(**kw) -> str:
+        pipeline("text-generation", model=f"openai:m@{recorder.url}/v1", allow_remote=True, **kw).generate(
+            f"Mail {PII['email']}", max_new_tokens=4)
+        return recorder.bodies[-1]["messages"][-1]["content"]
+
+    (home / "config.toml").write_text("[remote]\nredact = false\n[remote.openai]\nmax_retries = 0\n")
+    assert sent() == f"Mail {PII['email']}" and sent(redact=True) == "Mail <EMAIL_1>"
+    monkeypatch.setenv("LLMKIT_REDACT", "1")
+    assert sent() == "Mail <EMAIL_1>" and sent(redact=False) == f"Mail {PII['email']}"
+
+
+def test_compare_no_redact_reaches_its_workers(home, recorder, tmp_path):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text(f"write to {PII['email']}\n")
+    models = [f"openai:a@{recorder.url}/v1", f"anthropic:b@{recorder.url}"]
+    r = llmkit("compare", *models, "--prompts", str(prompts), "--output", str(tmp_path / "out"), "--allow-remote",
+               "--no-redact")
+    assert r.returncode == 0, r.stderr
+    assert len(recorder.bodies) == 4 and all(PII["email"] in json.dumps(b) for b in recorder.bodies)
+    assert not any(e["redaction"] for e in audit_lines(home))
+
+
 # ------------------------------------------------------------------------------------------ errors
 
 
@@ -206,6 +246,22 @@ def test_network_down_is_one_line(home):
         gen.generate("hi")
     r = llmkit("generate", "hi", "--model", f"anthropic:m@http://127.0.0.1:{port}", "--allow-remote")
     assert r.returncode == 7 and "cannot reach" in r.stderr.decode() and len(r.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_stream_cut_mid_answer_is_an_error_not_an_answer(home, recorder, provider):
+    """A provider that stops mid-stream (no finish_reason / stop_reason) fails the call with one line: the pieces
+    that came are not passed off as a complete answer."""
+    recorder.cut = 4
+    model = f"openai:m@{recorder.url}/v1" if provider == "openai" else f"anthropic:m@{recorder.url}"
+    with pytest.raises(RemoteError, match="closed the stream before the answer was complete"):
+        pipeline("text-generation", model=model, allow_remote=True).generate("hello there, how are you?")
+    r = llmkit("generate", "hello there, how are you?", "--model", model, "--allow-remote")
+    err = r.stderr.decode().strip()
+    assert r.returncode == 7 and "before the answer was complete" in err and len(err.splitlines()) == 1, err
+    r = llmkit("generate", "hello there, how are you?", "--model", model, "--allow-remote", "--json")
+    assert r.returncode == 7 and r.stdout == b""  # no JSON answer for an incomplete one
+    assert [e["status"] for e in audit_lines(home)] == ["error"] * 3
 
 
 def test_stop_strings_and_options_are_sent(home, recorder):

@@ -21,7 +21,7 @@ from llmkit import pipeline  # noqa: E402
 from llmkit.serve import ServeSettings  # noqa: E402
 from llmkit.serve.background import running  # noqa: E402
 from llmkit.tasks.tools import parse_calls  # noqa: E402
-from remote_helpers import CHAT, HI, Recorder, keyed, serve_url  # noqa: E402, F401 (fixtures)
+from remote_helpers import CHAT, HI, KEY, Recorder, keyed, serve_url  # noqa: E402, F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 
@@ -84,11 +84,40 @@ def test_what_leaves_the_proxy_is_redacted_and_the_answer_restored(keyed):
             m = anthropic.Anthropic(base_url=url, api_key="x").messages.create(
                 model="a", max_tokens=64, messages=[{"role": "user", "content": said}])
             assert m.content[0].text == f"You said: {said}"
+            counted = anthropic.Anthropic(base_url=url, api_key="x").messages.count_tokens(
+                model="a", messages=[{"role": "user", "content": said}])
+            assert counted.input_tokens == 7  # the recorder's count
         sent = json.dumps(recorder.bodies)
-        assert len(recorder.bodies) == 2 and EMAIL not in sent and CARD not in sent and "<EMAIL_1>" in sent
+        assert len(recorder.bodies) == 3 and EMAIL not in sent and CARD not in sent and "<EMAIL_1>" in sent
+        assert recorder.bodies[2]["messages"] == recorder.bodies[1]["messages"]  # counted as it would be sent
         assert all(e["redacted"] for e in audit_lines(keyed))
     finally:
         recorder.shutdown()
+
+
+def test_count_tokens_is_the_providers_count_of_what_would_be_sent(serve_url, keyed):
+    """``/v1/messages/count_tokens`` on an anthropic remote asks the provider (here a real llmkit serve) to count
+    the request as it would leave: redacted, tools included; an OpenAI-compatible remote cannot count and says so
+    in Anthropic's error shape."""
+    link = "https://intranet.example.org/projects/alpha/plan?version=12345&lang=en"  # many tokens, <URL_1> few
+    said = [{"role": "user", "content": f"Please mail {EMAIL} the plan at {link}."}]
+    sent = [{"role": "user", "content": "Please mail <EMAIL_1> the plan at <URL_1>."}]
+    direct = anthropic.Anthropic(base_url=serve_url, api_key=KEY)
+    with proxy(f"a=anthropic:{QWEN}@{serve_url}", f"o=openai:{QWEN}@{serve_url}/v1") as url:
+        claude = anthropic.Anthropic(base_url=url, api_key="x")
+        counted = claude.messages.count_tokens(model="a", system="Be brief.", messages=said).input_tokens
+        assert counted == direct.messages.count_tokens(model=QWEN, system="Be brief.", messages=sent).input_tokens
+        assert counted != direct.messages.count_tokens(model=QWEN, system="Be brief.", messages=said).input_tokens
+        with_tools = claude.messages.count_tokens(model="a", messages=ASK, tools=[A_WEATHER]).input_tokens
+        assert with_tools == direct.messages.count_tokens(model=QWEN, messages=ASK, tools=[A_WEATHER]).input_tokens
+        assert with_tools > claude.messages.count_tokens(model="a", messages=ASK).input_tokens
+        with pytest.raises(anthropic.BadRequestError, match="not available for this model.*OpenAI API") as e:
+            claude.messages.count_tokens(model="o", messages=said)
+        assert e.value.body["error"]["type"] == "invalid_request_error" and serve_url not in str(e.value.body)
+    counts = [e for e in audit_lines(keyed) if e["call"] == "count_tokens"]
+    assert len(counts) == 3 and counts[0]["prompt_tokens"] == counted and counts[0]["redacted"]  # "o": nothing left
+    assert all(e["status"] == "counted" for e in counts)
+    assert EMAIL not in (keyed / "audit" / "remote.jsonl").read_text()
 
 
 def test_clients_cannot_name_other_remote_models(keyed):
@@ -116,6 +145,29 @@ def test_provider_errors_are_a_502_before_any_stream(keyed):
                 err = r.json()["error"]
                 assert r.status_code == 502 and err["code"] == "upstream_error", r.text
                 assert "refused the API key (401)" in err["message"] and "\n" not in err["message"]
+    finally:
+        recorder.shutdown()
+
+
+def test_a_provider_cut_mid_stream_is_never_a_finished_answer(keyed):
+    """The provider closes its stream mid-answer: a non-streamed request gets the 502, a streamed one the API's
+    error event after the pieces that came (both SDKs raise), never a finish_reason / message_stop."""
+    recorder = Recorder()
+    recorder.cut = 4
+    try:
+        with proxy(f"o=openai:m@{recorder.url}/v1", f"a=anthropic:m@{recorder.url}") as url:
+            body = {"model": "o", "messages": [{"role": "user", "content": "hello there, how are you today?"}]}
+            r = httpx.post(url + "/v1/chat/completions", json=body)
+            assert r.status_code == 502 and "before the answer was complete" in r.json()["error"]["message"]
+            client = openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0)
+            with pytest.raises(openai.APIError, match="before the answer was complete"):
+                for chunk in client.chat.completions.create(**body, stream=True):
+                    assert not chunk.choices or chunk.choices[0].finish_reason is None
+            claude = anthropic.Anthropic(base_url=url, api_key="x", max_retries=0)
+            with pytest.raises(anthropic.APIError, match="before the answer was complete"):
+                with claude.messages.stream(model="a", max_tokens=64, messages=body["messages"]) as stream:
+                    for event in stream:
+                        assert event.type != "message_stop"
     finally:
         recorder.shutdown()
 

@@ -24,6 +24,8 @@ def test_openai_pipeline_call_stream_chat(serve_url, keyed):
     out = gen(HI, temperature=0, max_new_tokens=24, logprobs=True)[0]
     answer = out["generated_text"][-1]["content"]
     assert "Paris" in answer and len(out["logprobs"]) > 0
+    top = gen.generate(HI, temperature=0, max_new_tokens=4, logprobs=True, top_logprobs=3).logprobs
+    assert top and all(len(t.top) == 3 and t.top[0][1] >= t.top[-1][1] for t in top)  # the provider's alternatives
     result = gen.generate(HI, temperature=0, max_new_tokens=24, seed=1)
     assert result.text == answer  # greedy on the server: the same answer
     assert result.usage.prompt_tokens > 5 and 0 < result.usage.completion_tokens <= 24

@@ -20,9 +20,10 @@ EMAIL, CARD = "ann.lee@example.com", "4111 1111 1111 1111"
 
 
 @contextlib.contextmanager
-def ui_page(tmp_path, home):
-    """``llmkit ui`` with ``home`` as LLMKIT_HOME, and a headless Chromium page on it."""
-    with running_ui(["--runs", str(tmp_path / "runs")], tmp_path / "ui.log", {"LLMKIT_HOME": str(home)}) as url, \
+def ui_page(tmp_path, home, *flags: str):
+    """``llmkit ui [FLAGS]`` with ``home`` as LLMKIT_HOME, and a headless Chromium page on it."""
+    args = ["--runs", str(tmp_path / "runs"), *flags]
+    with running_ui(args, tmp_path / "ui.log", {"LLMKIT_HOME": str(home)}) as url, \
             playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page()
@@ -41,6 +42,7 @@ def test_chat_tab_remote_model_badge_and_redaction(tmp_path):
     (home / "config.toml").write_text("[remote]\nallow = true\n[remote.openai]\nmax_retries = 0\n")
     try:
         with ui_page(tmp_path, home) as page:
+            assert "PII redaction on" in page.locator("#remote-status").inner_text()  # on every tab, on by default
             page.get_by_role("tab", name="Chat", exact=True).click()
             badge = page.locator("#chat-remote-badge")
             assert "Remote model" not in badge.inner_text()  # a local model: no badge
@@ -56,6 +58,31 @@ def test_chat_tab_remote_model_badge_and_redaction(tmp_path):
             assert f"You said: Mail {EMAIL}, card {CARD}" in page.locator("#chat-box").inner_text()
         sent = json.dumps(recorder.bodies)
         assert recorder.bodies and EMAIL not in sent and CARD not in sent and "<EMAIL_1>" in sent
+    finally:
+        recorder.shutdown()
+
+
+def test_ui_started_with_no_redact_shows_it_and_sends_text_as_is(tmp_path, monkeypatch):
+    """``llmkit ui --allow-remote --no-redact`` (no config file): the line under the title and the model's badge
+    say redaction is off, and what arrives is what was typed."""
+    monkeypatch.delenv("LLMKIT_ALLOW_REMOTE", raising=False)
+    monkeypatch.delenv("LLMKIT_REDACT", raising=False)
+    recorder = Recorder()
+    home = tmp_path / "home"
+    home.mkdir()
+    try:
+        with ui_page(tmp_path, home, "--allow-remote", "--no-redact") as page:
+            assert "PII redaction OFF" in page.locator("#remote-status").inner_text()
+            page.get_by_role("tab", name="Chat", exact=True).click()
+            model = page.locator("#chat-model input")
+            model.fill(f"openai:m@{recorder.url}/v1")
+            model.press("Enter")
+            page.wait_for_function("document.querySelector('#chat-remote-badge').innerText.includes('Remote model')")
+            assert "NOT redacted" in page.locator("#chat-remote-badge").inner_text()
+            page.locator("#chat-message textarea").fill(f"Mail {EMAIL}")
+            page.locator("#chat-send").click()
+            page.wait_for_function("document.querySelector('#chat-stats').innerText.includes('finish')")
+        assert [b["messages"][-1]["content"] for b in recorder.bodies] == [f"Mail {EMAIL}"]
     finally:
         recorder.shutdown()
 

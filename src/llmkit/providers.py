@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .options import add_flags, opt
 
 PROVIDERS = ("openai", "anthropic")
 HOSTS = {"openai": "api.openai.com", "anthropic": "api.anthropic.com"}
@@ -33,8 +34,25 @@ KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 # A key for a custom base URL: never the provider's own key, which would then go to a third party.
 ENDPOINT_KEY_ENV = "LLMKIT_REMOTE_API_KEY"
 ALLOW_ENV = "LLMKIT_ALLOW_REMOTE"
+REDACT_ENV = "LLMKIT_REDACT"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 3  # the SDKs retry 408/409/429/5xx and connection errors with exponential backoff
+
+
+@dataclass(frozen=True)
+class RemoteOptions:
+    """Remote use, defined once: these fields are the ``--allow-remote`` and ``--redact/--no-redact`` flags of
+    every verb that can run a remote model (generate, chat, compare, ui), ``llmkit serve``'s ``redact`` setting
+    (flag, YAML key, LLMKIT_SERVE_REDACT), the Python keywords ``allow_remote=``/``redact=``, and what the web app
+    shows (``remote_allowed``/``redact_default`` resolve them). None: not said here, the environment and the config
+    file decide."""
+
+    allow_remote: bool = opt(False, f"let remote models (openai:..., anthropic:...; docs/remote.md) receive your "
+                                    f"text, PII redacted (default: off; or {ALLOW_ENV}=1, or allow = true under "
+                                    "[remote] in the config file)")
+    redact: bool | None = opt(None, "remote models: replace emails, phones, cards, IBANs, IPs and URLs with "
+                                    "placeholders before text leaves; --no-redact sends it as is (default: on; or "
+                                    f"{REDACT_ENV}=0, or redact = false under [remote] in the config file)")
 
 
 @dataclass(frozen=True)
@@ -129,17 +147,19 @@ def configured_names() -> list[str]:
     return [name for name, v in (remote_config().get("models") or {}).items() if isinstance(v, dict)]
 
 
-def add_allow_remote_flag(parser: Any) -> None:
-    """``--allow-remote`` for a command whose models load in other processes or later (compare, ui): it opts the
-    whole process in, as LLMKIT_ALLOW_REMOTE=1 does (``allow_remote_from_args`` applies it)."""
-    parser.add_argument("--allow-remote", action="store_true", default=None,
-                        help=f"let remote models (openai:..., anthropic:...) be used; text leaves this machine, PII "
-                             f"redacted (default: off; or {ALLOW_ENV}=1, docs/remote.md)")
+def add_remote_flags(parser: Any) -> None:
+    """``--allow-remote`` and ``--redact/--no-redact``, from ``RemoteOptions``."""
+    add_flags(parser, RemoteOptions)
 
 
-def allow_remote_from_args(args: Any) -> None:
+def remote_from_args(args: Any) -> None:
+    """For a command whose models load in other processes or later (compare, ui): the flags given apply to the
+    whole process, as LLMKIT_ALLOW_REMOTE=1 / LLMKIT_REDACT=0 do, so compare's workers (child processes) and the
+    web app's later loads see them."""
     if getattr(args, "allow_remote", None):
-        os.environ[ALLOW_ENV] = "1"  # child processes (compare's workers) and later loads (the web app) see it
+        os.environ[ALLOW_ENV] = "1"
+    if getattr(args, "redact", None) is not None:
+        os.environ[REDACT_ENV] = "1" if args.redact else "0"
 
 
 def check_allowed(spec: RemoteSpec, explicit: bool | None = None) -> None:
@@ -174,6 +194,12 @@ def settings(spec: RemoteSpec) -> dict[str, Any]:
     return {"api_key": key, "base_url": base_url, "timeout": timeout, "max_retries": retries}
 
 
-def redact_default() -> bool:
-    """Redaction is on unless the config says ``redact = false`` under [remote] (or ``--no-redact``)."""
+def redact_default(explicit: bool | None = None) -> bool:
+    """Redaction: ``explicit`` (``--redact/--no-redact``, ``redact=``) wins, then LLMKIT_REDACT, then ``redact``
+    under [remote] in the config; on unless one of them says off."""
+    if explicit is not None:
+        return bool(explicit)
+    env = os.environ.get(REDACT_ENV)
+    if env is not None and env.strip():
+        return env.strip().lower() not in ("0", "false", "no", "off")
     return remote_config().get("redact", True) is not False

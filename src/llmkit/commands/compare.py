@@ -29,9 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=d.temperature, help="0 is greedy (the default)")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"sampling seed (default {d.seed})")
     parser.add_argument("--engine", choices=["auto", "llamacpp", "llama-cpp-python", "torch"], default=d.engine)
-    from ..providers import add_allow_remote_flag
+    from ..providers import add_remote_flags
 
-    add_allow_remote_flag(parser)
+    add_remote_flags(parser)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: the engine's choice)")
     parser.add_argument("--output", "-o", metavar="DIR", default=None,
                         help="where report.md, report.json and chart.png go (default: compare-DATE-TIME)")
@@ -41,9 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..compare import CompareOptions, VoteStore, compare, read_prompts, write_report
-    from ..providers import allow_remote_from_args
+    from ..providers import remote_from_args
 
-    allow_remote_from_args(args)
+    remote_from_args(args)
 
     if args.export_votes:
         if args.models or args.prompts or args.suite:

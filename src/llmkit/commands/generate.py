@@ -48,10 +48,9 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt-cache-mib", type=int, default=None, metavar="N",
                         help=f"llama.cpp: {PROMPT_CACHE_HELP} (default: {PROMPT_CACHE_MIB})")
     parser.add_argument("--json", action="store_true", help="print one JSON object with text and usage")
-    parser.add_argument("--allow-remote", action="store_true", default=None,
-                        help="let a remote model (openai:MODEL, anthropic:MODEL; docs/remote.md) receive your text")
-    parser.add_argument("--no-redact", dest="redact", action="store_false", default=None,
-                        help="remote models: send text as is, without replacing emails, phones, cards... first")
+    from ..providers import add_remote_flags
+
+    add_remote_flags(parser)  # --allow-remote, --redact/--no-redact
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

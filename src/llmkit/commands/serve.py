@@ -16,7 +16,7 @@ EXAMPLES = """\
 # Flags come from ServeSettings' fields (llmkit.options); each is None unless given, so the file and environment
 # keep their say. These are the access settings; every other one is listed under "limits and queues".
 ACCESS = ("host", "port", "models", "api_keys", "allow_any_model", "allowed_hosts", "open_docs", "allow_remote",
-          "no_redact", "log_level")
+          "redact", "log_level")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

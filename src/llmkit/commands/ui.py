@@ -22,16 +22,16 @@ def add_arguments(p) -> None:
                    help="Host names to answer besides localhost and IP addresses (`*`: any); others get 403")
     p.add_argument("--allow-any-model", action="store_true",
                    help="let the model pickers load any folder or hub id, not just catalog models and the runs folder")
-    from ..providers import add_allow_remote_flag
+    from ..providers import add_remote_flags
 
-    add_allow_remote_flag(p)
+    add_remote_flags(p)
 
 
 def run(args) -> int:
-    from ..providers import allow_remote_from_args
+    from ..providers import remote_from_args
     from ..ui.app import UiSettings, access, launch  # light: gradio is imported when the app is built
 
-    allow_remote_from_args(args)
+    remote_from_args(args)
 
     hosts = tuple(h for value in args.allowed_hosts for h in value.split(",") if h.strip())
     settings = UiSettings(host=args.host, port=args.port, share=args.share, runs_dir=args.runs,

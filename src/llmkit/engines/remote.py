@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from contextlib import contextmanager
 from typing import Any, Iterator
 
 from .. import audit, providers
@@ -46,7 +47,7 @@ class RemoteEngine:
         settings = providers.settings(spec)
         if importlib.util.find_spec(SDK[spec.provider]) is None:
             raise EngineUnavailableError(f"{spec.provider} models need its SDK: `pip install 'llmkit[remote]'`.")
-        redact = providers.redact_default() if redact is None else redact
+        redact = providers.redact_default(redact)
         if redact and importlib.util.find_spec("presidio_analyzer") is None:
             raise EngineUnavailableError(REDACT_MISSING)
         return cls(spec, settings, redact=redact)
@@ -72,16 +73,10 @@ class RemoteEngine:
         line of text ``{"name": ..., "arguments": {...}}``, the form ``llmkit.tasks.tools.parse_calls`` reads
         (so the server's routes turn it into tool_calls / tool_use blocks exactly as for a local model)."""
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
-        redactor = Redactor()
-        if self.redact:  # one redactor for the whole conversation: same value -> same placeholder
-            messages = [_redacted(m, redactor) for m in messages]
+        messages, redactor = self._outgoing(messages)
         restorer = redactor.restorer()
-        entry: dict[str, Any] = {"provider": self.spec.provider, "model": self.spec.model,
-                                 "endpoint": providers.shown(self._settings.get("base_url")) or "default",
-                                 "redaction": self.redact, "redacted": redactor.changed,
-                                 "redactions": dict(redactor.counts), "sha256": audit.digest(messages),
-                                 "prompt_tokens": None, "completion_tokens": None, "status": "cancelled"}
-        try:
+        entry = self._entry("generate", messages, redactor)
+        with self._audited(entry):
             events = self._adapter.stream(self.client, self.spec.model, messages, options, max_new_tokens,
                                           tools, tool_choice)
             for kind, *rest in events:
@@ -89,7 +84,7 @@ class RemoteEngine:
                     text, logprobs = rest
                     out = restorer.feed(text)
                     if out or logprobs:
-                        yield Piece(out, 0, tuple(TokenLogprob(t, lp) for t, lp in logprobs))
+                        yield Piece(out, 0, tuple(TokenLogprob(*lp) for lp in logprobs))
                 elif kind == "call":
                     name, arguments = rest
                     line = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
@@ -99,14 +94,56 @@ class RemoteEngine:
                     entry["prompt_tokens"], entry["completion_tokens"] = usage
                     entry["status"] = finish
                     yield Piece(restorer.finish(), usage[1], finish_reason=finish, prompt_tokens=usage[0])
+
+    def count_tokens(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                     tool_choice: Any = None) -> int:
+        """The provider's own count of a chat's input tokens (``/v1/messages/count_tokens`` behind ``llmkit
+        serve``): the messages are redacted exactly as a call would send them, so the count is of what would be
+        sent, and the call is audited like the others. Only Anthropic's API counts; OpenAI's has no such endpoint
+        (and its tokeniser is the provider's), so an ``openai:`` model says so instead of guessing."""
+        count = getattr(self._adapter, "count", None)
+        if count is None:
+            raise InputError(f"token counting is not available for this model: its provider speaks the OpenAI API, "
+                             "which has no count endpoint, and its tokeniser is not here. The usage of a real "
+                             "request gives the count (a provider that is another llmkit serve counts when named "
+                             "anthropic:MODEL@URL).")
+        messages, redactor = self._outgoing(list(messages))
+        entry = self._entry("count_tokens", messages, redactor)
+        with self._audited(entry):
+            n = count(self.client, self.spec.model, messages, tools, tool_choice)
+            entry.update(prompt_tokens=n, status="counted")
+        return n
+
+    @contextmanager
+    def _audited(self, entry: dict[str, Any]) -> Iterator[None]:
+        """Writes a call's audit line however the call ends (an early close leaves status "cancelled"); an SDK
+        error becomes one line that names the fix."""
+        try:
+            yield
         except LlmkitError:
             entry["status"] = "error"
             raise
-        except Exception as e:  # an SDK error: one line that names the fix
+        except Exception as e:
             entry["status"] = "error"
             raise self._adapter.translate(e, self.spec, self._settings) from None
         finally:
             audit.record(**entry)
+
+    def _outgoing(self, messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Redactor]:
+        """The messages as they leave: redacted with one redactor for the whole conversation (same value, same
+        placeholder), unless redaction is off; the redactor restores the answer."""
+        redactor = Redactor()
+        if self.redact:
+            messages = [_redacted(m, redactor) for m in messages]
+        return messages, redactor
+
+    def _entry(self, call: str, messages: list[dict[str, Any]], redactor: Redactor) -> dict[str, Any]:
+        """The audit line of a call (``llmkit.audit``): counts, names and a hash, never the text."""
+        return {"call": call, "provider": self.spec.provider, "model": self.spec.model,
+                "endpoint": providers.shown(self._settings.get("base_url")) or "default",
+                "redaction": self.redact, "redacted": redactor.changed, "redactions": dict(redactor.counts),
+                "sha256": audit.digest(messages), "prompt_tokens": None, "completion_tokens": None,
+                "status": "cancelled"}
 
 
 def _redacted(m: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
@@ -156,6 +193,9 @@ def error_line(e: Any, spec: RemoteSpec, settings: dict[str, Any], key_env: str)
     if type(e).__name__ == "APITimeoutError":
         return RemoteError(f"{where} did not answer within {settings['timeout']:g} s: try again, or raise timeout "
                            f"under [remote.{spec.provider}].")
+    if isinstance(e, EOFError):  # the adapters' word for a stream that ended without its end event
+        return RemoteError(f"{where} closed the stream before the answer was complete ({e}): what came is "
+                           "incomplete; try again.")
     if type(e).__name__ == "APIConnectionError":
         return RemoteError(f"cannot reach {where}: check the network connection and the base URL.")
     if status is not None:

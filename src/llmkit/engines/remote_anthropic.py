@@ -2,7 +2,8 @@
 
 System messages become the ``system`` parameter; stop strings are ``stop_sequences``. The Messages API of the
 current SDK (anthropic 2.x) takes no sampling parameters (no temperature, top_p, top_k), no seed and gives no
-log-probs, so those options are not sent (docs/remote.md says so).
+log-probs, so those options are not sent (docs/remote.md says so). ``count`` asks the provider's
+``count_tokens`` about the same request (what ``llmkit serve``'s count route answers for such a model).
 
 Tools (OpenAI function specs) go as Anthropic tools (``input_schema``), ``tool_choice`` as auto/any/tool, and
 earlier calls and results as ``tool_use``/``tool_result`` blocks. The API has no ``response_format``: a
@@ -30,26 +31,18 @@ def client(settings: dict[str, Any]) -> Any:
 def stream(client: Any, model: str, messages: list[dict[str, Any]], opts: Any, max_new_tokens: int,
            tools: list[dict[str, Any]] | None = None, tool_choice: Any = None) -> Iterator:
     """Events: ("text", str, []) and ("call", name, arguments) ... then ("end", (input_tokens, output_tokens),
-    finish)."""
-    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-    kw: dict[str, Any] = {"model": model, "messages": _turns(messages), "max_tokens": max_new_tokens, "stream": True}
-    if system:
-        kw["system"] = system
-    if opts.stop:
-        kw["stop_sequences"] = list(opts.stop)
+    finish); EOFError when the stream closes before its stop_reason."""
     answer_tool = opts.json_schema is not None
     if answer_tool and tools:
         raise InputError("an anthropic model takes a json_schema (response_format) or tools, not both: send one.")
+    kw = {**_request(model, messages, tools, tool_choice), "max_tokens": max_new_tokens, "stream": True}
+    if opts.stop:
+        kw["stop_sequences"] = list(opts.stop)
     if answer_tool:
         kw["tools"] = [{"name": ANSWER_TOOL, "description": "Give the answer as this JSON.",
                         "input_schema": json.loads(opts.json_schema)}]
         kw["tool_choice"] = {"type": "tool", "name": ANSWER_TOOL}
-    elif tools:
-        kw["tools"] = [{"name": t["function"]["name"], "description": t["function"].get("description") or "",
-                        "input_schema": t["function"].get("parameters") or {"type": "object"}} for t in tools]
-        if tool_choice is not None:
-            kw["tool_choice"] = _choice(tool_choice)
-    prompt_tokens, completion_tokens, finish = 0, 0, "stop"
+    prompt_tokens, completion_tokens, finish = 0, 0, None
     block: list[str] | None = None  # the tool_use block being streamed: [name, input JSON so far]
     with client.messages.create(**kw) as events:
         for ev in events:
@@ -71,7 +64,31 @@ def stream(client: Any, model: str, messages: list[dict[str, Any]], opts: Any, m
             elif ev.type == "message_delta":
                 completion_tokens = ev.usage.output_tokens
                 finish = STOP.get(ev.delta.stop_reason or "", "stop")
+    if finish is None:  # no message_delta: the stream closed before the answer was done
+        raise EOFError("no stop_reason")
     yield "end", (prompt_tokens, completion_tokens), finish
+
+
+def count(client: Any, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+          tool_choice: Any = None) -> int:
+    """The provider's count of the input tokens of exactly what ``stream`` would send (Messages API's
+    ``count_tokens``)."""
+    return client.messages.count_tokens(**_request(model, messages, tools, tool_choice)).input_tokens
+
+
+def _request(model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+             tool_choice: Any) -> dict[str, Any]:
+    """What a call and a count both send: the model, the system prompt, the turns, the tools."""
+    kw: dict[str, Any] = {"model": model, "messages": _turns(messages)}
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    if system:
+        kw["system"] = system
+    if tools:
+        kw["tools"] = [{"name": t["function"]["name"], "description": t["function"].get("description") or "",
+                        "input_schema": t["function"].get("parameters") or {"type": "object"}} for t in tools]
+        if tool_choice is not None:
+            kw["tool_choice"] = _choice(tool_choice)
+    return kw
 
 
 def _choice(choice: Any) -> dict[str, Any]:

@@ -23,8 +23,8 @@ def client(settings: dict[str, Any]) -> Any:
 
 def stream(client: Any, model: str, messages: list[dict[str, Any]], opts: Any, max_new_tokens: int,
            tools: list[dict[str, Any]] | None = None, tool_choice: Any = None) -> Iterator:
-    """Events: ("text", str, [(token, logprob)]) and ("call", name, arguments) ... then ("end", (prompt_tokens,
-    completion_tokens), finish)."""
+    """Events: ("text", str, [(token, logprob, alternatives)]) and ("call", name, arguments) ... then ("end",
+    (prompt_tokens, completion_tokens), finish); EOFError when the stream closes before its finish_reason."""
     kw: dict[str, Any] = {"model": model, "messages": [_wire(m) for m in messages], "stream": True,
                           "stream_options": {"include_usage": True}, "temperature": opts.temperature,
                           "top_p": opts.top_p}
@@ -37,6 +37,8 @@ def stream(client: Any, model: str, messages: list[dict[str, Any]], opts: Any, m
         kw["stop"] = list(opts.stop[:4])
     if opts.logprobs:
         kw["logprobs"] = True
+        if opts.top_logprobs:
+            kw["top_logprobs"] = opts.top_logprobs
     if opts.json_schema is not None:
         schema = json.loads(opts.json_schema)
         kw["response_format"] = {"type": "json_object"} if schema == ANY_OBJECT else {
@@ -53,7 +55,8 @@ def stream(client: Any, model: str, messages: list[dict[str, Any]], opts: Any, m
                 usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
             for choice in chunk.choices[:1]:
                 content = choice.logprobs.content if choice.logprobs and choice.logprobs.content else []
-                lps = [(t.token, t.logprob) for t in content]
+                lps = [(t.token, t.logprob, tuple((a.token, a.logprob) for a in t.top_logprobs or ()))
+                       for t in content]
                 if (choice.delta and choice.delta.content) or lps:
                     yield "text", (choice.delta.content if choice.delta else "") or "", lps
                 for tc in (choice.delta.tool_calls or []) if choice.delta else []:
@@ -61,6 +64,8 @@ def stream(client: Any, model: str, messages: list[dict[str, Any]], opts: Any, m
                     call[0] += (tc.function.name or "") if tc.function else ""
                     call[1] += (tc.function.arguments or "") if tc.function else ""
                 finish = choice.finish_reason or finish
+    if finish is None:  # the stream closed before the provider said the answer was done: not a complete answer
+        raise EOFError("no finish_reason")
     for name, args in (calls[i] for i in sorted(calls)):
         yield "call", name, json.loads(args or "{}")
     yield "end", usage, "length" if finish == "length" else "stop"

@@ -110,10 +110,9 @@ class ModelPool:
         from ..pipelines import pipeline
 
         log.info("loading %s (%s)", ref.name, task)
-        if ref.format == "remote":  # the opt-in and redaction (None: LLMKIT_ALLOW_REMOTE and the config file)
+        if ref.format == "remote":  # opt-in and redaction (None: LLMKIT_ALLOW_REMOTE, LLMKIT_REDACT, the config)
             s = self.settings
-            options = {**options, "allow_remote": True if s.allow_remote else None,
-                       "redact": False if s.no_redact else None}
+            options = {**options, "allow_remote": True if s.allow_remote else None, "redact": s.redact}
             options.pop("device", None)  # it runs on its provider
         return pipeline(task, model=ref, **options)
 

@@ -105,10 +105,13 @@ async def messages(body: MessagesRequest, request: Request):
 async def count_tokens(body: CountTokensRequest, request: Request):
     s = server(request)
     ref, queue = await s.pool.queue("text-generation", body.model)
-    tp = _tool_plan(body)
+    remote = ref.format == "remote"
+    tp = _tool_plan(body, remote=remote)
     chat = _chat(body)
 
     def count(pipe: Any) -> int:
+        if remote:  # the provider's own count, of the text as it would be sent (redacted, audited)
+            return pipe.engine.count_tokens(chat, tp.tools if tp else None, tp.choice if tp else None)
         ids, dropped = pipe.prompt_ids(chat, 0, tp.tools if tp else None)
         return len(ids) + dropped
 

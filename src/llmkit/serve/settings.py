@@ -19,9 +19,11 @@ from ..devices import DEVICE_HELP, DEVICES, PRECISION_HELP, PRECISIONS
 from ..engines.llamacpp import PROMPT_CACHE_HELP, PROMPT_CACHE_MIB
 from ..errors import InputError
 from ..options import check_keys, options_of
+from ..providers import RemoteOptions
 from ..tasks.generate_options import GenerationOptions, Speculative
 
 _GEN = {o.name: o for o in options_of(GenerationOptions)}  # speculative/draft: defined there, once
+_REMOTE = {o.name: o for o in options_of(RemoteOptions)}  # redact: the same option as every verb's --no-redact
 
 
 class ServeSettings(BaseSettings):
@@ -53,11 +55,10 @@ class ServeSettings(BaseSettings):
                                   "and --model models")
 
     # Remote models (`--model NAME=openai:gpt-4o-mini`, docs/remote.md): served only when opted in; what leaves
-    # is PII-redacted unless no_redact, and each call is in the audit log under LLMKIT_HOME.
+    # is PII-redacted unless redact is off, and each call is in the audit log under LLMKIT_HOME.
     allow_remote: bool = Field(False, description="serve the remote models given with --model NAME=PROVIDER:MODEL "
                                "(requests' text is sent to the provider, PII redacted; or LLMKIT_ALLOW_REMOTE=1)")
-    no_redact: bool = Field(False, description="remote models: send text as is, without replacing emails, phones, "
-                            "cards... first")
+    redact: bool | None = Field(_REMOTE["redact"].default, description=_REMOTE["redact"].help)
 
     # Limits: each one is an OpenAI-style error with its own status when crossed.
     # OpenAI's own audio upload limit is 25 MB

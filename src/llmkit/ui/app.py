@@ -28,6 +28,7 @@ def create_app(settings: UiSettings | None = None, ctx: UiContext | None = None)
     ctx = ctx or UiContext(settings or UiSettings())
     with gr.Blocks(title="llmkit", analytics_enabled=False) as demo:
         gr.Markdown("# llmkit\nRun, adapt and compare open-source language and speech models, offline.")
+        gr.HTML(chat.remote_status(), elem_id="remote-status")  # remote models allowed? redaction on or off
         jobview.job_states(ctx)  # before the tabs: a tab's contents mount only when it is first opened
         with gr.Tabs():
             with gr.Tab("Classify", id=get(classify.TASK).tab):

@@ -115,6 +115,22 @@ def remote_badge(model: str | None) -> str:
             f"Remote model: your messages leave this machine for {where} ({redacted})</div>")
 
 
+def remote_status() -> str:
+    """The app-wide line under the title when remote models may be used (``llmkit ui --allow-remote``): whether
+    PII redaction is on, or off (``--no-redact``, LLMKIT_REDACT=0, the config); nothing when they may not."""
+    from ..providers import remote_allowed, redact_default
+
+    if not remote_allowed():
+        return ""
+    if redact_default():
+        return ('<div style="background:#065f46;color:#fff;padding:4px 8px;border-radius:6px">Remote models allowed '
+                "· PII redaction on: emails, phone numbers, card numbers, IBANs, IP addresses and URLs are replaced "
+                "with placeholders before text leaves (names are not)</div>")
+    return ('<div style="background:#b91c1c;color:#fff;padding:4px 8px;border-radius:6px;font-weight:600">Remote '
+            "models allowed · PII redaction OFF: text is sent to them exactly as typed (--no-redact, "
+            "LLMKIT_REDACT=0 or redact = false in the config)</div>")
+
+
 def token_html(logprobs: list[Any]) -> str:
     """The answer's tokens, each coloured by its probability (green: sure, yellow, red: unsure), its likeliest
     alternatives on hover."""
