@@ -3,14 +3,17 @@
 Command lines are found, not listed: in each fenced shell block (```bash, ```sh, ```console or a bare ```),
 a line that starts with `llmkit `, `$ llmkit ` or pipes into `llmkit` (lines ending in `\\` are joined).
 A line added to the docs is run here with no change to this file. Each doc's lines run in order in a fresh
-working directory that holds the inputs the docs name (INPUTS); the docs run side by side. Bash runs each line
-(pipes, `>` and `#` comments work as typed), with `llmkit` meaning `python -m llmkit.cli` of this interpreter.
-A command fails the test on an exit code other than 0 (or the one EXIT_CODES expects) or on a "Traceback".
+working directory that holds the inputs the docs name (INPUTS); the docs run side by side, except those that
+share a folder (TOGETHER). A line shown twice runs once: in its folder, or anywhere when it touches no file there.
+Bash runs each line (pipes, `>` and `#` comments work as typed), with `llmkit` meaning `python -m llmkit.cli` of
+this interpreter. A command fails the test on an exit code other than 0 (or the one EXIT_CODES expects) or on a
+"Traceback".
 
 What the test changes, and why (one table each): INPUTS (the files the docs name), VALUES (text swapped in a
 line: the home folder), SPEED_FLAGS (appended to training lines, so they run seconds instead of minutes),
-STDIN (what a user types into interactive commands), LONG_RUNNING (servers: started, checked ready, stopped;
-their port is swapped for a free one), CANNOT_RUN (lines that cannot run in a test, with the reason).
+LINE_FLAGS (the same for single lines, such as a generation with no length limit), STDIN (what a user types into
+interactive commands), LONG_RUNNING (servers: started, checked ready, stopped; their port is swapped for a free
+one), CANNOT_RUN (lines that cannot run in a test, with the reason).
 
 The default models are the prepared ones (`real_home`), seen through a temporary LLMKIT_HOME of symbolic links,
 so that `models pull --force` re-joins whisper-base in the temporary home, not in yours.
@@ -26,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -102,6 +106,9 @@ SPEED_FLAGS: dict[str, list[str]] = {
     "finetune": ["--epochs", "0.01", "--max-length", "32", "--quiet"],
     "multitask": ["--epochs", "0.01", "--max-length", "32", "--quiet"],
 }
+# Appended to single lines, matched by their start: a base model's greedy story has no end and runs to the default
+# 256 tokens (the suite's slowest generate line); 32 show the line works.
+LINE_FLAGS: dict[str, list[str]] = {'llmkit generate "Once upon a time" --raw': ["--max-new-tokens", "32"]}
 # The docs' training lines are alternatives that write the same folder: each starts afresh (--resume continues).
 FRESH_OUTPUT = {"finetune", "multitask"}
 # What a user types into an interactive command (when the line does not pipe its own input).
@@ -127,6 +134,10 @@ CANNOT_RUN: dict[str, str] = {
     "llmkit chat --model anthropic:claude-3-5-haiku-latest --allow-remote --max-new-tokens 300":
         "needs an Anthropic key",
 }
+# Docs that show the same lines with state between them share one working folder and run one after the other, so
+# that a line shown twice runs once: finetune.md trains runs/food and evaluates it as README.md does. (Elsewhere
+# each doc has a folder of its own.)
+TOGETHER: list[tuple[str, ...]] = [("README.md", "finetune.md")]
 # Lines the docs show failing on purpose: the exit code they must give (still one line, no traceback).
 EXIT_CODES: dict[str, int] = {"llmkit transcribe calls/ --output-dir out": 2,
                               "llmkit generate \"Hi\" --model openai:gpt-4o-mini": 2}  # a remote model, no opt-in  # calls/broken.wav is not audio
@@ -250,7 +261,8 @@ def _prepare(command: str) -> tuple[str, int | None]:
     if verb in LONG_RUNNING:
         port = _free_port()
         code = re.sub(r"--port\s+\d+", "", code) + f" --port {port}"
-    code = code.rstrip() + "".join(f" {shlex.quote(f)}" for f in SPEED_FLAGS.get(verb, []))
+    extra = SPEED_FLAGS.get(verb, []) + next((f for start, f in LINE_FLAGS.items() if command.startswith(start)), [])
+    code = code.rstrip() + "".join(f" {shlex.quote(f)}" for f in extra)
     return code, port
 
 
@@ -316,21 +328,55 @@ def _run_server(code: str, port: int, path: str, cwd: Path, env: dict) -> str | 
     return None
 
 
-def _run_doc(doc: Path, inputs: Path, work: Path, env: dict) -> list[str]:
-    """Run one doc's lines in order in its own folder; the failures, each with its line and why."""
+def _run_docs(docs: list[Path], inputs: Path, work: Path, env: dict) -> list[str]:
+    """Run the docs' lines in order in one folder, a line that ran already there once; the failures, each with its
+    line and why."""
     work.mkdir()
     for entry in inputs.iterdir():
         if not entry.name.startswith("."):
             (work / entry.name).symlink_to(entry) if entry.is_file() or entry.is_symlink() else \
                 shutil.copytree(entry, work / entry.name, symlinks=True)
-    failures = []
-    for command in doc_commands(doc):
-        if _skip_reason(command) is not None:
-            continue
-        problem = _run_line(command, work, env)
-        if problem:
-            failures.append(f"{doc.relative_to(ROOT)}: {command}\n  -> {problem}")
+    failures, ran = [], set()
+    for doc in docs:
+        for command in doc_commands(doc):
+            typed = _without_comment(command)
+            if _skip_reason(command) is not None or typed in ran or _ran_elsewhere(typed, work):
+                continue
+            ran.add(typed)
+            t0 = time.monotonic()
+            problem = _run_line(command, work, env)
+            TIMES.append((time.monotonic() - t0, f"{doc.name}: {command}"))
+            if problem:
+                failures.append(f"{doc.relative_to(ROOT)}: {command}\n  -> {problem}")
     return failures
+
+
+_RAN_FILELESS: set[str] = set()
+_LOCK = threading.Lock()
+
+
+def _ran_elsewhere(typed: str, work: Path) -> bool:
+    """True for a line that another folder ran (or is running) already and that reads and writes no file of its
+    folder (`llmkit chat`, `llmkit ui`): it would do the same work again. Else it is recorded as run."""
+    words = shlex.split(typed, comments=True)
+    if any(w in (">", ">>") or w.startswith(("-o", "--output")) or (work / w).exists() for w in words):
+        return False
+    with _LOCK:
+        seen = typed in _RAN_FILELESS
+        _RAN_FILELESS.add(typed)
+    return seen
+
+
+def _folders() -> list[list[Path]]:
+    """The docs, grouped by working folder (TOGETHER), in DOCS order."""
+    groups: dict[str, list[Path]] = {}
+    for doc in DOCS:
+        first = next((group[0] for group in TOGETHER if doc.name in group), doc.name)
+        groups.setdefault(first, []).append(doc)
+    return list(groups.values())
+
+
+TIMES: list[tuple[float, str]] = []  # (seconds, line): the slowest are printed, for whoever trims the suite's time
 
 
 def _env(home: Path) -> dict:
@@ -346,16 +392,18 @@ def test_the_docs_show_commands_and_the_tables_match_them():
     commands = [c for doc in DOCS for c in doc_commands(doc)]
     assert len(commands) > 40, commands  # the extraction finds the docs' commands
     assert any(c.startswith("printf") for c in commands) and any("calls/" in c for c in commands)
-    for start in [*CANNOT_RUN, *EXIT_CODES]:  # a stale entry would hide nothing; keep the tables true
+    assert {name for group in TOGETHER for name in group} <= {doc.name for doc in DOCS}
+    for start in [*CANNOT_RUN, *EXIT_CODES, *LINE_FLAGS]:  # a stale entry would hide nothing; keep the tables true
         assert any(c.startswith(start) for c in commands), f"no docs line starts with {start!r} any more"
 
 
 def test_every_command_line_in_the_docs_runs(inputs, home, tmp_path):
     env = _env(home)
-    # Two docs at a time: each doc's lines depend on each other (train, then evaluate), the docs do not.
+    # Two folders at a time: each doc's lines depend on each other (train, then evaluate), the folders do not.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda d: _run_doc(d, inputs, tmp_path / d.stem, env), DOCS))
+        results = list(pool.map(lambda ds: _run_docs(ds, inputs, tmp_path / ds[0].stem, env), _folders()))
     failures = [f for r in results for f in r]
+    print("\n".join(f"{t:6.1f} s  {line}" for t, line in sorted(TIMES, reverse=True)))  # pytest -s shows them
     assert not failures, "\n\n".join(failures)
 
 

@@ -8,7 +8,6 @@ requests to the live ones meanwhile.
 """
 from __future__ import annotations
 
-import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -113,9 +112,8 @@ def serve_replicas(settings: ServeSettings, replicas: int, address: str | None =
     ray, serve = import_serve()
     from .app import create_app
 
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill`: stop Ray as Ctrl-C does, no orphans
     create_app(settings)  # the same refusals as `llmkit serve` (a public --host without a key...) before Ray starts
-    init_ray(ray, address, here="drop --ray for this machine")
+    init_ray(ray, address, here="drop --ray for this machine")  # from here Ctrl-C and `kill` stop Ray, no orphans
     try:
         cpus = ray.cluster_resources().get("CPU", 1)
         gpus = ray.cluster_resources().get("GPU", 0) if settings.device != "cpu" else 0
