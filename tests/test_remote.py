@@ -194,8 +194,8 @@ def test_redaction_switch_is_one_option_everywhere(home, recorder, monkeypatch):
 
     from llmkit.commands import serve
 
-    for verb in ("generate", "chat", "compare", "ui", "serve"):
-        shown = llmkit(verb, "--help").stdout.decode()
+    for verb in ("generate", "chat", "compare", "ui", "serve", "eval", "batch generate"):
+        shown = llmkit(*verb.split(), "--help").stdout.decode()
         assert "--no-redact" in shown and "--allow-remote" in shown, verb
     parser = argparse.ArgumentParser()
     serve.add_arguments(parser)
@@ -301,3 +301,62 @@ def test_credentials_in_a_base_url_are_never_shown(home):
     assert shown("https://user:sk-secret@host.example:8443/v1?key=sk-q") == "https://host.example:8443/v1"
     r = llmkit("generate", "hi", "--model", "openai:m@https://user:sk-secret@host.example/v1?key=sk-q")
     assert r.returncode == 2 and b"sk-" not in r.stderr and b"host.example/v1" in r.stderr
+
+
+# ------------------------------------------------------------------------------- batch, eval, serve's old key
+
+
+def test_eval_remote_model(home, recorder, tmp_path):
+    """`llmkit eval` has the flag its refusal names; results go under the provider and model, never the URL."""
+    ref = f"openai:org/m@http://user:sk-pw@127.0.0.1:{recorder.server_address[1]}/v1"
+    r = llmkit("eval", ref, "--suite", "chat", "--limit", "2", "-q")
+    assert r.returncode == 2 and "--allow-remote" in r.stderr.decode() and recorder.bodies == []
+    r = llmkit("eval", ref, "--suite", "chat", "--limit", "2", "-q", "--allow-remote", "--no-redact")
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in (home / "evals").iterdir()] == ["openai-org-m"]
+    saved = (home / "evals" / "openai-org-m" / "chat.json").read_text()
+    assert json.loads(saved)["model"] == f"openai:org/m@{recorder.url}/v1" and "sk-pw" not in saved
+    assert len(recorder.bodies) == 2 and recorder.bodies[0]["model"] == "org/m"
+    assert not any(e["redaction"] for e in audit_lines(home))  # --no-redact reached the suite's pipeline
+
+
+@pytest.mark.slow
+def test_batch_generate_remote_model(home, recorder, tmp_path):
+    """`llmkit batch generate` refuses a remote model before Ray starts unless --allow-remote, which reaches the
+    Ray workers with --redact/--no-redact: what arrives is redacted, the answers come back restored."""
+    pytest.importorskip("ray")
+    rows = tmp_path / "in.jsonl"
+    rows.write_text("".join(json.dumps({"id": i, "text": f"row {i}: mail {PII['email']}"}) + "\n" for i in range(3)))
+    ref = f"openai:m@http://user:sk-pw@127.0.0.1:{recorder.server_address[1]}/v1"
+    cmd = ["batch", "generate", "--input", str(rows), "--output", str(tmp_path / "out"), "--model", ref,
+           "--workers", "1", "--format", "jsonl"]
+    r = llmkit(*cmd)
+    err = r.stderr.decode().strip()
+    assert r.returncode == 2 and "--allow-remote" in err and len(err.splitlines()) == 1, err
+    assert recorder.bodies == [] and not (tmp_path / "out").exists()
+    r = llmkit(*cmd, "--allow-remote")
+    assert r.returncode == 0, r.stderr
+    parts = (tmp_path / "out").glob("part-*.jsonl")
+    out = sorted(json.loads(line)["text"] for p in parts for line in p.read_text().splitlines() if line)
+    assert out == [f"You said: row {i}: mail {PII['email']}" for i in range(3)]
+    assert len(recorder.bodies) == 3 and PII["email"] not in json.dumps(recorder.bodies)
+    assert "sk-pw" not in (tmp_path / "out" / "llmkit-batch.json").read_text()
+
+
+def test_serve_old_no_redact_key_and_env(tmp_path, monkeypatch):
+    """`no_redact` (YAML) and LLMKIT_SERVE_NO_REDACT, from before the rename to `redact`, still work, inverted;
+    given with the new name too, one line names the new one."""
+    from llmkit.serve.settings import load_settings
+
+    monkeypatch.delenv("LLMKIT_SERVE_REDACT", raising=False)
+    old = tmp_path / "old.yaml"
+    old.write_text("no_redact: true\n")
+    assert load_settings(old).redact is False
+    monkeypatch.setenv("LLMKIT_SERVE_NO_REDACT", "0")  # the environment beats the file, as for every setting
+    assert load_settings(old).redact is True and load_settings().redact is True
+    monkeypatch.delenv("LLMKIT_SERVE_NO_REDACT")
+    both = tmp_path / "both.yaml"
+    both.write_text("no_redact: true\nredact: true\n")
+    r = llmkit("serve", "--config", str(both))
+    err = r.stderr.decode().strip()
+    assert r.returncode == 2 and len(err.splitlines()) == 1 and "give redact alone" in err, err

@@ -42,10 +42,10 @@ DEFAULT_RETRIES = 3  # the SDKs retry 408/409/429/5xx and connection errors with
 @dataclass(frozen=True)
 class RemoteOptions:
     """Remote use, defined once: these fields are the ``--allow-remote`` and ``--redact/--no-redact`` flags of
-    every verb that can run a remote model (generate, chat, compare, ui), ``llmkit serve``'s ``redact`` setting
-    (flag, YAML key, LLMKIT_SERVE_REDACT), the Python keywords ``allow_remote=``/``redact=``, and what the web app
-    shows (``remote_allowed``/``redact_default`` resolve them). None: not said here, the environment and the config
-    file decide."""
+    every verb that can run a remote model (generate, chat, compare, ui, eval, batch generate), ``llmkit serve``'s
+    ``redact`` setting (flag, YAML key, LLMKIT_SERVE_REDACT), the Python keywords ``allow_remote=``/``redact=``,
+    and what the web app shows (``remote_allowed``/``redact_default`` resolve them). None: not said here, the
+    environment and the config file decide."""
 
     allow_remote: bool = opt(False, f"let remote models (openai:..., anthropic:...; docs/remote.md) receive your "
                                     f"text, PII redacted (default: off; or {ALLOW_ENV}=1, or allow = true under "

@@ -78,9 +78,10 @@ def _generate(spec: dict[str, Any]):
     o = dict(spec["options"])
     system, raw, context = o.pop("system", None), o.pop("raw", False), o.pop("context", None)
     device = o.pop("device", "cpu")
+    remote = {"allow_remote": o.pop("allow_remote", None), "redact": o.pop("redact", None)}  # RemoteOptions
     pipe = TextGenerationPipeline.from_ref(resolve(spec["model"] or get(TextGenerationPipeline.task).default_model),
                                            engine=spec["engine"], threads=spec["threads"], n_ctx=context, device=device,
-                                           speculative=o.get("speculative"), draft=o.get("draft"))
+                                           speculative=o.get("speculative"), draft=o.get("draft"), **remote)
     pipe.options = GenerationOptions().replace(**o)
 
     def run(rows: Rows) -> Result:

@@ -83,6 +83,9 @@ def _generate_flags(s) -> None:
 
     add_device_arguments(s, only=["device"])
     add_flags(s, GenerationOptions, skip=["logprobs"])
+    from ..providers import add_remote_flags
+
+    add_remote_flags(s)  # --allow-remote, --redact/--no-redact: a remote model (docs/remote.md) on every worker
     s.add_argument("--system", default=None, metavar="TEXT", help="a system prompt")
     s.add_argument("--context", type=int, default=None, metavar="N", help="context window in tokens")
     s.add_argument("--raw", action="store_true", help="send each prompt as is, without the chat template")
@@ -133,7 +136,8 @@ def task_options(args: argparse.Namespace, task: str) -> dict[str, Any]:
         GenerationOptions().replace(**opts)
         if args.context is not None and args.context < 64:
             raise InputError(f"--context must be 64 tokens or more (got {args.context}).")
-        return {**opts, "system": args.system, "raw": args.raw, "context": args.context, **where}
+        return {**opts, "system": args.system, "raw": args.raw, "context": args.context,
+                "allow_remote": args.allow_remote, "redact": args.redact, **where}
     from ..tasks.transcribe_options import TranscribeOptions
     from .transcribe import CLI_DEFAULTS
 
@@ -145,6 +149,7 @@ def task_options(args: argparse.Namespace, task: str) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from .. import providers
     from ..batch.inputs import expand, file_digest, read_shards
     from ..batch.job import JobSpec, check_output, import_ray, run_job
     from ..errors import InputError
@@ -168,11 +173,20 @@ def run(args: argparse.Namespace) -> int:
     resolve_torch(options.get("device", "cpu"))  # no GPU here: one line before Ray starts
     # where rows run is not what they compute: a job resumed on another --device is the same job (fp32 is
     # the default precision; bf16/fp16 round differently, so they stay in the job's key)
-    kept = {k: v for k, v in options.items() if k != "device" and (k, v) != ("precision", "fp32")}
+    # the opt-in says who may run it, not what it computes: a job resumed with LLMKIT_ALLOW_REMOTE=1 is the same
+    # (and redact left unsaid keeps the keys of jobs written before it existed)
+    kept = {k: v for k, v in options.items()
+            if k not in ("device", "allow_remote") and (k, v) not in (("precision", "fp32"), ("redact", None))}
     files = expand(args.input)
     model = args.model or get(task).default_model
-    manifest = {"task": task, "model": model, "engine": args.engine, "options": kept, "format": args.format,
-                "id_column": args.id_column, "text_column": args.text_column, "shard_rows": args.shard_rows}
+    remote = providers.parse(model) if task == "text-generation" else None
+    if remote:  # refused here, in one line, before Ray starts or a byte leaves (each worker checks again)
+        providers.check_allowed(remote, options.get("allow_remote"))
+        providers.settings(remote)  # a missing key, likewise
+    # the manifest is written into --output: a remote reference as shown (no user:password@ or ?key= of its URL)
+    manifest = {"task": task, "model": remote.name if remote else model, "engine": args.engine, "options": kept,
+                "format": args.format, "id_column": args.id_column, "text_column": args.text_column,
+                "shard_rows": args.shard_rows}
     shards = read_shards(files, job_key=json.dumps(manifest, sort_keys=True, default=str), id_column=args.id_column,
                          value_column=args.text_column, shard_rows=args.shard_rows,
                          audio=task == "automatic-speech-recognition")

@@ -13,6 +13,8 @@ EXAMPLES = """\
   llmkit eval whisper-tiny.en --suite asr --data clips/             # clips/x.wav + clips/x.txt pairs
   llmkit eval smollm2-135m-instruct --suite chat --limit 5 --json --output /tmp/evals
 
+  llmkit eval openai:gpt-4o-mini --suite chat --allow-remote        # a remote model (docs/remote.md)
+
 Results go to LLMKIT_HOME/evals/<model>/<suite>.json and .md (or --output DIR); `models recommend` and `compare`
 read them. See docs/evals.md.
 """
@@ -36,6 +38,9 @@ def add_arguments(p) -> None:
     p.add_argument("--data", default=None, metavar="D", help="classify: built-in dataset name or CSV/JSONL with "
                    "text,label; asr: a folder of audio + .txt pairs, or a manifest (JSONL/CSV with audio,text)")
     p.add_argument("--task", default=None, help="classify: the head of a multi-task model folder")
+    from ..providers import add_remote_flags
+
+    add_remote_flags(p)  # --allow-remote, --redact/--no-redact: a remote model (openai:..., docs/remote.md)
     p.add_argument("--output", default=None, metavar="DIR", help="write <suite>.json and <suite>.md here "
                    "(default: LLMKIT_HOME/evals/<model>/)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -45,7 +50,9 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from ..evals import run_suite, suite_module
     from ..evals.results import save
+    from ..providers import remote_from_args
 
+    remote_from_args(args)  # as compare does: the suites' pipelines (and compare --suite's workers) see it
     suite_module(args.suite)  # an unknown suite fails before any model loads
 
     def progress(done: int, total: int, note: str) -> None:

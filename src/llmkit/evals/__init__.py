@@ -72,4 +72,10 @@ def run_suite(model: str, suite: str, limit: int | None = None, *,
     """Run one suite on one model; ``options`` are ``EvalOptions`` fields. Nothing is saved (see ``save``)."""
     module = suite_module(suite)
     opts = EvalOptions(limit=limit, **options)
-    return module.run(str(model), opts, progress or (lambda done, total, note: None))
+    result = module.run(str(model), opts, progress or (lambda done, total, note: None))
+    from ..providers import parse
+
+    spec = parse(str(model)) if ":" in str(model) else None
+    if spec:  # results are files people share: the reference as shown, no user:password@ or ?key= of its URL
+        result.model = spec.name
+    return result

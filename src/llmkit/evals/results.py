@@ -75,12 +75,18 @@ def _cell(text: Any) -> str:
 
 
 def model_slug(model: str) -> str:
-    """The folder name results of ``model`` are kept under: its catalog name, else its file or folder name.
+    """The folder name results of ``model`` are kept under: its catalog name, else its file or folder name; a
+    remote model's provider and model name (never its base URL, which may carry a key or a password).
 
     >>> model_slug("SmolLM2-135M-Instruct"), model_slug("/m/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
     ('smollm2-135m-instruct', 'qwen2.5-coder-0.5b-instruct-q4_k_m')
+    >>> model_slug("openai:org/m:7b@https://user:pw@host.example/v1")
+    'openai-org-m-7b'
     """
-    name = canonical_name(str(model))
+    from ..providers import parse
+
+    spec = parse(str(model)) if ":" in str(model) else None
+    name = f"{spec.provider}-{spec.model}" if spec else canonical_name(str(model))
     if name is None:
         p = Path(str(model).rstrip("/"))
         name = p.stem if p.suffix.lower() == ".gguf" else p.name or str(model)

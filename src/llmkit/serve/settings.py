@@ -9,10 +9,11 @@ variables < command-line flags (the pattern of llama-cpp-python's ``server/setti
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ..devices import DEVICE_HELP, DEVICES, PRECISION_HELP, PRECISIONS
@@ -116,11 +117,15 @@ def load_settings(config: str | Path | None = None, **flags: Any) -> ServeSettin
     """Defaults < ``config`` file < environment < ``flags`` (flags that are None are left out)."""
     data: dict[str, Any] = {}
     if config:
-        data = _read_file(Path(config))
+        data = _renamed(_read_file(Path(config)), str(config), "no_redact", "redact")
         check_keys(data, ServeSettings.model_fields, where=str(config))  # a typo names the setting it meant
     try:
         from_env = ServeSettings()
         data.update({k: getattr(from_env, k) for k in from_env.model_fields_set})
+        if os.environ.get(OLD_ENV, "").strip():
+            old = {"no_redact": os.environ[OLD_ENV].strip(), **{k: data[k] for k in ("redact",)
+                                                                 if k in from_env.model_fields_set}}
+            data.update(_renamed(old, "the environment", OLD_ENV, "LLMKIT_SERVE_REDACT"))
         data.update({k: v for k, v in flags.items() if v is not None})
         return ServeSettings(**data)
     except ValidationError as e:
@@ -129,6 +134,24 @@ def load_settings(config: str | Path | None = None, **flags: Any) -> ServeSettin
         raise InputError(f"bad server setting: {problems}.") from None
     except ValueError as e:
         raise InputError(f"bad server setting: {e}") from None
+
+
+# `no_redact` became `redact` (session 8); the old YAML key and variable still work, inverted
+OLD_ENV = "LLMKIT_SERVE_NO_REDACT"
+
+
+def _renamed(data: dict[str, Any], where: str, old: str, new: str) -> dict[str, Any]:
+    """``data`` with the old ``no_redact`` (named ``old`` in ``where``) turned into ``redact = not no_redact``."""
+    if "no_redact" not in data:
+        return data
+    if "redact" in data:
+        raise InputError(f"{where}: {old} is the old name of {new}, inverted; give {new} alone.")
+    rest = {k: v for k, v in data.items() if k != "no_redact"}
+    try:
+        return {**rest, "redact": not TypeAdapter(bool).validate_python(data["no_redact"])}
+    except ValidationError:
+        raise InputError(f"{where}: {old} must be true or false (got {data['no_redact']!r}); it is now {new}, "
+                         "inverted.") from None
 
 
 def _names(loc: tuple) -> str:
