@@ -72,7 +72,7 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
     from . import llamacpp
 
     can = ref.format == "gguf" and engine in ("auto", "llamacpp") and (asked or llamacpp.available())
-    spec = spec_mod.plan(ref, speculative, draft) if can else spec_mod.Speculation()
+    spec = spec_mod.plan(ref, speculative, draft, threads) if can else spec_mod.Speculation()
     if ref.format == "remote":  # `openai:MODEL` and friends (llmkit.providers); opt-in is checked in from_spec
         if engine != "auto":
             raise InputError(f"{ref.name} is a remote model; it runs on its provider: drop --engine {engine}.")
