@@ -15,7 +15,10 @@ round by round so background load hits all alike; medians:
   layer on each row), as a real verification does: ms per step, tokens per step, the mean batch. k = 1 is plain
   decoding of the same prompts.
 - ``sweep``: end-to-end settings (``--config``, e.g. ``draft:4:0.0``, ``ngram:2:3``) against plain decoding on the
-  bench/speculative.py sets, server-side decode tok/s (``predicted_n / predicted_ms``), acceptance.
+  bench/speculative.py sets: decode tok/s from llama.cpp's timings, acceptance, tokens and ms per step.
+
+``--clock cpu`` (with ``--threads 1``) times each request by the process's CPU time instead: on a busy machine wall
+times at 2 threads swing 10x (threads spin-wait for each other), CPU time of one thread barely moves.
 
 The model (printed at the end): with a plain step of D ms, a verification of k tokens of V(k) ms, a draft step of
 d ms and a draft prefill of k tokens of P(k) ms, drafting g tokens of which a share r is accepted gives
@@ -249,8 +252,8 @@ def report(args) -> dict:
     if "sweep" in only:
         names = [f"sweep={args.set}@{c}" for c in (args.config or ["plain", "draft:8:0.0", "draft:3:0.0"])]
         rows = rounds(names, args)
-        print(f"\nsweep: {args.set}, {args.limit} prompts x {args.tokens} tokens, server-side decode tok/s, median "
-              f"of {args.rounds} alternating processes")
+        print(f"\nsweep: {args.set}, {args.limit} prompts x {args.tokens} tokens, decode tok/s ({args.clock} clock), "
+              f"median of {args.rounds} alternating processes")
         base = None
         out["sweep"] = {}
         for name in names:
@@ -294,7 +297,8 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=96, help="verify/sweep: new tokens per prompt")
     ap.add_argument("--ngram-n", type=int, default=3, help="verify: n-gram length looked up")
     ap.add_argument("--set", default="humaneval", choices=["humaneval", "docstrings", "copy"], help="sweep: prompts")
-    ap.add_argument("--config", action="append", help="sweep: plain | draft:G:PMIN[:THREADS] | ngram:N:M | ngramk:N:M:H (repeat)")
+    ap.add_argument("--config", action="append",
+                    help="sweep: plain | draft:G:PMIN[:THREADS] | ngram:N:M | ngramk:N:M:H (repeatable)")
     ap.add_argument("--clock", choices=["server", "cpu"], default="server",
                     help="server: llama.cpp's own timings (wall clock; an idle machine); cpu: the process's CPU time, "
                          "which a busy machine does not inflate (use with --threads 1: more threads spin-wait)")

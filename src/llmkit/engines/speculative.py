@@ -37,7 +37,9 @@ ENGINES_THAT_CAN = "the llamacpp engine (xllamacpp, GGUF models)"
 # Tokens drafted per step. Each costs a draft step (half a target step here) and a row of the target's batch, which
 # is nearly as dear as a step of its own on a CPU: few, sure guesses beat many (bench/spec_profile.py's model).
 DRAFT_MAX = 3
-NGRAM = (2, 8)  # ngram: look up the last 2 tokens, propose up to 8 that followed them (best of 5 tried)
+# ngram: look up the last 3 tokens, propose the 3 that followed them. Was (2, 8): on the docstrings set, 2 cores
+# under load, (3, 3) kept 89% of its guesses and ran 1.04x plain decoding, (2, 8) 62% and 0.88x (BENCHMARKS.md).
+NGRAM = (3, 3)
 # auto drafts from this many llama.cpp threads on (default_threads() gives up to 8: machines of 8 cores and more).
 # Measured slower at 1 and 2; from the measured step costs, the model in bench/spec_profile.py breaks even near 4
 # cores and gains ~1.2x at 8, where the target's batched check is no longer compute-bound. Not measured there.
