@@ -68,7 +68,8 @@ def small_plain():
 
 @pytest.mark.xfail(strict=False, reason="issue 20 open point: near-ties flipped by batched vs one-token evaluation "
                    "(other CPU kernels): with 2 -> 8 n-gram drafts prompt 9 ('Merge Sort' became 'Quick Sort'), with "
-                   "3 -> 3 prompt 7 ('the requested resource (file, directory...'); the draft test was not seen passing")
+                   "3 -> 3 prompt 7 ('the requested resource (file, directory...'); the draft test was not seen "
+                   "passing")
 def test_ngram_speculation_gives_the_same_greedy_text(small_plain):
     plain, drafted, _ = _answers(small_plain)
     assert drafted == 0 and small_plain.engine.speculation.mode == "off"
