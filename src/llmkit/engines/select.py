@@ -89,7 +89,7 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
     from . import llamacpp
 
     can = ref.format == "gguf" and engine in ("auto", "llamacpp") and (asked or llamacpp.available())
-    spec = spec_mod.plan(ref, speculative, draft) if can else spec_mod.Speculation()
+    spec = spec_mod.plan(ref, speculative, draft, threads) if can else spec_mod.Speculation()
     if ref.format == "remote":  # `openai:MODEL` and friends (llmkit.providers); opt-in is checked in from_spec
         if engine != "auto" or device != "cpu":
             drop = f"--engine {engine}" if engine != "auto" else f"--device {device}"

@@ -10,10 +10,17 @@ changes the speed, never what is sampled from (tests/test_speculative.py checks 
 - ``draft``: a small model with the same tokenizer (the catalog's ``draft_model``, e.g. Qwen2.5-Coder 0.5B for 1.5B).
 - ``ngram``: no second model; the draft is what followed the last few tokens earlier in the context (prompt
   lookup), which pays off when the answer copies from the prompt: editing code, rewriting, quoting.
-- ``auto`` (the default): ``draft`` when the catalog pairs the model with a draft that is installed, else off.
+- ``auto`` (the default): ``draft`` when the catalog pairs the model with a draft that is installed and llama.cpp
+  gets at least ``AUTO_DRAFT_MIN_THREADS`` threads, else off. Why the thread count: on 1 and 2 cores drafting was
+  measured slower than plain decoding (bench/spec_profile.py, BENCHMARKS.md "issue 20"): checking k tokens in one
+  batch costs nearly k single steps there (compute-bound CPU kernels), and a step of the 0.5B draft costs half a
+  step of the 1.5B (its 151,936-word output layer is over a third of its weights). ``--json`` says why.
 
->>> plan(resolve("qwen2.5-coder-1.5b-instruct"), "auto", None).mode
+>>> from llmkit.hub import resolve
+>>> plan(resolve("qwen2.5-coder-1.5b-instruct"), "auto", None, threads=8).mode
 'draft'
+>>> plan(resolve("qwen2.5-coder-1.5b-instruct"), "auto", None, threads=2).mode
+'off'
 """
 from __future__ import annotations
 
@@ -27,8 +34,16 @@ from .gguf_meta import GGUFInfo, read_metadata
 
 MODES = ("auto", "draft", "ngram", "off")
 ENGINES_THAT_CAN = "the llamacpp engine (xllamacpp, GGUF models)"
-DRAFT_MAX = 8  # tokens drafted per step; llama.cpp's default (3) leaves speed on the table when the draft is good
-NGRAM = (2, 8)  # ngram: look up the last 2 tokens, propose up to 8 that followed them (best of 5 tried)
+# Tokens drafted per step. Each costs a draft step (half a target step here) and a row of the target's batch, which
+# is nearly as dear as a step of its own on a CPU: few, sure guesses beat many (bench/spec_profile.py's model).
+DRAFT_MAX = 3
+# ngram: look up the last 3 tokens, propose the 3 that followed them. Was (2, 8): on the docstrings set, 2 cores
+# under load, (3, 3) kept 89% of its guesses and ran 1.04x plain decoding, (2, 8) 62% and 0.88x (BENCHMARKS.md).
+NGRAM = (3, 3)
+# auto drafts from this many llama.cpp threads on (default_threads() gives up to 8: machines of 8 cores and more).
+# Measured slower at 1 and 2; from the measured step costs, the model in bench/spec_profile.py breaks even near 4
+# cores and gains ~1.2x at 8, where the target's batched check is no longer compute-bound. Not measured there.
+AUTO_DRAFT_MIN_THREADS = 8
 VOCAB_SLACK = 128  # llama.cpp's own limit on a draft's extra tokens (SPEC_VOCAB_MAX_SIZE_DIFFERENCE)
 
 
@@ -59,8 +74,9 @@ def refuse_engine(engine: str) -> InputError:
                       "use --engine llamacpp with a GGUF model, or --speculative off.")
 
 
-def plan(ref: ModelRef, mode: str | None, draft: str | None) -> Speculation:
-    """The speculation a GGUF model gets (the draft resolved and checked; no weights loaded)."""
+def plan(ref: ModelRef, mode: str | None, draft: str | None, threads: int | None = None) -> Speculation:
+    """The speculation a GGUF model gets (the draft resolved and checked; no weights loaded). ``threads``: what
+    llama.cpp will run on (None: ``default_threads()``), which decides ``auto``."""
     mode = mode or "auto"
     if mode not in MODES:
         raise InputError(f"--speculative must be one of {', '.join(MODES)} (got {mode!r}).")
@@ -77,6 +93,15 @@ def plan(ref: ModelRef, mode: str | None, draft: str | None) -> Speculation:
 
         if mode == "auto" and not is_installed(draft):
             return Speculation("off", why=f"draft {draft} not installed (`llmkit models pull {draft}`)")
+        if mode == "auto":
+            if threads is None:
+                from .llamacpp import default_threads
+
+                threads = default_threads()
+            if threads < AUTO_DRAFT_MIN_THREADS:
+                return Speculation("off", why=f"drafting is slower than plain decoding on {threads} threads (it "
+                                              f"pays from about {AUTO_DRAFT_MIN_THREADS}; BENCHMARKS.md, issue 20): "
+                                              "--speculative draft forces it")
     from ..hub import resolve
 
     draft_ref = resolve(draft)
