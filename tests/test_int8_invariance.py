@@ -82,3 +82,21 @@ def test_int8_agrees_with_fp32_on_fine_food_reviews():
               for e in ("torch", "onnx-int8")]
     agree = np.mean([a["label"] == b["label"] for a, b in zip(*labels)])
     assert agree >= 0.98
+
+
+def _subnormal_survives() -> bool:
+    x = np.array([1e-39], dtype=np.float32)  # a denormal float32: flushed to zero where FTZ/DAZ are on
+    return bool((x * np.float32(1.0))[0] != 0.0)
+
+
+def test_denormals_are_flushed_on_the_engines_threads_only(tiny_encoder):
+    """The int8 pool's threads flush denormals (speed); the caller's thread keeps IEEE arithmetic: a library must
+    not change the floating-point mode of its user's own code (ORT's session option did, on the main thread)."""
+    emb = pipeline("sentence-embeddings", model=str(tiny_encoder), engine="onnx-int8", threads=2)
+    emb([TEXT, *SHORT])
+    assert _subnormal_survives()
+    pool = emb.backend.pool
+    import platform
+    import sys
+    flushing = sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
+    assert pool.submit(_subnormal_survives).result() is not flushing

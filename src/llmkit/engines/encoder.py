@@ -103,7 +103,8 @@ def run_bucketed(backend: EncoderBackend, ids: list[list[int]], pad_id: int, bat
     def run(chunk: list[int]) -> tuple[list[int], dict[str, np.ndarray]]:
         return chunk, backend.run(*pad_batch([ids[i] for i in chunk], pad_id))
 
-    done = backend.pool.map(run, chunks) if workers > 1 and len(chunks) > 1 else map(run, chunks)
+    # the pool even for one chunk: its threads run with denormals flushed (onnx_encoder.flush_denormals)
+    done = backend.pool.map(run, chunks) if workers > 1 else map(run, chunks)
     merged: dict[str, np.ndarray] = {}
     for chunk, out in done:
         for key, value in out.items():

@@ -23,9 +23,13 @@ The export lives in the model folder (``model.int8.onnx``) for llmkit folders, a
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
+import platform
+import sys
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -209,6 +213,26 @@ class _ExportWrapper:
         return Wrapper()
 
 
+def flush_denormals() -> None:
+    """Flush denormal floats to zero on the calling thread (x86-64 Linux; elsewhere nothing): the GELU and softmax
+    tails produce values below 1.2e-38, which the CPU handles in slow microcode. Measured on 2 cores: 6% more
+    texts per CPU-second, outputs the same to the last printed digit (BENCHMARKS.md, "Text classification").
+    Only the int8 pool's own threads get it: ORT's ``session.set_denormal_as_zero`` sets the flag on the thread
+    that makes the process's first session, which is the user's main thread, and changed the arithmetic of
+    whatever else ran there (hypothesis refused to run in the test suite). MXCSR's FTZ and DAZ bits are set
+    through glibc's fegetenv/fesetenv, whose x86-64 fenv_t ends with the MXCSR word."""
+    if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
+        return
+    try:
+        libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        env = (ctypes.c_uint32 * 8)()  # fenv_t: 28 bytes of x87 state, then the 32-bit MXCSR
+        if libm.fegetenv(env) == 0:
+            env[7] |= 0x8040  # FTZ (bit 15) and DAZ (bit 6)
+            libm.fesetenv(env)
+    except OSError:  # no libm to load: run at the default speed
+        pass
+
+
 class OnnxBackend:
     """Per-row int8 makes a text's result independent of its batch, so batches may run side by side: ``threads``
     sessions' worth of work runs as that many concurrent one-thread runs (``workers``; ``run_bucketed`` spreads the
@@ -230,15 +254,11 @@ class OnnxBackend:
         # No busy-waiting between runs: spinning threads took the CPU from the server's event loop (dynamic
         # batching 73 -> 102 req/s with it off, bench/serve.py) and batch throughput did not change.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # Flush denormals to zero (values below 1.2e-38, from GELU and softmax tails): a CPU handles them in slow
-        # microcode. ORT sets the flag on the thread that creates the process's first session, and the pool's
-        # threads, started later from that thread, inherit it (Linux threads inherit the FP environment). Measured
-        # on 2 cores: 6% more texts/s in CPU time (3 alternating pairs, BENCHMARKS.md); results the same to rounding.
-        opts.add_session_config_entry("session.set_denormal_as_zero", "1")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.outputs = [o.name for o in self.session.get_outputs()]
         self.workers = max(1, threads)  # one session: ORT's run() is thread-safe and releases the GIL
-        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="llmkit-onnx") if self.workers > 1 else None
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="llmkit-onnx",
+                                       initializer=flush_denormals) if self.workers > 1 else None
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
         values = self.session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})
