@@ -6,8 +6,9 @@
 The reviews (train + test, 5,000) repeat to reach N, each copy with its own id. Both sides are timed end to end
 (process start to exit: model load, Ray start-up and shutdown included, as a user waits), best round counts.
 Ray's overhead comes from the batch job's own record (OUT/llmkit-batch-run.json): the start-up (until the first
-shard's result), then in the steady state the wall time beyond the actors' work (their time inside shard calls,
-divided by workers), per shard ("batch") and per row; and the whole job's extra time over `classify --file`.
+shard's result), then in the steady state an actor's idle time between the end of one shard call and the start of
+its next, timed inside the actors (scheduling, moving rows, returning results), per shard ("batch") and per row;
+and the whole job's extra time over `classify --file`.
 """
 from __future__ import annotations
 
@@ -76,12 +77,12 @@ def main() -> None:
     print(f"Ray start-up to the first shard's result: {rec['first_result_seconds']:.1f} s (Ray, actors, model loads, "
           "one shard)")
     if rec["steady_shards"]:
-        # after the first result, the actors work side by side: wall time beyond their work per worker is Ray's
-        per_shard = (rec["steady_seconds"] - rec["steady_worker_seconds"] / rec["workers"]) / rec["steady_shards"]
-        print(f"Ray overhead in the steady state: {per_shard * 1000:.0f} ms per shard (batch) of {a.shard_rows} rows, "
-              f"{per_shard / a.shard_rows * 1e6:.0f} us per row"
-              + ("  (below zero: other processes slowed the actors' calls; run on an idle machine)"
-                 if per_shard < 0 else ""))
+        # an actor's idle time between one shard call and its next, timed inside the actors; with W actors side by
+        # side, each gap costs the job gap / W of wall time
+        gap = rec["gap_seconds_mean"]
+        print(f"Ray overhead in the steady state: {gap * 1000:.0f} ms per shard (batch) of {a.shard_rows} rows per "
+              f"actor (max {rec['gap_seconds_max'] * 1000:.0f} ms, {rec['steady_shards']} gaps), "
+              f"{gap / a.shard_rows * 1e6:.0f} us per row")
     print(f"whole job over classify --file: {(best['batch'] - best['classify']) / a.n * 1e6:.0f} us per row "
           "(start-up included)")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -133,9 +133,11 @@ class ShardWorker:
         self.run = make_runner(spec)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
-        done: dict[str, list] = {"name": [], "rows": [], "errors": [], "seconds": []}
+        done: dict[str, list] = {"name": [], "rows": [], "errors": [], "seconds": [], "start": [], "actor": []}
         for name, rows_json in zip(batch["name"], batch["rows"]):
             rows = [tuple(r) for r in json.loads(rows_json)]
+            done["start"].append(time.time())  # wall clock: comparable between the actors of one machine
+            done["actor"].append(os.getpid())
             t0 = time.perf_counter()
             if not shard_file(self.output, name, self.spec["fmt"]).exists():  # a retry may find it written
                 outputs, errors = self.run(rows)
@@ -255,6 +257,7 @@ def _run_pending(ray, spec: JobSpec, pending: list[Shard], workers: int, total: 
     ds = ds.map_batches(worker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
                         num_cpus=spec.threads, **({"num_gpus": min(1.0, gpus / workers)} if gpus else {}))
     arrivals: list[tuple[float, float]] = []  # (seconds since start, seconds inside the shard call)
+    calls: list[tuple[int, float, float]] = []  # (actor, wall-clock start, seconds inside the shard call)
     with tqdm(total=total, initial=skipped, unit="row", desc="llmkit batch", file=terminal, smoothing=0.1,
               disable=None, mininterval=0.5) as bar:
         try:
@@ -263,24 +266,29 @@ def _run_pending(ray, spec: JobSpec, pending: list[Shard], workers: int, total: 
                 for row in ds.iter_rows():
                     bar.update(int(row["rows"]))
                     arrivals.append((time.perf_counter() - t0, float(row["seconds"])))
+                    calls.append((int(row["actor"]), float(row["start"]), float(row["seconds"])))
         except (KeyboardInterrupt, LlmkitError):
             raise
         except Exception as e:  # a worker that cannot start or a task that fails for good: Ray's long report
             raise LlmkitError(f"the batch job stopped: {_last_words(e)}; finished shards are kept, so the same "
                               "command resumes once that is fixed.") from None
-    # steady state: from the moment every actor has delivered its first shard (those overlap the start-up) until
-    # the first actor runs out of shards (the last k results finish one by one, some actors idle), all actors busy
-    # side by side; only the part of each shard call inside that window counts as work (an actor that started
-    # early had its second shard running before the window opened)
-    k = min(workers, len(arrivals))
-    start = arrivals[k - 1][0] if arrivals else 0.0
-    end = arrivals[-k][0] if len(arrivals) > 2 * k else start
-    inside = [max(0.0, min(t, end) - max(t - b, start)) for t, b in arrivals if t > start]
     return {"worker_seconds": round(sum(b for _, b in arrivals), 3),
-            "first_result_seconds": round(arrivals[0][0], 3) if arrivals else 0.0,
-            "steady_shards": round(sum(inside) / (sum(b for t, b in arrivals if t > start) / max(1, len(inside))), 3)
-            if end > start else 0, "steady_seconds": round(end - start, 3),
-            "steady_worker_seconds": round(sum(inside), 3)}
+            "first_result_seconds": round(arrivals[0][0], 3) if arrivals else 0.0, **_gaps(calls)}
+
+
+def _gaps(calls: list[tuple[int, float, float]]) -> dict[str, float]:
+    """Ray's cost per shard in the steady state, as the actors saw it: the idle time of an actor between the end of
+    one shard call and the start of its next (scheduling, moving the shard's rows, returning the result). Timed
+    inside the actors, because the driver sees results late and in bursts (Ray Data buffers them)."""
+    by_actor: dict[int, list[tuple[float, float]]] = {}
+    for actor, start, seconds in calls:
+        by_actor.setdefault(actor, []).append((start, seconds))
+    gaps = []
+    for runs in by_actor.values():
+        runs.sort()
+        gaps += [max(0.0, nxt[0] - (cur[0] + cur[1])) for cur, nxt in zip(runs, runs[1:])]
+    return {"steady_shards": len(gaps), "gap_seconds_mean": round(sum(gaps) / len(gaps), 4) if gaps else 0.0,
+            "gap_seconds_max": round(max(gaps), 4) if gaps else 0.0}
 
 
 def _last_words(e: Exception) -> str:
