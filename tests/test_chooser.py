@@ -118,6 +118,20 @@ def test_models_without_a_score_follow_fastest_first_and_the_why_names_the_eval(
     assert "no model that fits has a chat-suite score yet (`llmkit eval fast --suite chat` fills it)" in rec.why
 
 
+def test_a_limit_run_is_saved_apart_and_never_ranked(only):
+    from llmkit.evals.results import SuiteResult, load_results, save
+
+    _generators(only, "chat", full=(300, 10, None), quick=(300, 90, None))
+    full = SuiteResult("full", "chat", "accuracy", {"accuracy": 0.7}, n=40)
+    first3 = SuiteResult("full", "chat", "accuracy", {"accuracy": 1.0}, n=3, options={"limit": 3})
+    paths = [save(r)[0].name for r in (full, first3)]
+    assert paths == ["chat.json", "chat-first3.json"]  # the quick look does not replace the full result
+    save(SuiteResult("quick", "chat", "accuracy", {"accuracy": 1.0}, n=3, options={"limit": 3}))
+    assert load_results("full")["chat"]["score"] == 0.7 and load_results("quick") == {}
+    rec = recommend(RecommendOptions("chat"))
+    assert [r.cells("chat")["quality"] for r in rec.rows] == ["70.0%", "—"]  # 3 of 3 right ranks nothing
+
+
 def test_a_base_model_is_no_chat_candidate_and_makers_scores_are_shown_not_ranked(only):
     only("base", chat=False)
     only("coder", reported={"humaneval": 61.6})

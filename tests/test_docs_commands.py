@@ -233,7 +233,9 @@ def inputs(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
-    """A temporary LLMKIT_HOME that links to the prepared models, except whisper-base (joined here)."""
+    """A temporary LLMKIT_HOME that links to the prepared models (except whisper-base, joined here) and to the
+    export cache (content-addressed); the rest (eval results, bench records, votes, runs) is copied, so that what
+    the docs' lines write (`eval --limit 3`, `models bench`) never lands in the real home."""
     home = tmp_path_factory.mktemp("doc-home")
     real = Path(REAL_HOME)
     (home / "models").mkdir()
@@ -242,8 +244,10 @@ def home(tmp_path_factory) -> Path:
             for model in entry.iterdir():
                 if model.name != "whisper-base":
                     (home / "models" / model.name).symlink_to(model)
-        elif entry.is_dir():
+        elif entry.name == "cache":
             (home / entry.name).symlink_to(entry)
+        elif entry.is_dir():
+            shutil.copytree(entry, home / entry.name, symlinks=True)
         else:
             shutil.copy2(entry, home / entry.name)
     return home

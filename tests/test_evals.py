@@ -159,8 +159,8 @@ def test_code_suite_on_smollm2_reports_pass_at_1(tmp_path):
         sample = item["samples"][0]
         assert sample["status"] in ("passed", "failed", "timeout", "killed") and "answer" in sample
     assert data["options"]["sandbox"] in ("namespaces", "rlimits")
-    assert json.loads((tmp_path / "code.json").read_text())["score"] == data["score"]
-    assert "pass@1 (primary)" in (tmp_path / "code.md").read_text()
+    assert json.loads((tmp_path / "code-first3.json").read_text())["score"] == data["score"]  # apart from a full run
+    assert "pass@1 (primary)" in (tmp_path / "code-first3.md").read_text()
 
 
 @pytest.mark.slow
@@ -169,7 +169,7 @@ def test_chat_suite_on_smollm2_scores_its_answers(tmp_path):
                "--output", str(tmp_path), timeout=600)
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     assert "chat on smollm2-135m-instruct: accuracy" in r.stdout.decode()
-    data = json.loads((tmp_path / "chat.json").read_text())
+    data = json.loads((tmp_path / "chat-first4.json").read_text())
     assert data["n"] == 4 and all(isinstance(it["correct"], bool) and it["answer"] for it in data["items"])
     assert data["items"][0]["correct"], "SmolLM2 knows the capital of France"
 

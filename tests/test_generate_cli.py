@@ -109,19 +109,19 @@ def test_chat_refuses_non_utf8_stdin(llmkit_home):
 @pytest.mark.slow
 @pytest.mark.real_home  # the default chat model as `make models` prepared it (joined once under LLMKIT_HOME)
 def test_generate_and_chat_without_a_model_run_the_default_qwen():
-    """No --model: the task table's default chat model, Qwen2.5-Coder 0.5B (chosen by measurement, BENCHMARKS.md)."""
+    """No --model: the task table's default chat model, Qwen2.5-Coder 1.5B (chosen by measurement, BENCHMARKS.md)."""
     from conftest import REAL_HOME
 
     from llmkit.task_table import get
 
-    assert get("text-generation").default_model == "qwen2.5-coder-0.5b-instruct"
+    assert get("text-generation").default_model == "qwen2.5-coder-1.5b-instruct"
     question = "What is the capital of France? Answer in one word."
     proc = llmkit(REAL_HOME, "generate", question, "--json", "--max-new-tokens", "8", "--temperature", "0")
     assert proc.returncode == 0, proc.stderr.decode()
     out = json.loads(proc.stdout)
-    assert out["model"] == "qwen2.5-coder-0.5b-instruct" and "Paris" in out["text"]
+    assert out["model"] == "qwen2.5-coder-1.5b-instruct" and "Paris" in out["text"]
     proc = llmkit(REAL_HOME, "chat", "--json", "--max-new-tokens", "8", "--temperature", "0",
                   stdin=f"{question}\n".encode())
     assert proc.returncode == 0, proc.stderr.decode()
     reply = json.loads(proc.stdout.decode().splitlines()[0])
-    assert reply["model"] == "qwen2.5-coder-0.5b-instruct" and "Paris" in reply["text"]
+    assert reply["model"] == "qwen2.5-coder-1.5b-instruct" and "Paris" in reply["text"]

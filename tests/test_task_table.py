@@ -25,12 +25,13 @@ def test_every_default_model_is_a_catalog_model_for_its_task(task):
 
 def test_models_prepare_readies_exactly_the_defaults():
     """`make run` (`llmkit models prepare`) gets every task's and route's default and nothing else: the chat
-    default is Qwen2.5-Coder 0.5B (chosen by measurement), so the fast SmolLM2 is a `models pull` away."""
+    default is Qwen2.5-Coder 1.5B (chosen by measurement), so the faster 0.5B and SmolLM2 are a `models pull` away."""
     from llmkit.commands.models import defaults
 
     expected = {m for t in TASKS.values() for m in (t.default_model, *t.route_models.values())}
     assert set(defaults()) == expected and len(defaults()) == len(expected)
-    assert "qwen2.5-coder-0.5b-instruct" in expected and "smollm2-135m-instruct" not in expected
+    assert "qwen2.5-coder-1.5b-instruct" in expected
+    assert not expected & {"qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"}
     assert defaults()[-1] == "minilm-sentiment"  # the one llmkit trains comes last
 
 
@@ -180,7 +181,7 @@ def test_each_route_serves_its_task_and_names_the_route_of_another(tiny_encoder)
 @pytest.mark.slow  # the joined Qwen file, as `make models` prepared it
 @pytest.mark.real_home
 def test_a_blank_model_on_the_servers_chat_routes_is_the_default_chat_model():
-    """The server's pool takes the chat default from the table too: Qwen2.5-Coder 0.5B (resolved, not loaded)."""
+    """The server's pool takes the chat default from the table too: Qwen2.5-Coder 1.5B (resolved, not loaded)."""
     pytest.importorskip("fastapi")
     import asyncio
 
@@ -191,5 +192,5 @@ def test_a_blank_model_on_the_servers_chat_routes_is_the_default_chat_model():
     pool = ModelPool(ServeSettings(), Metrics())
     for blank in ("", "  "):
         ref = asyncio.run(pool.ref("text-generation", blank))
-        assert ref.name == TASKS["text-generation"].default_model == "qwen2.5-coder-0.5b-instruct"
+        assert ref.name == TASKS["text-generation"].default_model == "qwen2.5-coder-1.5b-instruct"
         assert ref.format == "gguf" and ref.task == "text-generation"

@@ -54,9 +54,10 @@ TASKS: dict[str, Task] = _table(
          aliases=("sentiment-analysis",), routes=("/v1/classifications",), tab="classify"),
     Task("sentence-embeddings", "llmkit.tasks.embed:EmbeddingPipeline", "all-minilm-l6-v2",
          aliases=("feature-extraction",), routes=("/v1/embeddings",)),
-    # Chosen by measurement (BENCHMARKS.md, "Choosing the chat model"): chat suite 0.700 vs SmolLM2-135M's 0.500 at
-    # 31 vs 91 tok/s on 2 cores; `--model smollm2-135m-instruct` is the fast one.
-    Task("text-generation", "llmkit.tasks.generate:TextGenerationPipeline", "qwen2.5-coder-0.5b-instruct",
+    # Chosen by measurement (BENCHMARKS.md, "Choosing the chat model"): chat suite 0.950 against the 0.5B's 0.700 and
+    # SmolLM2-135M's 0.500, at 18.6 against 36.7 and 116 tok/s on 2 idle cores (all faster than anyone reads); what
+    # `llmkit models recommend --task chat` ranks first. `--model qwen2.5-coder-0.5b-instruct` is twice as fast.
+    Task("text-generation", "llmkit.tasks.generate:TextGenerationPipeline", "qwen2.5-coder-1.5b-instruct",
          routes=("/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/messages/count_tokens"), tab="chat"),
     Task("automatic-speech-recognition", "llmkit.tasks.transcribe:SpeechRecognitionPipeline", "whisper-tiny.en",
          routes=("/v1/audio/transcriptions", "/v1/audio/translations"), tab="transcribe",

@@ -94,6 +94,7 @@ def load_results(model: str) -> dict[str, Any]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a damaged file counts as not evaluated
-        if isinstance(data, dict):
+        options = data.get("options") if isinstance(data, dict) else None
+        if isinstance(data, dict) and not (isinstance(options, dict) and options.get("limit")):  # not --limit runs
             found[str(data.get("suite") or path.stem)] = data
     return found

@@ -72,5 +72,6 @@ def run(args) -> int:
     for name, value in result.metrics.items():
         if name != result.primary:
             print(f"  {name} {value:.4f}" if isinstance(value, float) else f"  {name} {value}")
-    print(f"saved {json_path} and {md_path.name}")
+    print(f"saved {json_path} and {md_path.name}" + (" (a --limit run: kept apart from the full result, which "
+                                                     "`models recommend` and `compare` use)" if result.partial else ""))
     return 0

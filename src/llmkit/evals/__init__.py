@@ -73,6 +73,8 @@ def run_suite(model: str, suite: str, limit: int | None = None, *,
     module = suite_module(suite)
     opts = EvalOptions(limit=limit, **options)
     result = module.run(str(model), opts, progress or (lambda done, total, note: None))
+    if limit:
+        result.options["limit"] = limit  # saved apart and never ranked (results.SuiteResult.partial)
     from ..providers import parse
 
     spec = parse(str(model)) if ":" in str(model) else None

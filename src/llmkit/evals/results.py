@@ -45,6 +45,16 @@ class SuiteResult:
     def score(self) -> float:
         return self.metrics[self.primary]
 
+    @property
+    def partial(self) -> bool:
+        """A ``--limit`` run: a quick look, not the benchmark's figure (saved apart, never ranked)."""
+        return is_partial(self.options)
+
+    @property
+    def stem(self) -> str:
+        """The file name it is saved under: ``chat``, or ``chat-first3`` for a ``--limit 3`` run."""
+        return f"{self.suite}-first{self.options['limit']}" if self.partial else self.suite
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         order = ["model", "suite", "primary", "score", "higher_is_better", "metrics", "n", "date", "llmkit_version",
@@ -74,6 +84,11 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")[:120]
 
 
+def is_partial(options: Any) -> bool:
+    """True for the options of a run over the first N items only (``--limit N``)."""
+    return isinstance(options, dict) and bool(options.get("limit"))
+
+
 def model_slug(model: str) -> str:
     """The folder name results of ``model`` are kept under: its catalog name, else its file or folder name; a
     remote model's provider and model name (never its base URL, which may carry a key or a password).
@@ -99,10 +114,11 @@ def results_dir(model: str) -> Path:
 
 def save(result: SuiteResult, folder: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """Write ``<suite>.json`` and ``<suite>.md`` into ``folder`` (default: the model's results folder), each
-    atomically: a reader never sees half a file."""
+    atomically: a reader never sees half a file. A ``--limit N`` run is written as ``<suite>-firstN``: it never
+    replaces the full result that ``models recommend`` and ``compare`` read."""
     out = Path(folder).expanduser() if folder else results_dir(result.model)
     out.mkdir(parents=True, exist_ok=True)
-    paths = out / f"{result.suite}.json", out / f"{result.suite}.md"
+    paths = out / f"{result.stem}.json", out / f"{result.stem}.md"
     for path, text in zip(paths, (json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n",
                                   result.markdown())):
         fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{path.name}.")
@@ -113,7 +129,8 @@ def save(result: SuiteResult, folder: str | os.PathLike | None = None) -> tuple[
 
 
 def load_results(model: str) -> dict[str, dict[str, Any]]:
-    """Every saved result of ``model`` (a catalog name or a path, as given to ``llmkit eval``): suite -> JSON."""
+    """Every saved full result of ``model`` (a catalog name or a path, as given to ``llmkit eval``): suite -> JSON.
+    ``--limit`` runs are left out: a few items are not the benchmark's figure."""
     folder = results_dir(model)
     found = {}
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -121,7 +138,7 @@ def load_results(model: str) -> dict[str, dict[str, Any]]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a damaged file counts as not evaluated
-        if isinstance(data, dict) and "suite" in data:
+        if isinstance(data, dict) and "suite" in data and not is_partial(data.get("options")):
             found[data["suite"]] = data
     return found
 

@@ -1,7 +1,7 @@
 """Text generation: ``pipeline("text-generation")``, shaped like transformers' pipeline, built for streaming.
 
 >>> from llmkit import pipeline
->>> gen = pipeline("text-generation")                       # qwen2.5-coder-0.5b-instruct, on llama.cpp
+>>> gen = pipeline("text-generation")                       # qwen2.5-coder-1.5b-instruct, on llama.cpp
 >>> chat = [{"role": "system", "content": "You are a helpful assistant."},
 ...         {"role": "user", "content": "What is the capital of France?"}]
 >>> gen(chat, temperature=0)[0]["generated_text"][-1]
