@@ -81,7 +81,8 @@ def _generate(spec: dict[str, Any]):
     remote = {"allow_remote": o.pop("allow_remote", None), "redact": o.pop("redact", None)}  # RemoteOptions
     pipe = TextGenerationPipeline.from_ref(resolve(spec["model"] or get(TextGenerationPipeline.task).default_model),
                                            engine=spec["engine"], threads=spec["threads"], n_ctx=context, device=device,
-                                           speculative=o.get("speculative"), draft=o.get("draft"), **remote)
+                                           speculative=o.get("speculative"), draft=o.get("draft"),
+                                           repack=o.get("repack", True), **remote)
     pipe.options = GenerationOptions().replace(**o)
 
     def run(rows: Rows) -> Result:

@@ -99,7 +99,8 @@ def load_pipeline(args: argparse.Namespace, options: Any):
     pipe = TextGenerationPipeline.from_ref(ref, engine=args.engine, threads=args.threads, n_ctx=args.context,
                                            allow_remote=args.allow_remote, redact=args.redact,
                                            prompt_cache_mib=args.prompt_cache_mib, device=args.device or "cpu",
-                                           speculative=options.speculative, draft=options.draft)
+                                           speculative=options.speculative, draft=options.draft,
+                                           repack=options.repack)
     pipe.options = options
     return pipe
 

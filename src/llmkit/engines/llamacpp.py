@@ -95,7 +95,8 @@ class LlamaCppEngine:
     @classmethod
     def from_ref(cls, ref: ModelRef, *, threads: int | None = None, n_ctx: int | None = None,
                  parallel: int = 1, prompt_cache_mib: int | None = None,
-                 speculation: Speculation = Speculation(), device: str = "cpu") -> "LlamaCppEngine":
+                 speculation: Speculation = Speculation(), repack: bool = True,
+                 device: str = "cpu") -> "LlamaCppEngine":
         if not available():
             raise EngineUnavailableError(MISSING)
         import xllamacpp as xlc
@@ -118,6 +119,9 @@ class LlamaCppEngine:
         params.verbosity = -1  # llama.cpp's own logs stay quiet
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or default_threads()
         params.n_gpu_layers = params.speculative.draft.n_gpu_layers = layers
+        # Repacked weights (llama.cpp's "extra buffer types") are read by other kernels for one token than for a
+        # batch, which round differently: off, greedy text is the same with speculation or without (tested).
+        params.no_extra_bufts = not repack
         configure_speculation(params, speculation, params.cpuparams.n_threads)
         try:
             server = xlc.Server(params)

@@ -149,7 +149,8 @@ class ModelPool:
                 workers = s.generation_slots
                 opts: dict[str, Any] = {"threads": s.threads, "n_ctx": s.n_ctx, "parallel": workers,
                                         "prompt_cache_mib": s.prompt_cache_mib,
-                                        "speculative": s.speculative, "draft": s.draft, "device": s.device}
+                                        "speculative": s.speculative, "draft": s.draft, "repack": s.repack,
+                                        "device": s.device}
                 load = shared_when_concurrent(lambda: self._load(task, ref, **opts), workers)
             else:  # speech both ways: one worker, the engine's own threads; Piper (text-to-speech) on the CPU
                 opts = {"threads": s.threads} if task == "text-to-speech" else {"cpu_threads": s.threads or 0,

@@ -94,6 +94,7 @@ class ServeSettings(BaseSettings):
     precision: Literal[PRECISIONS] = Field("fp32", description=PRECISION_HELP)  # type: ignore[valid-type]
     speculative: Speculative = Field(_GEN["speculative"].default, description=_GEN["speculative"].help)
     draft: str | None = Field(None, description=_GEN["draft"].help, json_schema_extra={"metavar": "MODEL"})
+    repack: bool = Field(_GEN["repack"].default, description=_GEN["repack"].help)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info",
                                                                               description="uvicorn's log level")
 

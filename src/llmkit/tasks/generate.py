@@ -140,7 +140,8 @@ class TextGenerationPipeline:
         defaults = GenerationOptions().replace(**options)  # validate before the (slow) load
         return cls(text_engine(ref, engine, threads=threads, n_ctx=n_ctx, parallel=parallel,
                                allow_remote=allow_remote, redact=redact, prompt_cache_mib=prompt_cache_mib,
-                               speculative=defaults.speculative, draft=defaults.draft, device=device), defaults,
+                               speculative=defaults.speculative, draft=defaults.draft, repack=defaults.repack,
+                               device=device), defaults,
                    model_name=ref.name,
                    default_system=ref.entry.get("default_system"), chat=ref.entry.get("chat", True))
 
@@ -212,10 +213,12 @@ class TextGenerationPipeline:
         return TextStream(self, ids, opts, truncated)
 
     def _check_speculation(self, opts: GenerationOptions) -> None:
-        """Speculation is set up when the model loads (a draft is a second model): a call cannot change it."""
-        if (opts.speculative, opts.draft) != (self.options.speculative, self.options.draft):
-            raise InputError("speculative/draft are chosen when the model loads: pass them to pipeline(...) (or "
-                             "the CLI flags), not to a call.")
+        """Speculation and repacking are set up when the model loads (a draft is a second model, repacked
+        weights are a copy): a call cannot change them."""
+        if (opts.speculative, opts.draft, opts.repack) != (self.options.speculative, self.options.draft,
+                                                            self.options.repack):
+            raise InputError("speculative/draft/repack are chosen when the model loads: pass them to pipeline(...) "
+                             "(or the CLI flags), not to a call.")
 
     def chat(self, messages: list[dict[str, str]] | None = None, *, system: str | None = None,
              **options: Any) -> "Conversation":

@@ -46,6 +46,11 @@ class GenerationOptions:
         "(proposals copied from the prompt), off; auto: the catalog's draft when installed")
     draft: str | None = opt(None, "the draft model for --speculative draft (same tokenizer as --model; default: "
                             "the catalog's pairing)", metavar="MODEL")
+    # llama.cpp repacks some quantised weights for its CPU kernels, which then round a batch of tokens differently
+    # from one token; without it greedy text does not depend on batching (speculation), at a speed cost on some
+    # models (BENCHMARKS.md, "Exact greedy decoding"). Chosen when the model loads, like speculative.
+    repack: bool = opt(True, "llama.cpp's repacked CPU weights (faster); --no-repack: the same greedy text with or "
+                       "without speculative decoding, slower on some models")
 
     def __post_init__(self) -> None:
         stop = self.stop
@@ -71,6 +76,8 @@ class GenerationOptions:
                              f"(got {self.speculative!r}).")
         if self.draft is not None and (not isinstance(self.draft, str) or not self.draft.strip()):
             raise InputError(f"draft (--draft) names a model (got {self.draft!r}).")
+        if not isinstance(self.repack, bool):
+            raise InputError(f"repack (--repack/--no-repack) must be True or False (got {self.repack!r}).")
         if self.draft and self.speculative in ("ngram", "off"):
             raise InputError(f"--draft {self.draft} goes with --speculative draft (or auto), not "
                              f"{self.speculative}.")
