@@ -94,3 +94,19 @@ def test_embeddings_from_an_encoder(tiny_encoder):
     v = emb(["good tea", "bad coffee"], normalize=True)
     assert v.shape == (2, 32)
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("config, tokenizer, expected", [
+    ({"model_type": "bert", "max_position_embeddings": 512}, None, 512),  # MiniLM: positions from 0
+    ({"model_type": "mpnet", "max_position_embeddings": 514, "pad_token_id": 1}, None, 512),  # after the pad id
+    ({"model_type": "roberta", "max_position_embeddings": 514, "pad_token_id": 1}, {"model_max_length": 256}, 256),
+    ({"model_type": "bert", "max_position_embeddings": 512}, {"model_max_length": 10**30}, 512),  # "no limit"
+])
+def test_inputs_are_cut_to_what_the_position_table_holds(tmp_path, config, tokenizer, expected):
+    """all-mpnet-base-v2 declares 514 positions, of which 512 hold tokens (the first two belong to padding): cutting
+    at 514 made its int8 engine fail on a 600-token review (found by the fine-tuning benchmark)."""
+    from llmkit.engines.encoder import max_tokens
+
+    if tokenizer is not None:
+        (tmp_path / "tokenizer_config.json").write_text(json.dumps(tokenizer))
+    assert max_tokens(tmp_path, config) == expected

@@ -43,12 +43,29 @@ def read_heads(ref: ModelRef) -> Heads:
     if m is not None:
         return Heads(m.tasks, m.default_task, m.pooling, m.max_length or 512, dict(m.temperatures))
     config = json.loads((ref.path / "config.json").read_text())
-    max_len = int(config.get("max_position_embeddings", 512))
+    max_len = max_tokens(ref.path, config)
     if ref.task == "text-classification" and "id2label" in config:
         labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
         kind = "multi_label" if config.get("problem_type") == "multi_label_classification" else "single_label"
         return Heads({"default": TaskSpec("default", kind, labels)}, "default", "cls", max_len)
     return Heads({}, None, ref.entry.get("pooling", "mean"), max_len)
+
+
+# Models whose positions start after the padding id (fairseq's layout): max_position_embeddings 514 holds 512 tokens.
+_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "mpnet", "camembert", "longformer", "bart", "mbart"}
+
+
+def max_tokens(folder: Path, config: dict) -> int:
+    """The most tokens the model's position table holds (a longer input fails inside the model), capped by the
+    tokenizer's own ``model_max_length``."""
+    n = int(config.get("max_position_embeddings", 512))
+    if config.get("model_type") in _OFFSET_POSITIONS:
+        n -= int(config.get("pad_token_id", 1)) + 1
+    try:
+        declared = json.loads((folder / "tokenizer_config.json").read_text()).get("model_max_length")
+    except (OSError, ValueError):
+        declared = None
+    return min(n, declared) if isinstance(declared, int) and 0 < declared < n else n
 
 
 class Tokenizer:
