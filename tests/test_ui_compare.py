@@ -51,7 +51,12 @@ def test_vote_blind_then_see_names_and_leaderboard_after_restart(tmp_path):
         with running_ui(["--allow-any-model"], tmp_path / "server.log", env, timeout=120) as url:
             page = open_compare(browser, url)
             wait_text(page, "#cmp-leaderboard", "No votes yet")
-            assert page.locator("#cmp-model-1 input").input_value() == QWEN  # the default chat model first
+            from llmkit.task_table import get
+
+            first = page.locator("#cmp-model-1 input")
+            assert first.input_value() == get("text-generation").default_model  # the default chat model first
+            first.fill(QWEN)  # the 0.5B: the 1.5B default would be joined into this empty home (1.1 GB) first
+            first.press("Enter")
             other = page.locator("#cmp-model-2 input")
             other.fill(SMOL)
             other.press("Enter")
