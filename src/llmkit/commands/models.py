@@ -181,9 +181,11 @@ def _pip_install(pip: dict, *, force: bool) -> None:
 def _prepare(args) -> int:
     from ..hub import resolve
 
-    for name in defaults():
+    names = defaults()
+    width = max(map(len, names))
+    for name in names:
         ref = resolve(name, progress=True)
-        print(f"{name:24} ready  {ref.path}")
+        print(f"{name:{width}} ready  {ref.path}")
     return 0
 
 
