@@ -181,7 +181,7 @@ def test_real_qwen_pull_killed_mid_join_then_joined_and_run():
 
     from llmkit import pipeline
 
-    gen = pipeline("text-generation")  # the default chat model is this file
+    gen = pipeline("text-generation", model=QWEN)  # the freshly joined file
     assert gen.model_name == QWEN and gen.engine.context_length > 0
     out = gen([{"role": "user", "content": "Write a Python function add(a, b) that returns a + b. Code only."}],
               max_new_tokens=40, temperature=0)
