@@ -314,7 +314,7 @@ def test_eval_remote_model(home, recorder, tmp_path):
     r = llmkit("eval", ref, "--suite", "chat", "--limit", "2", "-q", "--allow-remote", "--no-redact")
     assert r.returncode == 0, r.stderr
     assert [p.name for p in (home / "evals").iterdir()] == ["openai-org-m"]
-    saved = (home / "evals" / "openai-org-m" / "chat.json").read_text()
+    saved = (home / "evals" / "openai-org-m" / "chat-first2.json").read_text()  # a --limit run, saved apart
     assert json.loads(saved)["model"] == f"openai:org/m@{recorder.url}/v1" and "sk-pw" not in saved
     assert len(recorder.bodies) == 2 and recorder.bodies[0]["model"] == "org/m"
     assert not any(e["redaction"] for e in audit_lines(home))  # --no-redact reached the suite's pipeline
