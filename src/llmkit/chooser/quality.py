@@ -6,12 +6,10 @@ tolerantly: a missing, damaged or older-shaped file counts as "not evaluated", n
 """
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..hub import home
+from ..evals.results import load_results  # full results only: a --limit run is never ranked
 
 # Recommend's task -> (the eval suites that measure it, best first; metric names to look for when a file has no
 # "primary"; what the figure is called; whether higher is better).
@@ -82,19 +80,3 @@ def _headline(record: Any, metrics: tuple[str, ...], higher: bool) -> tuple[floa
 
 def _number(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else None
-
-
-def load_results(model: str) -> dict[str, Any]:
-    """suite -> saved JSON for a catalog model; {} when none. The files are read here, in the layout
-    ``llmkit.evals.results`` writes (a catalog name is its own slug), so the chooser works with or without evals."""
-    folder = home() / "evals" / re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-.")
-    found: dict[str, Any] = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # a damaged file counts as not evaluated
-        options = data.get("options") if isinstance(data, dict) else None
-        if isinstance(data, dict) and not (isinstance(options, dict) and options.get("limit")):  # not --limit runs
-            found[str(data.get("suite") or path.stem)] = data
-    return found

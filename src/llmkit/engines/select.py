@@ -61,7 +61,7 @@ def encoder_backend(ref: ModelRef, heads: Heads, engine: str, threads: int, devi
 def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = None, n_ctx: int | None = None,
                 parallel: int = 1, allow_remote: bool | None = None, redact: bool | None = None,
                 prompt_cache_mib: int | None = None, speculative: str | None = None,
-                draft: str | None = None, repack: bool | None = None, device: str = "cpu") -> TextEngine:
+                draft: str | None = None, repack: bool = True, device: str = "cpu") -> TextEngine:
     """The engine for a model. GGUF: llama-cpp-python when the user has built it (a native build, the fastest
     measured), else xllamacpp (``llamacpp``, the default install), else transformers/torch; everything else: torch.
 
@@ -102,10 +102,10 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
         return RemoteEngine.from_spec(ref.entry["remote"], allow_remote=allow_remote, redact=redact)
     if engine in ("llamacpp", "llama-cpp-python") and ref.format != "gguf":
         raise InputError(f"--engine {engine} needs a GGUF model; {ref.name!r} is {ref.format}: use --engine torch.")
-    if engine == "llama-cpp-python" and repack is False:
+    if engine == "llama-cpp-python" and not repack:
         raise InputError("--no-repack is an xllamacpp setting: use --engine llamacpp (or auto).")
     if (engine == "llama-cpp-python" or (engine == "auto" and parallel == 1 and spec.mode == "off"
-                                         and repack is not False)) and ref.format == "gguf":
+                                         and repack)) and ref.format == "gguf":
         from . import llamacpp_python
 
         if llamacpp_python.available():
@@ -117,7 +117,7 @@ def text_engine(ref: ModelRef, engine: str = "auto", *, threads: int | None = No
         if llamacpp.available():
             return llamacpp.LlamaCppEngine.from_ref(ref, threads=threads, n_ctx=n_ctx, parallel=parallel,
                                                     prompt_cache_mib=prompt_cache_mib, speculation=spec,
-                                                    repack=repack is not False, device=device)
+                                                    repack=repack, device=device)
         if engine == "llamacpp" or asked:
             raise EngineUnavailableError(llamacpp.MISSING)
     from . import torch_causal

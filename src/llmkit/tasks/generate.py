@@ -181,12 +181,12 @@ class TextGenerationPipeline:
         """Like ``stream`` for a prompt already made into token ids by ``prompt_ids`` (the server counts a prompt's
         tokens before it queues the request, then generates from the same ids); nothing is dropped here."""
         opts = self.options.replace(**options)
-        self._check_speculation(opts)
+        self._check_load_options(opts)
         return TextStream(self, list(ids), opts, 0)
 
     def _open(self, prompt: str | list[dict[str, str]], opts: GenerationOptions,
               tools: list[dict[str, Any]] | None = None, tool_choice: Any = None) -> TextStream:
-        self._check_speculation(opts)
+        self._check_load_options(opts)
         tools = check_tools(tools) if tools else None
         named = isinstance(tool_choice, dict) and isinstance(tool_choice.get("function", {}).get("name"), str)
         if tool_choice not in (None, "auto", "none", "required") and not named:
@@ -212,7 +212,7 @@ class TextGenerationPipeline:
             )
         return TextStream(self, ids, opts, truncated)
 
-    def _check_speculation(self, opts: GenerationOptions) -> None:
+    def _check_load_options(self, opts: GenerationOptions) -> None:
         """Speculation and repacking are set up when the model loads (a draft is a second model, repacked
         weights are a copy): a call cannot change them."""
         if (opts.speculative, opts.draft, opts.repack) != (self.options.speculative, self.options.draft,

@@ -47,10 +47,11 @@ class GenerationOptions:
     draft: str | None = opt(None, "the draft model for --speculative draft (same tokenizer as --model; default: "
                             "the catalog's pairing)", metavar="MODEL")
     # llama.cpp repacks some quantised weights for its CPU kernels, which then round a batch of tokens differently
-    # from one token; without it greedy text does not depend on batching (speculation), at a speed cost on some
-    # models (BENCHMARKS.md, "Exact greedy decoding"). Chosen when the model loads, like speculative.
-    repack: bool = opt(True, "llama.cpp's repacked CPU weights (faster); --no-repack: the same greedy text with or "
-                       "without speculative decoding, slower on some models")
+    # from one token; without it greedy text does not depend on batching (speculation). On by default, as in
+    # llama.cpp, made for speed on wide vector units; on AVX2 here the two were within ~15% either way (BENCHMARKS.md,
+    # "Exact greedy decoding"). Chosen when the model loads, like speculative.
+    repack: bool = opt(True, "llama.cpp's repacked CPU weights (its default); --no-repack: the same greedy text with "
+                       "or without speculative decoding")
 
     def __post_init__(self) -> None:
         stop = self.stop
