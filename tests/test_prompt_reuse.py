@@ -1,7 +1,9 @@
 """Prompt reuse (llama.cpp's per-slot KV cache and host prompt cache, ``--prompt-cache-mib``): later turns read only
 their new tokens; an edited earlier message is re-read rather than served from a stale prefix; conversations
-interleaved on the server (more conversations than slots) each answer exactly as they do alone; and (xfail, see
-there) the same conversations with reuse on and off give the same greedy text. Real SmolLM2 weights."""
+interleaved on the server (more conversations than slots) each answer exactly as they do alone; and the same
+conversations with reuse on and off give the same greedy text on the Qwen2.5-Coder 0.5B (the default chat model's
+family and quantisation) with ``repack=False``, as docs/generation.md promises; SmolLM2's Q4_1 file does not (xfail,
+see there). Real weights."""
 from __future__ import annotations
 
 import httpx
@@ -50,10 +52,23 @@ def alone_reusing(reuse):
     return {name: answers(reuse, turns) for name, turns in TURNS.items()}
 
 
-@pytest.mark.xfail(strict=False, reason="llama.cpp's CPU kernels are not batch-invariant: a turn read partly from "
-                   "the cache can round differently from the same prompt read whole; 'fruit' differs late in turn 2 (with "
-                   "flash attention off 2 of 3 chats agreed, but one prompt sent twice then differed)")
-def test_same_conversations_same_greedy_answers_with_and_without_reuse(alone_reusing, alone):
+EXACT = "qwen2.5-coder-0.5b-instruct"  # Q4_K_M (Q4_K, Q5_0, Q6_K, Q8_0 tensors), as the default 1.5B
+
+
+def test_same_conversations_same_greedy_answers_with_and_without_reuse():
+    """With repacking off (the exact-greedy setting, docs/generation.md) a turn read mostly from the cache gives the
+    same tokens as the whole history read from its first token: every turn of the three chats."""
+    def run(**kw):
+        pipe = pipeline("text-generation", model=EXACT, engine="llamacpp", n_ctx=1024, repack=False, **kw)
+        return {name: answers(pipe, turns) for name, turns in TURNS.items()}
+
+    assert run() == run(prompt_cache_mib=0)
+
+
+@pytest.mark.xfail(strict=False, reason="SmolLM2's Q4_1 file: a turn read partly from the cache answers differently "
+                   "from the same history read whole in 3 of 9 turns, at 1 and 2 threads, with repacking on or off "
+                   "(Q4_1 is not repacked); the Qwen Q4_K_M files agree (the test above)")
+def test_smollm2_q4_1_same_greedy_answers_with_and_without_reuse(alone_reusing, alone):
     assert alone_reusing == alone
 
 

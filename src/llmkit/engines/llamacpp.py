@@ -111,10 +111,10 @@ class LlamaCppEngine:
         params.n_parallel = max(1, parallel)  # slots: concurrent requests decoded as one batch
         params.n_ctx = per_slot * params.n_parallel  # llama.cpp splits n_ctx between the slots
         params.cache_ram_mib = budget = prompt_cache_budget(prompt_cache_mib, info, per_slot)
-        # llama.cpp's CPU kernels are not batch-invariant (its server docs say so of cache_prompt): a turn read
-        # partly from the cache can round differently from the same prompt read whole, hence the xfail in
-        # tests/test_prompt_reuse.py. Turning flash attention off made 2 of 3 test chats agree instead of 1, but
-        # broke the same prompt sent twice (tests/test_serve_messages.py), so llama.cpp's default stays.
+        # llama.cpp's server docs warn that cache_prompt may change results (batched vs one-token kernels): with
+        # repacking off the Qwen Q4_K_M files answer the same with reuse as without, SmolLM2's Q4_1 file does not
+        # (tests/test_prompt_reuse.py). Turning flash attention off did not fix the latter and broke the same
+        # prompt sent twice (tests/test_serve_messages.py), so llama.cpp's default stays.
         params.n_threads_http = 1  # its local HTTP endpoint is only used to tokenise
         params.verbosity = -1  # llama.cpp's own logs stay quiet
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or default_threads()
