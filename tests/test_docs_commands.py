@@ -9,7 +9,7 @@ Bash runs each line (pipes, `>` and `#` comments work as typed), with `llmkit` m
 this interpreter. A command fails the test on an exit code other than 0 (or the one EXIT_CODES expects) or on a
 "Traceback".
 
-What the test changes, and why (one table each): INPUTS (the files the docs name), VALUES (text swapped in a
+What the test changes, and why (one table each): INPUTS (the files the docs name, in docs_inputs.py), VALUES (text swapped in a
 line: the home folder), SPEED_FLAGS (appended to training lines, so they run seconds instead of minutes),
 LINE_FLAGS (the same for single lines, such as a generation with no length limit), STDIN (what a user types into
 interactive commands), LONG_RUNNING (servers: started, checked ready, stopped; their port is swapped for a free
@@ -20,7 +20,6 @@ so that `models pull --force` re-joins whisper-base in the temporary home, not i
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -38,7 +37,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REAL_HOME
-from speech_fixtures import have_tools, synthesize
+from docs_inputs import make_inputs
+from speech_fixtures import have_tools
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_home]
 
@@ -46,59 +46,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL_BLOCKS = {"", "bash", "sh", "shell", "console"}
 
-TALK = "Good morning. Thank you all for coming to the meeting today."
-_TEXTS = ["I love this tea", "Stale and bitter", "Great value, will buy again", "The box arrived crushed",
-          "Lovely flavour", "Tastes like cardboard", "Perfect with milk", "Never again"]
-
-
-def _rows(n: int = 24) -> list[tuple[str, int]]:
-    return [(f"{_TEXTS[i % len(_TEXTS)]} ({i})", i % 2) for i in range(n)]
-
-
-def _csv(header: str, rows: list[str]) -> str:
-    return "\n".join([header, *rows]) + "\n"
-
-
-def _jsonl(rows: list[dict]) -> str:
-    return "".join(json.dumps(r) + "\n" for r in rows)
-
-
-_TASKS_YAML = """\
-model: all-minilm-l6-v2
-epochs: 1
-max_length: 32
-tasks:
-  - {name: sentiment, train: data.jsonl, eval: data.jsonl}
-  - {name: topic, train: data.csv, eval: data.csv, text_column: body, label_column: topic}
-"""
-_RUN_YAML = "model: all-minilm-l6-v2\ntrain: data.jsonl\neval_split: 0.25\noutput: runs/from-config\nepochs: 1\n"
-
-# The inputs the docs name: file name -> its text, or ("audio", format) for speech made with espeak-ng + sox,
-# or ("link", target) for a model the docs point at. Folders end in "/".
-INPUTS: dict[str, object] = {
-    "reviews.csv": _csv("text,stars", [f'"{t}",{1 + 4 * y}' for t, y in _rows(6)]),
-    "ratings.csv": _csv("text,stars", [f'"{t}",{1 + 4 * y}' for t, y in _rows()]),
-    "data.csv": _csv("body,topic", [f'"{t}",{"food" if y else "post"}' for t, y in _rows()]),
-    "dev.csv": _csv("body,topic", [f'"{t}",{"food" if y else "post"}' for t, y in _rows()]),
-    "test.csv": _csv("body,topic", [f'"{t}",{"food" if y else "post"}' for t, y in _rows()]),
-    "data.jsonl": _jsonl([{"text": t, "label": ["NEGATIVE", "POSITIVE"][y]} for t, y in _rows()]),
-    "tags.jsonl": _jsonl([{"text": t, "tags": ["tea", "gift"][: 1 + y]} for t, y in _rows()]),
-    "tasks.yaml": _TASKS_YAML,
-    "prompts.txt": "What is the capital of France?\nName a colour.\n",
-    "run.yaml": _RUN_YAML,
-    "notes.txt": "Notes for the meeting. Bring the report.\n",
-    "talk.wav": ("audio", "wav"), "talk.mp3": ("audio", "mp3"), "talk.flac": ("audio", "flac"),
-    "meeting.wav": ("audio", "wav"), "meeting.flac": ("audio", "flac"),
-    "a.wav": ("audio", "wav"), "b.flac": ("audio", "flac"), "c.m4a": ("audio", "m4a"),
-    "interview.ogg": ("audio", "ogg"), "rede.webm": ("audio", "webm"),
-    "long.wav": ("audio", "wav"), "short.wav": ("audio", "wav"), "huge.wav": ("audio", "wav"),
-    "lecture.mp3": ("audio", "mp3"),
-    "recordings/one.wav": ("audio", "wav"), "recordings/two.flac": ("audio", "flac"),
-    "calls/monday.wav": ("audio", "wav"), "calls/broken.wav": "not audio\n",  # the docs' own error example
-    "clips/x.wav": ("audio", "wav"), "clips/x.txt": TALK + "\n",  # docs/evals.md: the asr suite's layout
-    "my-model.gguf": ("link", "smollm2-135m-instruct"),
-    "runs/my-classifier": ("link", "minilm-sentiment"),
-}
 # Text swapped in a command line before it runs.
 VALUES: dict[str, str] = {"~/my-runs": "my-runs"}  # not the user's home folder
 # Appended to every line of these verbs: the docs' runs train for minutes; one step shows the command works.
@@ -183,52 +130,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _encode(wav: Path, out: Path) -> None:
-    """Any format the docs name: sox writes wav/flac/ogg; PyAV (faster-whisper's decoder) writes the rest."""
-    if out.suffix in (".wav", ".flac", ".ogg"):
-        subprocess.run(["sox", str(wav), str(out)], check=True, capture_output=True)
-        return
-    import av
-    import soundfile as sf
-
-    samples, rate = sf.read(str(wav), dtype="float32")
-    codec = {".mp3": "libmp3lame", ".m4a": "aac", ".webm": "libopus"}[out.suffix]
-    rate_out = 48000 if codec == "libopus" else rate
-    with av.open(str(out), "w", format={".m4a": "mp4"}.get(out.suffix)) as container:
-        stream = container.add_stream(codec, rate=rate_out)
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
-        frame.sample_rate = rate
-        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate_out)
-        for f in resampler.resample(frame) + resampler.resample(None):
-            for packet in stream.encode(f):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-
-
-def _model_path(name: str) -> Path:
-    from llmkit.hub import resolve
-
-    return resolve(name).path
-
-
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> Path:
-    """Every input of INPUTS, made once; each doc's working directory links to them."""
+    """Every input of INPUTS (docs_inputs.py), made once; each doc's working directory links to them."""
     if not have_tools():
         pytest.skip("espeak-ng and sox are needed to make the audio inputs")
-    src = tmp_path_factory.mktemp("doc-inputs")
-    spoken = synthesize(TALK, src / ".spoken.wav")
-    for name, what in INPUTS.items():
-        path = src / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(what, str):
-            path.write_text(what)
-        elif what[0] == "audio":
-            _encode(spoken, path)
-        else:
-            path.symlink_to(_model_path(what[1]))
-    return src
+    return make_inputs(tmp_path_factory.mktemp("doc-inputs"))
 
 
 @pytest.fixture(scope="module")
