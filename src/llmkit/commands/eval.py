@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 HELP = "Score a model on a benchmark suite: code (HumanEval, sandboxed), chat, classify, asr."
 EXAMPLES = """\
@@ -16,7 +17,8 @@ EXAMPLES = """\
   llmkit eval openai:gpt-4o-mini --suite chat --allow-remote        # a remote model (docs/remote.md)
 
 Results go to LLMKIT_HOME/evals/<model>/<suite>.json and .md (or --output DIR); `models recommend` and `compare`
-read them. See docs/evals.md.
+read them. An interrupted code run keeps the problems it finished: the same command continues (--fresh starts
+over). See docs/evals.md.
 """
 
 
@@ -43,26 +45,45 @@ def add_arguments(p) -> None:
     add_remote_flags(p)  # --allow-remote, --redact/--no-redact: a remote model (openai:..., docs/remote.md)
     p.add_argument("--output", default=None, metavar="DIR", help="write <suite>.json and <suite>.md here "
                    "(default: LLMKIT_HOME/evals/<model>/)")
+    p.add_argument("--fresh", action="store_true", help="code: start over, dropping the problems an interrupted "
+                   "run of the same command finished (by default it continues from them)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
 
 
 def run(args) -> int:
-    from ..evals import run_suite, suite_module
-    from ..evals.results import save
+    from ..evals import run_suite, shown_name, suite_module
+    from ..evals.journal import journal_path
+    from ..evals.results import result_stem, results_dir, save
     from ..providers import remote_from_args
 
     remote_from_args(args)  # as compare does: the suites' pipelines (and compare --suite's workers) see it
-    suite_module(args.suite)  # an unknown suite fails before any model loads
+    module = suite_module(args.suite)  # an unknown suite fails before any model loads
+    journal = None
+    if getattr(module, "RESUMABLE", False):
+        folder = Path(args.output).expanduser() if args.output else results_dir(shown_name(args.model))
+        journal = journal_path(folder, result_stem(args.suite, args.limit))
+        if args.fresh:
+            journal.unlink(missing_ok=True)
+    state = {"done": 0, "total": 0}
 
     def progress(done: int, total: int, note: str) -> None:
+        state.update(done=done, total=total)
         if not args.quiet:
             print(f"[{args.suite} {done}/{total}] {note}", file=sys.stderr, flush=True)
 
-    result = run_suite(args.model, args.suite, args.limit, progress=progress, samples=args.samples,
-                       temperature=args.temperature, seed=args.seed, max_new_tokens=args.max_new_tokens,
-                       threads=args.threads, timeout=args.timeout, data=args.data, task=args.task)
-    json_path, md_path = save(result, args.output)
+    try:
+        result = run_suite(args.model, args.suite, args.limit, progress=progress, samples=args.samples,
+                           temperature=args.temperature, seed=args.seed, max_new_tokens=args.max_new_tokens,
+                           threads=args.threads, timeout=args.timeout, data=args.data, task=args.task,
+                           journal=str(journal) if journal else None)
+    except KeyboardInterrupt:
+        if journal is None or not state["done"]:
+            raise
+        print(f"llmkit: interrupted after {state['done']} of {state['total']} items; they are kept: run the same "
+              "command again to continue (--fresh starts over).", file=sys.stderr)
+        return 130
+    json_path, md_path = save(result, args.output)  # removes the journal
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return 0
@@ -72,6 +93,8 @@ def run(args) -> int:
     for name, value in result.metrics.items():
         if name != result.primary:
             print(f"  {name} {value:.4f}" if isinstance(value, float) else f"  {name} {value}")
+    if result.options.get("resumed"):
+        print(f"  ({result.options['resumed']} of {result.n} items kept from the interrupted run)")
     print(f"saved {json_path} and {md_path.name}" + (" (a --limit run: kept apart from the full result, which "
                                                      "`models recommend` and `compare` use)" if result.partial else ""))
     return 0

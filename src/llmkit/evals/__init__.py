@@ -41,6 +41,7 @@ class EvalOptions:
     timeout: float = 10.0  # code: seconds a program may run in the sandbox
     data: str | None = None  # classify: a built-in dataset name or a file; asr: a folder or a manifest
     task: str | None = None  # classify: the head of a multi-task folder
+    journal: str | None = None  # code: a file that keeps finished items, so an interrupted run continues (journal.py)
 
     def __post_init__(self) -> None:
         if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int)
@@ -75,9 +76,14 @@ def run_suite(model: str, suite: str, limit: int | None = None, *,
     result = module.run(str(model), opts, progress or (lambda done, total, note: None))
     if limit:
         result.options["limit"] = limit  # saved apart and never ranked (results.SuiteResult.partial)
+    result.model = shown_name(model)
+    return result
+
+
+def shown_name(model: str) -> str:
+    """The model as results name it: results are files people share, so a remote model is the reference as shown,
+    without the user:password@ or ?key= of its URL."""
     from ..providers import parse
 
     spec = parse(str(model)) if ":" in str(model) else None
-    if spec:  # results are files people share: the reference as shown, no user:password@ or ?key= of its URL
-        result.model = spec.name
-    return result
+    return spec.name if spec else str(model)

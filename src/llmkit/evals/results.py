@@ -25,6 +25,7 @@ from typing import Any
 
 from ..catalog import canonical_name
 from ..hub import home
+from .journal import journal_path
 
 
 @dataclass
@@ -53,7 +54,7 @@ class SuiteResult:
     @property
     def stem(self) -> str:
         """The file name it is saved under: ``chat``, or ``chat-first3`` for a ``--limit 3`` run."""
-        return f"{self.suite}-first{self.options['limit']}" if self.partial else self.suite
+        return result_stem(self.suite, self.options.get("limit") if self.partial else None)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -82,6 +83,10 @@ def _fmt(v: Any) -> str:
 
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")[:120]
+
+
+def result_stem(suite: str, limit: int | None) -> str:
+    return f"{suite}-first{limit}" if limit else suite
 
 
 def is_partial(options: Any) -> bool:
@@ -115,7 +120,8 @@ def results_dir(model: str) -> Path:
 def save(result: SuiteResult, folder: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """Write ``<suite>.json`` and ``<suite>.md`` into ``folder`` (default: the model's results folder), each
     atomically: a reader never sees half a file. A ``--limit N`` run is written as ``<suite>-firstN``: it never
-    replaces the full result that ``models recommend`` and ``compare`` read."""
+    replaces the full result that ``models recommend`` and ``compare`` read. The run's journal there, if any, is
+    removed."""
     out = Path(folder).expanduser() if folder else results_dir(result.model)
     out.mkdir(parents=True, exist_ok=True)
     paths = out / f"{result.stem}.json", out / f"{result.stem}.md"
@@ -125,6 +131,7 @@ def save(result: SuiteResult, folder: str | os.PathLike | None = None) -> tuple[
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
+    journal_path(out, result.stem).unlink(missing_ok=True)  # saved: what an interrupted run kept is done with
     return paths
 
 

@@ -1,0 +1,68 @@
+"""An interrupted `llmkit eval --suite code` keeps the problems it finished (a journal next to the results) and the
+same command continues from them; `--fresh` starts over; a journal of another run is never mixed in; a torn last
+line (a process killed mid-write) is dropped. Real SmolLM2 answers, real sandbox."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from cli_helpers import llmkit
+from llmkit.evals.journal import Journal, journal_path
+from llmkit.hub import home
+
+MODEL = "smollm2-135m-instruct"
+EVAL = ["eval", MODEL, "--suite", "code", "--limit", "3", "--threads", "1"]
+
+
+def journal() -> list[dict]:
+    path = journal_path(home() / "evals" / MODEL, "code-first3")
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.slow
+def test_an_interrupted_code_eval_continues_where_it_stopped():
+    proc = subprocess.Popen([sys.executable, "-m", "llmkit.cli", *EVAL], stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:  # Ctrl-C once the first problem is done
+        lines.append(line)
+        if line.startswith("[code 1/3]"):
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, lines + [rest]
+    assert "interrupted after" in rest and "run the same command again to continue" in rest
+    assert "Traceback" not in rest
+    kept = journal()
+    assert kept[0]["key"]["model"] == MODEL and 1 <= len(kept) - 1 < 3
+
+    r = llmkit(*EVAL, "--json")
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stderr.decode().count("kept from the interrupted run") == len(kept) - 1
+    result = json.loads(r.stdout)
+    assert result["n"] == 3 and result["options"]["resumed"] == len(kept) - 1
+    assert result["items"][0] == kept[1]  # the kept answer, not a new one
+    assert not journal()  # saved: the journal is gone
+
+    r = llmkit(*EVAL, "--fresh")
+    assert r.returncode == 0 and "kept from" not in r.stderr.decode()
+
+
+def test_a_journal_of_another_run_is_not_mixed_in(tmp_path):
+    path = tmp_path / ".code.partial.jsonl"
+    first = Journal(path, {"model": "a", "temperature": 0.0})
+    first.add({"id": "HumanEval/0", "passed": True})
+    first.add({"id": "HumanEval/1", "passed": False})
+    with open(path, "a") as f:
+        f.write('{"id": "HumanEval/2", "pas')  # killed mid-write
+    again = Journal(path, {"model": "a", "temperature": 0.0})
+    assert list(again.done) == ["HumanEval/0", "HumanEval/1"] and not again.stale
+    other = Journal(path, {"model": "a", "temperature": 0.8})  # another run: started afresh
+    assert other.done == {} and other.stale
+    assert [json.loads(line) for line in path.read_text().splitlines()] == [{"key": {"model": "a",
+                                                                                     "temperature": 0.8}}]
+    other.close()
+    assert not path.exists()
