@@ -1,6 +1,7 @@
 """An interrupted `llmkit eval --suite code` keeps the problems it finished (a journal next to the results) and the
-same command continues from them; `--fresh` starts over; a journal of another run is never mixed in; a torn last
-line (a process killed mid-write) is dropped. Real SmolLM2 answers, real sandbox."""
+same command continues from them; a journal of a run with other options is neither mixed in nor thrown away (one
+line names what differs; `--fresh` starts over); a torn last line (a process killed mid-write) is dropped. Real
+SmolLM2 answers, real sandbox."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import sys
 import pytest
 
 from cli_helpers import llmkit
+from llmkit.errors import InputError
 from llmkit.evals.journal import Journal, journal_path
 from llmkit.hub import home
 
@@ -47,8 +49,6 @@ def test_an_interrupted_code_eval_continues_where_it_stopped():
     assert result["items"][0] == kept[1]  # the kept answer, not a new one
     assert not journal()  # saved: the journal is gone
 
-    r = llmkit(*EVAL, "--fresh")
-    assert r.returncode == 0 and "kept from" not in r.stderr.decode()
 
 
 def test_a_journal_of_another_run_is_not_mixed_in(tmp_path):
@@ -59,10 +59,30 @@ def test_a_journal_of_another_run_is_not_mixed_in(tmp_path):
     with open(path, "a") as f:
         f.write('{"id": "HumanEval/2", "pas')  # killed mid-write
     again = Journal(path, {"model": "a", "temperature": 0.0})
-    assert list(again.done) == ["HumanEval/0", "HumanEval/1"] and not again.stale
-    other = Journal(path, {"model": "a", "temperature": 0.8})  # another run: started afresh
-    assert other.done == {} and other.stale
-    assert [json.loads(line) for line in path.read_text().splitlines()] == [{"key": {"model": "a",
-                                                                                     "temperature": 0.8}}]
-    other.close()
+    assert list(again.done) == ["HumanEval/0", "HumanEval/1"]
+    before = path.read_text()
+    with pytest.raises(InputError, match=r"2 finished item\(s\).*temperature 0.0 \(now 0.8\).*--fresh"):
+        Journal(path, {"model": "a", "temperature": 0.8})  # another run: refused, and nothing thrown away
+    assert path.read_text() == before
+    again.close()
     assert not path.exists()
+
+
+@pytest.mark.slow
+def test_other_options_are_refused_with_the_fix_and_fresh_starts_over():
+    """A journal left by a run with other options is kept: one line names what differs; --fresh starts over."""
+    proc = subprocess.Popen([sys.executable, "-m", "llmkit.cli", *EVAL], stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if line.startswith("[code 1/3]"):
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.stderr.read()
+    assert proc.wait(timeout=120) == 130
+    kept = journal()
+    r = llmkit(*EVAL, "--max-new-tokens", "64")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "max_new_tokens 768 (now 64)" in err and "--fresh" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert journal() == kept  # nothing lost
+    r = llmkit(*EVAL, "--max-new-tokens", "64", "--fresh")
+    assert r.returncode == 0 and "kept from" not in r.stderr.decode() and not journal()

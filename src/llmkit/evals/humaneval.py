@@ -30,7 +30,6 @@ import gzip
 import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -128,9 +127,6 @@ def run(model: str, options: Any, progress: Callable[[int, int, str], None]) -> 
     prompting = "chat (EvalPlus)" if as_chat else "completion (Codex stops)"
     journal = Journal(Path(options.journal) if options.journal else None,
                       run_key(model, "code", options, prompting=prompting, max_new_tokens=max_new))
-    if journal.stale:
-        print("llmkit: the problems kept by an interrupted run were of another run (other options, model file or "
-              "llmkit version): starting over.", file=sys.stderr)
     items, kept = [], 0
     for i, problem in enumerate(problems):
         if problem["task_id"] in journal.done:  # finished by the run that was interrupted

@@ -9,8 +9,9 @@ the same reason.
 >>> journal.close()                  # the run is complete: the journal is removed
 
 The first line is the run's key: everything that changes the answers (model file, suite, sampling, limits, llmkit's
-version). A journal with another key belongs to another run: it is started afresh, never mixed in. A torn last line
-(the process killed mid-write) is dropped.
+version). A journal with another key belongs to another run: it is never mixed in, and never silently thrown away
+(an hour of work, lost to a mistyped flag): the run is refused with the options that differ, and `--fresh` (in
+Python: deleting the file) starts over. A torn last line (the process killed mid-write) is dropped.
 """
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
+
 
 class Journal:
     def __init__(self, path: Path | None, key: dict[str, Any]) -> None:
         self.path = path
         self.key = json.loads(json.dumps(key))  # as it reads back from the file
-        self.stale = False  # True when a journal of another run was found (and is being replaced)
         self.done: dict[str, dict[str, Any]] = self._read() if path else {}
         if path:
             self._start()
@@ -40,13 +42,19 @@ class Journal:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
                 break  # a torn last line
-        if not records or records[0] != {"key": self.key}:
-            self.stale = bool(records)
+        if not records:
             return {}
+        if records[0] != {"key": self.key}:
+            theirs = records[0].get("key", {}) if isinstance(records[0], dict) else {}
+            differ = ", ".join(f"{name} {theirs.get(name)!r} (now {self.key.get(name)!r})"
+                               for name in sorted(set(theirs) | set(self.key)) if theirs.get(name) != self.key.get(name))
+            raise InputError(f"{self.path} holds {len(records) - 1} finished item(s) of an interrupted run with other "
+                             f"settings: {differ or 'unreadable key'}. Run it again as it was to continue, or add "
+                             "--fresh to start over (in Python: delete that file).")
         return {r["id"]: r for r in records[1:] if isinstance(r, dict) and "id" in r}
 
     def _start(self) -> None:
-        """Rewrite the file with the key and the items kept (dropping a torn line or another run's items)."""
+        """Rewrite the file with the key and the items kept (dropping a torn last line)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
