@@ -54,12 +54,16 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from ..evals import run_suite, shown_name, suite_module
     from ..evals.journal import journal_path
+    from ..errors import InputError
     from ..evals.results import result_stem, results_dir, save
     from ..providers import remote_from_args
 
     remote_from_args(args)  # as compare does: the suites' pipelines (and compare --suite's workers) see it
     module = suite_module(args.suite)  # an unknown suite fails before any model loads
     journal = None
+    if args.fresh and not getattr(module, "RESUMABLE", False):
+        raise InputError(f"--fresh is for the code suite (the one that keeps a journal); a {args.suite} run always "
+                         "starts over: drop --fresh.")
     if getattr(module, "RESUMABLE", False):
         folder = Path(args.output).expanduser() if args.output else results_dir(shown_name(args.model))
         journal = journal_path(folder, result_stem(args.suite, args.limit))

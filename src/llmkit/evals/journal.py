@@ -5,8 +5,9 @@ the same reason.
 
 >>> journal = Journal(Path("evals/m/.code.partial.jsonl"), {"suite": "code", "model": "m", "temperature": 0.0})
 >>> journal.done                     # {item id: item} kept by an earlier run with the same key
->>> journal.add({"id": "HumanEval/0", "passed": True})
->>> journal.close()                  # the run is complete: the journal is removed
+>>> journal.add({"id": "HumanEval/0", "passed": True})   # on disk (fsynced) before the next item starts
+
+``results.save`` removes the journal once the run's result is written.
 
 The first line is the run's key: everything that changes the answers (model file, suite, sampling, limits, llmkit's
 version). A journal with another key belongs to another run: it is never mixed in, and never silently thrown away
@@ -55,14 +56,18 @@ class Journal:
 
     def _start(self) -> None:
         """Rewrite the file with the key and the items kept (dropping a torn last line)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            for record in [{"key": self.key}, *self.done.values()]:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:  # before the first item, not after an hour of them
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as f:
+                for record in [{"key": self.key}, *self.done.values()]:
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as e:
+            raise InputError(f"cannot write the run's journal and results in {self.path.parent}: {e.strerror}; "
+                             "choose a writable folder with --output.") from None
 
     def add(self, item: dict[str, Any]) -> None:
         self.done[item["id"]] = item
@@ -71,12 +76,6 @@ class Journal:
                 f.write(json.dumps(item, ensure_ascii=False) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
-
-    def close(self) -> None:
-        """The run is complete (its result saved): the journal has done its job."""
-        if self.path:
-            self.path.unlink(missing_ok=True)
-
 
 def run_key(model: str, suite: str, options: Any, **more: Any) -> dict[str, Any]:
     """What makes two runs the same run: the model (and, for a file, its size and time), the suite, the options that
