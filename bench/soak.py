@@ -4,6 +4,7 @@ descriptors over time. Targets: 0 errors, RSS after warm-up grows < 10%, open fd
 
     .venv/bin/python bench/soak.py                  # 20 minutes, 16 clients (the figures in BENCHMARKS.md)
     .venv/bin/python bench/soak.py --minutes 2      # a short run
+    .venv/bin/python bench/soak.py --minutes 10 --prompt-cache-mib 128   # RSS growth that is not the prompt cache
 
 Bounded: each client sends one request at a time (at most 16 in flight), so the server's queues never overflow by
 design and any 429/503 is counted as an error. Chat clients hold conversations of up to 4 turns (so prompt reuse and
@@ -172,6 +173,9 @@ def main() -> int:
     ap.add_argument("--no-asr", action="store_true", help="leave transcriptions out of the mix")
     ap.add_argument("--timeout-s", type=float, default=120.0, help="a request slower than this is an error")
     ap.add_argument("--sample-s", type=float, default=5.0, help="seconds between RSS/fd samples")
+    ap.add_argument("--prompt-cache-mib", type=int, default=None, metavar="N",
+                    help="the server's llama.cpp prompt cache budget (default: the server's, 1024 MiB); it fills "
+                    "during the run, which is RSS growth by design: a small budget separates it from a leak")
     ap.add_argument("--out", default="bench/results", help="folder for soak.json and soak.png")
     args = ap.parse_args()
     out = Path(args.out)
@@ -181,6 +185,8 @@ def main() -> int:
     flags = [x for m in models for x in ("--model", m)]
     # all bench clients are one client to fair queueing (127.0.0.1, no key): let it use the whole queue
     flags += ["--generation-slots", "2", "--queue-per-client", "64", "--n-ctx", "2048"]
+    if args.prompt_cache_mib is not None:
+        flags += ["--prompt-cache-mib", str(args.prompt_cache_mib)]
     seconds = args.minutes * 60
     with Server(*flags) as server:
         load = Load(server.url, args, clip)
@@ -223,12 +229,16 @@ def report(args, out: Path, load: Load, samples: list, t0: float, seconds: float
     after = [s for s in samples if s[0] - t0 >= warm] or samples
     rss0, rss1 = after[0][1], samples[-1][1]
     fds = [s[2] for s in after]
+    half = [s for s in samples if s[0] - t0 >= seconds / 2] or samples  # growth once bounded caches have filled
     summary = {
         "minutes": args.minutes, "clients": args.clients,
         "requests": {r: sum(1 for _, route, _, _ in load.records if route == r) for r in ROUTES},
         "errors": len(load.errors), "first_errors": load.errors[:10],
         "rss_mib_after_warmup": rss0 / 2**20, "rss_mib_end": rss1 / 2**20,
-        "rss_growth_pct": 100 * (rss1 - rss0) / rss0, "fds_min": min(fds), "fds_max": max(fds),
+        "rss_growth_pct": 100 * (rss1 - rss0) / rss0,
+        "rss_growth_second_half_pct": 100 * (rss1 - half[0][1]) / half[0][1],
+        "rss_mib_max": max(s[1] for s in samples) / 2**20, "prompt_cache_mib": args.prompt_cache_mib,
+        "fds_min": min(fds), "fds_max": max(fds),
         "threads_end": samples[-1][3], "windows": wins,
         "samples": [(round(t - t0, 1), rss, fd, th) for t, rss, fd, th in samples],
     }
@@ -239,7 +249,8 @@ def report(args, out: Path, load: Load, samples: list, t0: float, seconds: float
     for e in summary["first_errors"]:
         print("  error:", e)
     print(f"RSS after warm-up {summary['rss_mib_after_warmup']:.0f} MiB -> end {summary['rss_mib_end']:.0f} MiB "
-          f"({summary['rss_growth_pct']:+.1f}%); open fds {summary['fds_min']}-{summary['fds_max']}; "
+          f"({summary['rss_growth_pct']:+.1f}%; over the second half {summary['rss_growth_second_half_pct']:+.1f}%, "
+          f"peak {summary['rss_mib_max']:.0f} MiB); open fds {summary['fds_min']}-{summary['fds_max']}; "
           f"threads at end {summary['threads_end']}")
     routes = [r for r in ROUTES if summary["requests"][r]]
     print("\n| minute | " + " | ".join(f"{r} n, p50/p99 (s)" for r in routes) + " |")
