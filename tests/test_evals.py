@@ -115,6 +115,17 @@ def test_results_are_saved_as_json_and_markdown_and_read_back():
     assert load_results("never-evaluated") == {}
 
 
+def test_a_run_with_another_prompt_is_saved_apart_and_never_ranked():
+    def result(score, **options):
+        return SuiteResult(model="smollm2-135m-instruct", suite="code", primary="pass@1", metrics={"pass@1": score},
+                           n=164, options=options)
+
+    save(result(0.25))
+    json_path, _ = save(result(0.5, variant="makers"))
+    assert json_path.name == "code-makers.json"
+    assert load_results("smollm2-135m-instruct")["code"]["score"] == 0.25  # the default prompt's figure ranks
+
+
 def test_model_slug():
     assert model_slug("/m/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf") == "qwen2.5-coder-0.5b-instruct-q4_k_m"
     assert model_slug("runs/food/") == "food"
@@ -137,6 +148,8 @@ def test_options_are_validated_once():
     (["sentiment", "--suite", "classify", "--data", "no_such_data.csv"], 2, "no such file"),
     (["whisper-tiny.en", "--suite", "asr"], 2, "--data"),
     (["smollm2-135m-instruct", "--suite", "code", "--samples", "3"], 2, "--temperature"),
+    (["smollm2-135m-instruct", "--suite", "code", "--prompt", "makers"], 2, "knows no makers' prompt"),
+    (["smollm2-135m-instruct", "--suite", "chat", "--prompt", "qwen-coder"], 2, "--prompt is for the code suite"),
 ])
 def test_bad_input_is_one_line_and_a_non_zero_exit(args, code, words, tmp_path):
     r = llmkit("eval", *args, "--output", str(tmp_path))
@@ -161,6 +174,29 @@ def test_code_suite_on_smollm2_reports_pass_at_1(tmp_path):
     assert data["options"]["sandbox"] in ("namespaces", "rlimits")
     assert json.loads((tmp_path / "code-first3.json").read_text())["score"] == data["score"]  # apart from a full run
     assert "pass@1 (primary)" in (tmp_path / "code-first3.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_makers_prompt_is_qwen_coders_own_chat_and_is_saved_apart(tmp_path):
+    """--prompt makers asks the Qwen2.5-Coder models exactly as qwencoder-eval/instruct/eval_plus/model.py (ChatML)
+    does, and the result is saved as code-makers, never read as the model's code score."""
+    from llmkit.evals.humaneval import PROMPTINGS, chat_prompt
+    from llmkit.pipelines import pipeline
+
+    problem = load_problems()[0]
+    pipe = pipeline("text-generation", model="qwen2.5-coder-0.5b-instruct", threads=1)
+    makers = ("<|im_start|>system\nYou are an intelligent programming assistant to produce Python algorithmic "
+              "solutions<|im_end|>\n<|im_start|>user\nCan you complete the following Python function?\n```python\n"
+              f"{problem['prompt'].strip()}\n```\n<|im_end|>\n<|im_start|>assistant\n```python\n")
+    assert chat_prompt(pipe, problem, PROMPTINGS["qwen-coder"]) == makers
+    del pipe
+    r = llmkit("eval", "qwen2.5-coder-0.5b-instruct", "--suite", "code", "--prompt", "makers", "--limit", "2",
+               "--threads", "1", "--output", str(tmp_path), "--json", timeout=900)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    data = json.loads(r.stdout)
+    assert data["options"]["variant"] == "makers" and "qwencoder-eval" in data["options"]["prompting"]
+    assert all(item["samples"][0]["status"] in ("passed", "failed") for item in data["items"])
+    assert (tmp_path / "code-makers-first2.json").exists() and not (tmp_path / "code-first2.json").exists()
 
 
 @pytest.mark.slow

@@ -188,6 +188,8 @@ CATALOG: dict[str, dict[str, Any]] = {
         "bad_at": "facts and long reasoning (0.5B parameters); long multi-file code",
         # Makers' scores (Qwen2.5-Coder technical report, bf16): HumanEval 61.6, HumanEval+ 57.3, MBPP 52.4.
         "reported": {"humaneval": 61.6, "humaneval_plus": 57.3, "mbpp": 52.4},
+        # How the makers prompted for those figures (Qwen2.5-Coder's qwencoder-eval): `llmkit eval --prompt makers`.
+        "eval_prompt": "qwen-coder",
         # Peak RSS (MB) of `llmkit generate --model NAME --max-new-tokens 32 --temperature 0 "def fibonacci(n):"`
         # (llama.cpp through xllamacpp, the default 8192-token context), from `/usr/bin/time -f %M`, x86-64, 2026-11-30.
         # `llmkit models bench` measures it again on each machine.
@@ -237,6 +239,7 @@ CATALOG: dict[str, dict[str, Any]] = {
         "bad_at": "speed on a small CPU (1.5B parameters); broad world knowledge",
         # Makers' scores (Qwen2.5-Coder technical report): HumanEval 70.7, HumanEval+ 66.5, MBPP 69.2.
         "reported": {"humaneval": 70.7, "humaneval_plus": 66.5, "mbpp": 69.2},
+        "eval_prompt": "qwen-coder",  # as for qwen2.5-coder-0.5b-instruct
         "peak_rss_mb": 2105,  # measured as for qwen2.5-coder-0.5b-instruct
         "draft_model": "qwen2.5-coder-0.5b-instruct",  # same tokenizer: the 0.5B can draft for it (issue 20)
         "sources": {

@@ -10,6 +10,7 @@ EXAMPLES = """\
   llmkit eval smollm2-135m-instruct --suite chat
   llmkit eval qwen2.5-coder-0.5b-instruct --suite code              # HumanEval, greedy pass@1
   llmkit eval MODEL --suite code --samples 10 --temperature 0.8     # pass@1 and pass@10, unbiased estimator
+  llmkit eval qwen2.5-coder-0.5b-instruct --suite code --prompt makers   # as its makers prompted it (code-makers.json)
   llmkit eval sentiment --suite classify --data fine_food_reviews:test --limit 200
   llmkit eval whisper-tiny.en --suite asr --data clips/             # clips/x.wav + clips/x.txt pairs
   llmkit eval smollm2-135m-instruct --suite chat --limit 5 --json --output /tmp/evals
@@ -37,6 +38,11 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads for llama.cpp")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S",
                    help="code: seconds each program may run in the sandbox (default 10)")
+    from ..evals.humaneval import PROMPT_CHOICES
+
+    p.add_argument("--prompt", default="evalplus", choices=PROMPT_CHOICES,
+                   help="code: evalplus (default: one prompt for every model, so they compare), makers (the prompt the "
+                   "model's makers published their scores with, where the catalog names one), or a prompt by name")
     p.add_argument("--data", default=None, metavar="D", help="classify: built-in dataset name or CSV/JSONL with "
                    "text,label; asr: a folder of audio + .txt pairs, or a manifest (JSONL/CSV with audio,text)")
     p.add_argument("--task", default=None, help="classify: the head of a multi-task model folder")
@@ -64,9 +70,12 @@ def run(args) -> int:
     if args.fresh and not getattr(module, "RESUMABLE", False):
         raise InputError(f"--fresh is for the code suite (the one that keeps a journal); a {args.suite} run always "
                          "starts over: drop --fresh.")
+    if args.prompt != "evalplus" and args.suite != "code":
+        raise InputError(f"--prompt is for the code suite; a {args.suite} run has one way of asking: drop --prompt.")
     if getattr(module, "RESUMABLE", False):
         folder = Path(args.output).expanduser() if args.output else results_dir(shown_name(args.model))
-        journal = journal_path(folder, result_stem(args.suite, args.limit))
+        variant = args.prompt if args.prompt != "evalplus" else None
+        journal = journal_path(folder, result_stem(args.suite, args.limit, variant))
         if args.fresh:
             journal.unlink(missing_ok=True)
     state = {"done": 0, "total": 0}
@@ -80,7 +89,7 @@ def run(args) -> int:
         result = run_suite(args.model, args.suite, args.limit, progress=progress, samples=args.samples,
                            temperature=args.temperature, seed=args.seed, max_new_tokens=args.max_new_tokens,
                            threads=args.threads, timeout=args.timeout, data=args.data, task=args.task,
-                           journal=str(journal) if journal else None)
+                           journal=str(journal) if journal else None, prompt=args.prompt)
     except KeyboardInterrupt:
         if journal is None or not state["done"]:
             raise

@@ -42,6 +42,7 @@ class EvalOptions:
     data: str | None = None  # classify: a built-in dataset name or a file; asr: a folder or a manifest
     task: str | None = None  # classify: the head of a multi-task folder
     journal: str | None = None  # code: a file that keeps finished items, so an interrupted run continues (journal.py)
+    prompt: str = "evalplus"  # code: how a chat model is asked (humaneval.PROMPTINGS; "makers": the catalog's)
 
     def __post_init__(self) -> None:
         if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int)

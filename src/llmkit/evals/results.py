@@ -53,8 +53,10 @@ class SuiteResult:
 
     @property
     def stem(self) -> str:
-        """The file name it is saved under: ``chat``, or ``chat-first3`` for a ``--limit 3`` run."""
-        return result_stem(self.suite, self.options.get("limit") if self.partial else None)
+        """The file name it is saved under: ``chat``, ``chat-first3`` for a ``--limit 3`` run, ``code-makers`` for a
+        run with another prompt (``--prompt makers``)."""
+        return result_stem(self.suite, self.options.get("limit") if self.partial else None,
+                           self.options.get("variant"))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -85,13 +87,19 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")[:120]
 
 
-def result_stem(suite: str, limit: int | None) -> str:
-    return f"{suite}-first{limit}" if limit else suite
+def result_stem(suite: str, limit: int | None, variant: str | None = None) -> str:
+    stem = f"{suite}-{variant}" if variant else suite
+    return f"{stem}-first{limit}" if limit else stem
 
 
 def is_partial(options: Any) -> bool:
     """True for the options of a run over the first N items only (``--limit N``)."""
     return isinstance(options, dict) and bool(options.get("limit"))
+
+
+def is_variant(options: Any) -> bool:
+    """True for a run set up otherwise than the suite's default (``--prompt makers``): saved apart, never ranked."""
+    return isinstance(options, dict) and bool(options.get("variant"))
 
 
 def model_slug(model: str) -> str:
@@ -137,7 +145,8 @@ def save(result: SuiteResult, folder: str | os.PathLike | None = None) -> tuple[
 
 def load_results(model: str) -> dict[str, dict[str, Any]]:
     """Every saved full result of ``model`` (a catalog name or a path, as given to ``llmkit eval``): suite -> JSON.
-    ``--limit`` runs are left out: a few items are not the benchmark's figure."""
+    ``--limit`` runs are left out (a few items are not the benchmark's figure), and so are runs with another prompt
+    (``--prompt makers``: each model asked its own way does not rank models against each other)."""
     folder = results_dir(model)
     found = {}
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -145,7 +154,8 @@ def load_results(model: str) -> dict[str, dict[str, Any]]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a damaged file counts as not evaluated
-        if isinstance(data, dict) and "suite" in data and not is_partial(data.get("options")):
+        if (isinstance(data, dict) and "suite" in data and not is_partial(data.get("options"))
+                and not is_variant(data.get("options"))):
             found[data["suite"]] = data
     return found
 
