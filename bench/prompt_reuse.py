@@ -1,7 +1,8 @@
 """Prompt reuse: time to first token of each turn of a growing multi-turn chat (to ~2,000 tokens of history), llmkit
 with prompt reuse against the same engine with reuse off and llama-cpp-python reading the whole history each turn.
 
-    .venv/bin/python bench/prompt_reuse.py                       # all modes, smollm2-135m-instruct, 2 threads
+    .venv/bin/python bench/prompt_reuse.py                       # all modes, the default chat model, 2 threads
+    .venv/bin/python bench/prompt_reuse.py --model smollm2-135m-instruct --rounds 3   # the smallest model, 3 rounds
     .venv/bin/python bench/prompt_reuse.py --turns 3 --modes pipeline,pipeline-off   # a quick smoke run
 
 Modes, each in its own process (so none shares a GIL, a cache or memory with another):
@@ -12,13 +13,20 @@ Modes, each in its own process (so none shares a GIL, a cache or memory with ano
 - ``llama-cpp-python``: ``Llama.create_chat_completion`` with the cache reset each turn (skipped if not installed).
 
 Each turn sends a ~110-token message and takes a greedy answer of up to 48 tokens. Prints one markdown table:
-history length (tokens) -> first-token seconds per mode, and turn N / turn 1 per mode (target: <= 1.2).
+history length (tokens) -> first-token seconds per mode, and turn N / turn 1 per mode (target: <= 1.2). With
+``--rounds R`` every mode runs R times (rounds alternate the modes) and each cell is the median of R.
+
+What no cache removes: each new token still attends to the whole history, so the first token of a long chat costs
+more than the first of a short one by the attention's share of the work. Per token, the weights cost ~2 x parameters
+FLOPs and attention ~4 x layers x heads x head size x history; at 1,800 tokens that is ~38% more for SmolLM2-135M
+(30 x 9 x 64 against 135M parameters) but ~8% for Qwen2.5-Coder-1.5B (28 x 12 x 128 against 1.5B).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -56,13 +64,11 @@ def run_pipeline(args, reuse: bool) -> list[dict]:
 
 
 def run_llama_cpp_python(args) -> list[dict]:
+    """Needs only llama_cpp (``--lcpp-python`` may be a throwaway venv without llmkit): the parent passes the file
+    and the rendered turns."""
     from llama_cpp import Llama
 
-    from llmkit.hub import resolve
-    from llmkit.engines.gguf_meta import GGUFInfo
-
-    path = GGUFInfo(resolve(args.model).path, 4096).path
-    llm = Llama(model_path=str(path), n_ctx=4096, n_threads=args.threads, n_threads_batch=args.threads, verbose=False)
+    llm = Llama(model_path=args.gguf, n_ctx=4096, n_threads=args.threads, n_threads_batch=args.threads, verbose=False)
     messages = [{"role": "system", "content": SYSTEM}]
     rows = []
     for text in turns(args.turns):
@@ -155,45 +161,122 @@ def run_cli(args) -> list[dict]:
     return rows
 
 
+def run_depth(args) -> list[dict]:
+    """The engine's own floor: the same ~110 new tokens read after a short history and after a long one (~2,000
+    tokens), alternating, each history pinned to its own slot so both stay cached; llama.cpp's prompt timings."""
+    from llmkit import pipeline
+
+    pipe = pipeline("text-generation", model=args.model, engine="llamacpp", threads=args.threads, n_ctx=4096,
+                    parallel=2)
+    history = [{"role": "system", "content": SYSTEM}]
+    for text in turns(args.turns):  # a fixed answer per turn: the same history whatever the model would say
+        history += [{"role": "user", "content": text},
+                    {"role": "assistant", "content": "Tea moved from China along trade routes to Europe, India and "
+                                                     "Sri Lanka, and it shaped economies and even a revolution."}]
+    short = history[:1]
+    rows = []
+    for i in range(-1, args.repeats):  # -1: fills both slots, not timed
+        for slot, past in ((0, short), (1, history)):
+            ids, _ = pipe.prompt_ids([*past, {"role": "user", "content": MESSAGE.format(n=100 + i)}], NEW)
+            body = {"prompt": ids, "n_predict": 1, "temperature": 0, "cache_prompt": True, "id_slot": slot}
+            start = time.perf_counter()
+            timings = pipe.engine.server.handle_completions(body)["timings"]
+            if i >= 0:
+                rows.append({"history": len(ids), "read": timings["prompt_n"], "prompt_ms": timings["prompt_ms"],
+                             "ttft": time.perf_counter() - start})
+    return rows
+
+
+def print_depth(args, rows: list[dict]) -> None:
+    short, long = rows[0::2], rows[1::2]
+    med = {name: {k: statistics.median(r[k] for r in part) for k in ("history", "read", "prompt_ms")}
+           for name, part in (("short", short), ("long", long))}
+    print(f"\nThe same new message after a short and a long history, {args.model}, {args.threads} threads, "
+          f"median of {len(short)} alternating reads (llama.cpp's prompt timings)")
+    print("| history (tokens) | tokens read | ms |")
+    print("|---:|---:|---:|")
+    for name in ("short", "long"):
+        print(f"| {med[name]['history']:.0f} | {med[name]['read']:.0f} | {med[name]['prompt_ms']:.0f} |")
+    ratio = med["long"]["prompt_ms"] / med["short"]["prompt_ms"]
+    print(f"long / short: {ratio:.2f}x (the part of the first-token time that grows with the history)")
+
+
 WORKERS = {"pipeline": lambda a: run_pipeline(a, True), "pipeline-off": lambda a: run_pipeline(a, False),
-           "cli": run_cli, "server": run_server, "llama-cpp-python": run_llama_cpp_python}
+           "cli": run_cli, "server": run_server, "llama-cpp-python": run_llama_cpp_python, "depth": run_depth}
 
 
 # ---- driver -----------------------------------------------------------------------------------------------------
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="smollm2-135m-instruct")
+    p.add_argument("--model", default=None, help="default: the default chat model (catalog)")
     p.add_argument("--turns", type=int, default=14, help="turns per chat (14: ~2,000 tokens of history)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--modes", default="pipeline,pipeline-off,cli,server,llama-cpp-python")
+    p.add_argument("--rounds", type=int, default=1, help="runs per mode (alternating); cells are medians")
+    p.add_argument("--depth", action="store_true", help="instead: the engine's floor, the same new message read "
+                   "after a short and after a --turns-long history, --repeats times each, alternating")
+    p.add_argument("--repeats", type=int, default=10, help="--depth: reads at each history length")
+    p.add_argument("--lcpp-python", default=sys.executable, metavar="EXE",
+                   help="the interpreter with llama_cpp installed (e.g. a throwaway venv: it compiles llama.cpp)")
+    p.add_argument("--gguf", default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker == "llama-cpp-python":  # its venv may have no llmkit
+        print(json.dumps(run_llama_cpp_python(args)))
+        return
+    if args.model is None:
+        from llmkit.task_table import get
+
+        args.model = get("text-generation").default_model
     if args.worker:
         print(json.dumps(WORKERS[args.worker](args)))
         return
-    results = {}
-    for mode in args.modes.split(","):
-        if mode == "llama-cpp-python":
-            import importlib.util
-
-            if importlib.util.find_spec("llama_cpp") is None:
-                print("llama-cpp-python is not installed: skipped", file=sys.stderr)
-                continue
-        out = subprocess.run([sys.executable, __file__, "--worker", mode, "--model", args.model, "--turns",
-                              str(args.turns), "--threads", str(args.threads)], capture_output=True, text=True)
+    if args.depth:
+        out = subprocess.run([sys.executable, __file__, "--worker", "depth", "--model", args.model, "--turns",
+                              str(args.turns), "--threads", str(args.threads), "--repeats", str(args.repeats)],
+                             capture_output=True, text=True)
         if out.returncode != 0:
-            print(f"{mode} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
-            continue
-        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{mode}: " + " ".join(f"{r['ttft']:.3f}" for r in results[mode]), file=sys.stderr)
+            raise SystemExit(f"depth failed:\n{out.stderr[-2000:]}")
+        print_depth(args, json.loads(out.stdout.strip().splitlines()[-1]))
+        return
+    modes = args.modes.split(",")
+    if "llama-cpp-python" in modes:
+        found = subprocess.run([args.lcpp_python, "-c", "import llama_cpp"], capture_output=True).returncode == 0
+        if not found:
+            print(f"llama-cpp-python is not installed for {args.lcpp_python}: skipped (--lcpp-python)", file=sys.stderr)
+            modes.remove("llama-cpp-python")
+    runs: dict[str, list[list[dict]]] = {}
+    for r in range(args.rounds):
+        for mode in modes:
+            extra = ["--gguf", gguf_path(args.model)] if mode == "llama-cpp-python" else []
+            exe = args.lcpp_python if mode == "llama-cpp-python" else sys.executable
+            out = subprocess.run([exe, __file__, "--worker", mode, "--model", args.model, "--turns",
+                                  str(args.turns), "--threads", str(args.threads), *extra], capture_output=True,
+                                 text=True)
+            if out.returncode != 0:
+                print(f"{mode} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+                continue
+            rows = json.loads(out.stdout.strip().splitlines()[-1])
+            runs.setdefault(mode, []).append(rows)
+            print(f"round {r + 1} {mode}: " + " ".join(f"{row['ttft']:.3f}" for row in rows), file=sys.stderr)
+    results = {mode: [{"history": rs[0][i]["history"], "ttft": statistics.median(run[i]["ttft"] for run in rs)}
+                      for i in range(len(rs[0]))] for mode, rs in runs.items()}
     print_table(args, results)
+
+
+def gguf_path(model: str) -> str:
+    from llmkit.engines.gguf_meta import GGUFInfo
+    from llmkit.hub import resolve
+
+    return str(GGUFInfo(resolve(model).path, 4096).path)
 
 
 def print_table(args, results: dict[str, list[dict]]) -> None:
     modes = list(results)
     history = next((r for r in results.values() if r[0]["history"] is not None), None) or []
-    print(f"\nTime to first token (s) per turn, {args.model}, {args.threads} threads, greedy answers of <= {NEW} tokens")
+    print(f"\nTime to first token (s) per turn, {args.model}, {args.threads} threads, greedy answers of <= {NEW} tokens"
+          + (f", median of {args.rounds} rounds" if args.rounds > 1 else ""))
     print("| turn | history (tokens) | " + " | ".join(modes) + " |")
     print("|---:|---:|" + "---:|" * len(modes))
     for i in range(args.turns):
