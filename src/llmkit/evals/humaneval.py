@@ -36,10 +36,9 @@ import gzip
 import importlib.util
 import json
 import re
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
-
 
 from ..errors import EngineUnavailableError, InputError
 from .journal import Journal, run_key
